@@ -1,0 +1,56 @@
+"""Storage: SQLite via aiosqlite, numbered migrations, typed rows, one `Store` repository.
+
+async with await Database.open(path) as db:
+    store = Store(db)
+"""
+
+from __future__ import annotations
+
+from .database import Database, Migration, load_migrations
+from .errors import (
+    ConstraintViolation,
+    LinkExists,
+    LinkRequestNotPending,
+    MigrationError,
+    NotFound,
+    OpenTaskExists,
+    StoreError,
+)
+from .repository import TASK_TRANSITION_FIELDS, Store
+from .rows import (
+    AuditEntry,
+    AuditResult,
+    GuildSettings,
+    LinkRequest,
+    LinkRequestState,
+    SessionLink,
+    Task,
+    TaskState,
+    from_db,
+    to_db,
+)
+
+__all__ = [
+    "TASK_TRANSITION_FIELDS",
+    "AuditEntry",
+    "AuditResult",
+    "ConstraintViolation",
+    "Database",
+    "GuildSettings",
+    "LinkExists",
+    "LinkRequest",
+    "LinkRequestNotPending",
+    "LinkRequestState",
+    "Migration",
+    "MigrationError",
+    "NotFound",
+    "OpenTaskExists",
+    "SessionLink",
+    "Store",
+    "StoreError",
+    "Task",
+    "TaskState",
+    "from_db",
+    "load_migrations",
+    "to_db",
+]

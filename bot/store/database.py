@@ -1,0 +1,245 @@
+"""The SQLite connection: pragmas, numbered SQL migrations tracked by `PRAGMA user_version`.
+
+Usage::
+
+    async with await Database.open(path) as db:
+        store = Store(db)
+        ...
+
+`await db.close()` does the same as leaving the `async with` block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from types import TracebackType
+
+import aiosqlite
+
+from .errors import MigrationError, StoreError, constraint_error
+
+__all__ = ["Database", "Migration", "load_migrations", "split_statements"]
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9][a-z0-9_]*)\.sql$")
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+# Migrations run inside a transaction the loader owns; these would break out of it.
+_FORBIDDEN_KEYWORDS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One numbered migration file, already split into statements."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+def _strip_comments(sql: str) -> str:
+    return _COMMENTS.sub(" ", sql).strip()
+
+
+def split_statements(script: str, *, source: str = "<script>") -> list[str]:
+    """Split an SQL script into single statements (trigger bodies stay whole)."""
+    statements: list[str] = []
+    buffer: list[str] = []
+    for char in script:
+        buffer.append(char)
+        if char == ";":
+            candidate = "".join(buffer)
+            if sqlite3.complete_statement(candidate):
+                if _strip_comments(candidate).rstrip(";").strip():
+                    statements.append(candidate.strip())
+                buffer.clear()
+    if _strip_comments("".join(buffer)):
+        raise MigrationError(f"{source}: the last statement is not terminated with ';'")
+    for statement in statements:
+        words = _strip_comments(statement).split(maxsplit=1)
+        if words and words[0].upper().rstrip(";") in _FORBIDDEN_KEYWORDS:
+            raise MigrationError(
+                f"{source}: transaction control ({words[0]}) is not allowed in a migration"
+            )
+    return statements
+
+
+def load_migrations(source: Traversable | Path | None = None) -> list[Migration]:
+    """Read and validate `NNNN_name.sql` files (default: the package's `migrations/` folder).
+
+    Numbering must start at 0001 and be contiguous; any other `.sql` name is an error.
+    """
+    folder = source if source is not None else files(__package__ or "bot.store") / "migrations"
+    found: dict[int, Migration] = {}
+    for entry in folder.iterdir():
+        if not entry.is_file() or not entry.name.endswith(".sql"):
+            continue
+        match = _MIGRATION_NAME.match(entry.name)
+        if match is None:
+            raise MigrationError(
+                f"migration file {entry.name!r} is not named NNNN_lowercase_name.sql"
+            )
+        version = int(match["version"])
+        if version in found:
+            raise MigrationError(
+                f"migrations {found[version].name!r} and {entry.name!r} share number {version}"
+            )
+        statements = split_statements(entry.read_text(encoding="utf-8"), source=entry.name)
+        if not statements:
+            raise MigrationError(f"migration {entry.name!r} has no statements")
+        found[version] = Migration(version, entry.name, tuple(statements))
+    expected = list(range(1, len(found) + 1))
+    if sorted(found) != expected:
+        raise MigrationError(
+            f"migration numbers must run 1..{len(found)} without gaps, found {sorted(found)}"
+        )
+    return [found[version] for version in expected]
+
+
+class Database:
+    """One aiosqlite connection, serialised by a lock so transactions never interleave."""
+
+    def __init__(self, connection: aiosqlite.Connection, path: Path, schema_version: int) -> None:
+        """Wrap an open, migrated connection; use `Database.open` instead."""
+        self._connection: aiosqlite.Connection | None = connection
+        self._path = path
+        self._schema_version = schema_version
+        # aiosqlite runs statements in order on one thread, but awaits between statements
+        # would let another coroutine's writes land inside our transaction.
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls, path: str | Path, *, migrations: Sequence[Migration] | None = None
+    ) -> Database:
+        """Open (creating folders and file if needed) and migrate to the newest schema."""
+        path = Path(path)
+        if migrations is None:
+            migrations = load_migrations()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: no implicit BEGIN/COMMIT from the sqlite3 module; we issue them.
+        connection = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            connection.row_factory = sqlite3.Row
+            async with connection.execute("PRAGMA journal_mode=WAL") as cursor:
+                row = await cursor.fetchone()
+            if row is None or str(row[0]).lower() != "wal":
+                log.warning("SQLite refused WAL journal mode for %s (got %r)", path, row)
+            for pragma in ("foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
+                await connection.execute(f"PRAGMA {pragma}")
+            version = await _migrate(connection, migrations)
+        except BaseException:
+            await connection.close()
+            raise
+        return cls(connection, path, version)
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    @property
+    def schema_version(self) -> int:
+        """The `PRAGMA user_version` after migrating: the number of applied migrations."""
+        return self._schema_version
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """The underlying connection; raises StoreError once closed."""
+        if self._connection is None:
+            raise StoreError("the database is closed")
+        return self._connection
+
+    async def close(self) -> None:
+        """Close the connection; closing twice is harmless."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            async with self._lock:
+                await connection.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Hold the lock inside `BEGIN IMMEDIATE`; commit on success, roll back on any error.
+
+        IntegrityErrors leave as `ConstraintViolation` (or a subclass). Not reentrant.
+        """
+        async with self._lock:
+            connection = self.connection
+            try:
+                # Inside the try: if we are cancelled while BEGIN is queued, it still runs,
+                # and the rollback below must follow it.
+                await connection.execute("BEGIN IMMEDIATE")
+                yield connection
+                await connection.commit()
+            except sqlite3.IntegrityError as exc:
+                await connection.rollback()
+                raise constraint_error(exc) from exc
+            except BaseException:
+                await connection.rollback()
+                raise
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Hold the lock for reads in autocommit mode, so they never see a half-done write."""
+        async with self._lock:
+            yield self.connection
+
+
+async def _user_version(connection: aiosqlite.Connection) -> int:
+    async with connection.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+async def _migrate(connection: aiosqlite.Connection, migrations: Sequence[Migration]) -> int:
+    newest = len(migrations)
+    if [m.version for m in migrations] != list(range(1, newest + 1)):
+        raise MigrationError("migrations must be numbered 1..N in order")
+    current = await _user_version(connection)
+    if current > newest:
+        raise MigrationError(
+            f"database schema version {current} is newer than this bot ({newest}); upgrade the bot"
+        )
+    for migration in migrations[current:]:
+        try:
+            await connection.execute("BEGIN IMMEDIATE")
+            # Another process may have migrated between our read and the write lock.
+            if await _user_version(connection) >= migration.version:
+                await connection.rollback()
+                continue
+            for statement in migration.statements:
+                await connection.execute(statement)
+            async with connection.execute("PRAGMA foreign_key_check") as cursor:
+                dangling = await cursor.fetchall()
+            if dangling:
+                raise MigrationError(f"foreign key violations: {[tuple(r) for r in dangling]}")
+            # PRAGMA takes no parameters; version is an int we parsed from the file name.
+            await connection.execute(f"PRAGMA user_version = {int(migration.version)}")
+            await connection.commit()
+        except BaseException as exc:
+            await connection.rollback()
+            if isinstance(exc, Exception):
+                raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
+            raise
+        log.info("applied migration %s", migration.name)
+    return await _user_version(connection)

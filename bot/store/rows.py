@@ -1,0 +1,270 @@
+"""Typed rows returned by the store, and the one place times cross the storage boundary."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal, overload
+
+__all__ = [
+    "AuditEntry",
+    "AuditResult",
+    "GuildSettings",
+    "LinkRequest",
+    "LinkRequestState",
+    "SessionLink",
+    "Task",
+    "TaskState",
+    "from_db",
+    "to_db",
+]
+
+AuditResult = Literal["ok", "refused", "error"]
+AUDIT_RESULTS: frozenset[str] = frozenset({"ok", "refused", "error"})
+
+
+@overload
+def to_db(value: datetime) -> str: ...
+@overload
+def to_db(value: None) -> None: ...
+def to_db(value: datetime | None) -> str | None:
+    """Render an aware datetime as the stored ISO-8601 UTC text; naive datetimes are refused."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: pass a timezone-aware UTC datetime")
+    # Fixed width and always UTC, so stored times also sort and compare correctly as text.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@overload
+def from_db(value: str) -> datetime: ...
+@overload
+def from_db(value: None) -> None: ...
+def from_db(value: str | None) -> datetime | None:
+    """Parse stored ISO-8601 text back into an aware UTC datetime."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"stored time {value!r} has no UTC offset")
+    return parsed.astimezone(UTC)
+
+
+class TaskState(StrEnum):
+    """Where a task is in its life; the last two are closed."""
+
+    ASSIGNED = "assigned"
+    TIMER_RUNNING = "timer_running"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_open(self) -> bool:
+        """True until the task is completed or failed."""
+        return self not in (TaskState.COMPLETED, TaskState.FAILED)
+
+
+OPEN_TASK_STATES: tuple[TaskState, ...] = tuple(s for s in TaskState if s.is_open)
+
+
+class LinkRequestState(StrEnum):
+    """Where a wearer-consent request for a /link is."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    """Per-server settings; `updated_at` is None when the server still has the defaults."""
+
+    guild_id: int
+    feed_channel_id: int | None = None
+    wearer_can_complete: bool = False
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> GuildSettings:
+        """Build from a `guild_settings` row."""
+        return cls(
+            guild_id=row["guild_id"],
+            feed_channel_id=row["feed_channel_id"],
+            wearer_can_complete=bool(row["wearer_can_complete"]),
+            updated_at=from_db(row["updated_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLink:
+    """A Chaster extension session linked to a wearer in one server."""
+
+    id: int
+    guild_id: int
+    wearer_id: int
+    keyholder_id: int
+    chaster_session_id: str
+    lock_id: str
+    created_at: datetime
+    closed_at: datetime | None
+    closed_by: int | None
+    close_reason: str | None
+
+    @property
+    def is_open(self) -> bool:
+        """True until the link is closed."""
+        return self.closed_at is None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> SessionLink:
+        """Build from a `session_links` row."""
+        return cls(
+            id=row["id"],
+            guild_id=row["guild_id"],
+            wearer_id=row["wearer_id"],
+            keyholder_id=row["keyholder_id"],
+            chaster_session_id=row["chaster_session_id"],
+            lock_id=row["lock_id"],
+            created_at=from_db(row["created_at"]),
+            closed_at=from_db(row["closed_at"]),
+            closed_by=row["closed_by"],
+            close_reason=row["close_reason"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRequest:
+    """A /link by someone other than the keyholder, waiting for the wearer's consent."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    message_id: int | None
+    wearer_id: int
+    requested_by: int
+    chaster_session_id: str
+    lock_id: str
+    created_at: datetime
+    expires_at: datetime
+    state: LinkRequestState
+    resolved_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> LinkRequest:
+        """Build from a `link_requests` row."""
+        return cls(
+            id=row["id"],
+            guild_id=row["guild_id"],
+            channel_id=row["channel_id"],
+            message_id=row["message_id"],
+            wearer_id=row["wearer_id"],
+            requested_by=row["requested_by"],
+            chaster_session_id=row["chaster_session_id"],
+            lock_id=row["lock_id"],
+            created_at=from_db(row["created_at"]),
+            expires_at=from_db(row["expires_at"]),
+            state=LinkRequestState(row["state"]),
+            resolved_at=from_db(row["resolved_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A task assigned to the wearer of a link, with who did what and when."""
+
+    id: int
+    link_id: int
+    description: str
+    points: int
+    verification_required: bool
+    duration_seconds: int | None
+    state: TaskState
+    assigned_by: int | None
+    assigned_at: datetime
+    timer_started_by: int | None
+    timer_started_at: datetime | None
+    timer_ends_at: datetime | None
+    confirmation_requested_by: int | None
+    confirmation_requested_at: datetime | None
+    closed_by: int | None
+    closed_at: datetime | None
+    points_total: int | None
+    points_required: int | None
+    feed_channel_id: int | None
+    feed_message_id: int | None
+    updated_at: datetime
+
+    @property
+    def is_open(self) -> bool:
+        """True until the task is completed or failed."""
+        return self.state.is_open
+
+    @property
+    def is_timed(self) -> bool:
+        """True when the task runs for a fixed duration."""
+        return self.duration_seconds is not None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Task:
+        """Build from a `tasks` row."""
+        return cls(
+            id=row["id"],
+            link_id=row["link_id"],
+            description=row["description"],
+            points=row["points"],
+            verification_required=bool(row["verification_required"]),
+            duration_seconds=row["duration_seconds"],
+            state=TaskState(row["state"]),
+            assigned_by=row["assigned_by"],
+            assigned_at=from_db(row["assigned_at"]),
+            timer_started_by=row["timer_started_by"],
+            timer_started_at=from_db(row["timer_started_at"]),
+            timer_ends_at=from_db(row["timer_ends_at"]),
+            confirmation_requested_by=row["confirmation_requested_by"],
+            confirmation_requested_at=from_db(row["confirmation_requested_at"]),
+            closed_by=row["closed_by"],
+            closed_at=from_db(row["closed_at"]),
+            points_total=row["points_total"],
+            points_required=row["points_required"],
+            feed_channel_id=row["feed_channel_id"],
+            feed_message_id=row["feed_message_id"],
+            updated_at=from_db(row["updated_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One attempted action and its outcome."""
+
+    id: int
+    at: datetime
+    guild_id: int | None
+    user_id: int | None
+    action: str
+    result: AuditResult
+    detail: str
+    link_id: int | None
+    task_id: int | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> AuditEntry:
+        """Build from an `audit_log` row."""
+        result = row["result"]
+        if result not in AUDIT_RESULTS:
+            raise ValueError(f"unknown audit result {result!r}")
+        return cls(
+            id=row["id"],
+            at=from_db(row["at"]),
+            guild_id=row["guild_id"],
+            user_id=row["user_id"],
+            action=row["action"],
+            result=result,
+            detail=row["detail"],
+            link_id=row["link_id"],
+            task_id=row["task_id"],
+        )
