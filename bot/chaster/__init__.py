@@ -1,0 +1,41 @@
+"""Chaster Extensions API: client, payload models and rate limiting."""
+
+from bot.chaster.client import (
+    ChasterClient,
+    ChasterError,
+    ChasterUnavailable,
+    InvalidSessionId,
+    checked_session_id,
+)
+from bot.chaster.models import (
+    ActionLog,
+    Actor,
+    ChasterUser,
+    ExtensionSession,
+    Lock,
+    SearchedSession,
+    SessionSearchPage,
+    TaskDetails,
+    TasksState,
+    WebhookEnvelope,
+)
+from bot.chaster.ratelimit import RateLimiter
+
+__all__ = [
+    "ActionLog",
+    "Actor",
+    "ChasterClient",
+    "ChasterError",
+    "ChasterUnavailable",
+    "ChasterUser",
+    "ExtensionSession",
+    "InvalidSessionId",
+    "Lock",
+    "RateLimiter",
+    "SearchedSession",
+    "SessionSearchPage",
+    "TaskDetails",
+    "TasksState",
+    "WebhookEnvelope",
+    "checked_session_id",
+]

@@ -1,0 +1,314 @@
+"""The one way the bot talks to Chaster: typed calls on the Extensions API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from bot.chaster.models import (
+    Actor,
+    ExtensionSession,
+    SearchedSession,
+    SessionSearchPage,
+    TaskDetails,
+)
+from bot.chaster.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+# Chaster session ids are short URL-safe ids ("LuV23MTfUFvxu3j-BASHc"). Anything else is refused
+# before it can reach a URL path, so `../` or `/` can never redirect a request.
+SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# How often a 429 is retried before the caller sees it.
+MAX_THROTTLE_RETRIES = 5
+# Delays before retrying a request that never reached Chaster (or a GET that failed).
+TRANSPORT_RETRY_DELAYS = (0.5, 1.5)
+SEARCH_PAGE_SIZE = 100
+USER_AGENT = "chaster-tasks-discord-bot"
+
+_M = TypeVar("_M", ExtensionSession, SessionSearchPage)
+
+
+class ChasterError(Exception):
+    """Chaster answered with an error, or could not be reached.
+
+    `status` is the HTTP status (None when there was no answer); `message` is Chaster's own
+    message, a string or a list of strings (validation errors).
+    """
+
+    def __init__(self, status: int | None, message: str | list[str]) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(self.text)
+
+    @property
+    def text(self) -> str:
+        """Chaster's message as one readable line."""
+        if isinstance(self.message, list):
+            return "; ".join(str(part) for part in self.message)
+        return self.message
+
+
+class ChasterUnavailable(ChasterError):
+    """No usable answer: network failure or timeout.
+
+    `may_have_applied` is true when the request may have reached Chaster (a POST that timed out
+    after being sent): the caller must check Chaster's state instead of repeating it.
+    """
+
+    def __init__(self, message: str, *, may_have_applied: bool) -> None:
+        super().__init__(None, message)
+        self.may_have_applied = may_have_applied
+
+
+class InvalidSessionId(ValueError):
+    """A session id that is not of Chaster's form."""
+
+
+def checked_session_id(session_id: str) -> str:
+    """Return `session_id` if it has the form of a Chaster session id, else raise."""
+    if not SESSION_ID_PATTERN.fullmatch(session_id):
+        raise InvalidSessionId(
+            "that is not a Chaster session id (expected letters, digits, '-' or '_')"
+        )
+    return session_id
+
+
+# Errors raised before a request leaves this machine: safe to retry whatever the method.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class ChasterClient:
+    """Typed access to the Chaster Extensions API with Bearer auth, pacing and error mapping."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: SecretStr,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        limiter: RateLimiter | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.limiter = limiter or RateLimiter()
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            headers={
+                "Authorization": f"Bearer {token.get_secret_value()}",
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            },
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    async def get_session(self, session_id: str, *, background: bool = False) -> ExtensionSession:
+        """`GET /api/extensions/sessions/{id}`."""
+        path = f"/api/extensions/sessions/{checked_session_id(session_id)}"
+        body = await self._json("GET", path, background=background)
+        return _parse(ExtensionSession, body.get("session"))
+
+    async def search_sessions_page(
+        self,
+        extension_slug: str,
+        *,
+        status: str = "locked",
+        limit: int = SEARCH_PAGE_SIZE,
+        pagination_last_id: str | None = None,
+        background: bool = False,
+    ) -> SessionSearchPage:
+        """One page of `POST /api/extensions/sessions/search`."""
+        payload: dict[str, Any] = {
+            "extensionSlug": extension_slug,
+            "status": status,
+            "limit": limit,
+        }
+        if pagination_last_id is not None:
+            payload["paginationLastId"] = pagination_last_id
+        body = await self._json(
+            "POST", "/api/extensions/sessions/search", json=payload, background=background
+        )
+        return _parse(SessionSearchPage, body)
+
+    async def iter_sessions(
+        self, extension_slug: str, *, status: str = "locked", background: bool = False
+    ) -> AsyncIterator[SearchedSession]:
+        """Every session matching the search, page after page."""
+        last_id: str | None = None
+        while True:
+            page = await self.search_sessions_page(
+                extension_slug, status=status, pagination_last_id=last_id, background=background
+            )
+            for session in page.results:
+                yield session
+            if not page.has_more or not page.results:
+                return
+            next_id = page.results[-1].pagination_id
+            if next_id is None or next_id == last_id:
+                # A cursor that does not move would loop forever.
+                raise ChasterError(None, "Chaster's session search returned no usable cursor")
+            last_id = next_id
+
+    async def search_sessions(
+        self, extension_slug: str, *, status: str = "locked", background: bool = False
+    ) -> list[SearchedSession]:
+        """All sessions matching the search (all pages)."""
+        return [
+            session
+            async for session in self.iter_sessions(
+                extension_slug, status=status, background=background
+            )
+        ]
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    async def assign_task(self, session_id: str, task: TaskDetails, actor: Actor) -> None:
+        """`POST .../tasks/assign`: give the wearer `task` as their current task."""
+        body: dict[str, Any] = {
+            "task": task.model_dump(by_alias=True, exclude_none=True),
+            "actor": str(actor),
+        }
+        await self._post_task_action(session_id, "assign", body)
+
+    async def start_task_timer(self, session_id: str, actor: Actor) -> None:
+        """`POST .../tasks/start-timer` for the current (timed) task."""
+        await self._post_task_action(session_id, "start-timer", {"actor": str(actor)})
+
+    async def complete_task(self, session_id: str, actor: Actor, *, is_completed: bool) -> None:
+        """`POST .../tasks/complete`: the current task succeeded (True) or failed (False)."""
+        await self._post_task_action(
+            session_id, "complete", {"actor": str(actor), "isCompleted": is_completed}
+        )
+
+    async def _post_task_action(self, session_id: str, action: str, body: dict[str, Any]) -> None:
+        path = f"/api/extensions/sessions/{checked_session_id(session_id)}/tasks/{action}"
+        await self._request("POST", path, json=body)
+
+    # -- transport --------------------------------------------------------------------------
+
+    async def _json(
+        self, method: str, path: str, *, json: Any = None, background: bool = False
+    ) -> dict[str, Any]:
+        response = await self._request(method, path, json=json, background=background)
+        try:
+            body = response.json()
+        except ValueError:
+            raise ChasterError(
+                response.status_code, "Chaster sent a response that is not JSON"
+            ) from None
+        if not isinstance(body, dict):
+            raise ChasterError(response.status_code, "Chaster sent an unexpected response")
+        return body
+
+    async def _request(
+        self, method: str, path: str, *, json: Any = None, background: bool = False
+    ) -> httpx.Response:
+        throttled = 0
+        transport_failures = 0
+        while True:
+            started = time.monotonic()
+            try:
+                async with self.limiter.slot(background=background):
+                    response = await self._http.request(method, path, json=json)
+                    # Read the headers before the slot is released, so it cools for the
+                    # window the server just reported.
+                    self.limiter.observe(response.headers)
+            except httpx.TransportError as error:
+                retry = self._may_retry(method, error, transport_failures)
+                log.warning(
+                    "chaster %s %s failed after %.0f ms: %s%s",
+                    method,
+                    path,
+                    (time.monotonic() - started) * 1000,
+                    type(error).__name__,
+                    ", retrying" if retry else "",
+                )
+                if not retry:
+                    raise _unavailable(method, error) from None
+                await asyncio.sleep(TRANSPORT_RETRY_DELAYS[transport_failures])
+                transport_failures += 1
+                continue
+            log.debug(
+                "chaster %s %s -> %d in %.0f ms",
+                method,
+                path,
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+            )
+            if response.status_code == httpx.codes.TOO_MANY_REQUESTS:
+                # A throttled request was not processed, so sending it again is safe.
+                if throttled >= MAX_THROTTLE_RETRIES:
+                    raise _api_error(response)
+                wait = self.limiter.seconds_until_reset(response.headers)
+                self.limiter.pause_for(wait if wait is not None and wait > 0 else 2.0**throttled)
+                throttled += 1
+                log.warning("chaster rate limit hit on %s %s; waiting", method, path)
+                continue
+            if response.is_success:
+                return response
+            raise _api_error(response)
+
+    @staticmethod
+    def _may_retry(method: str, error: httpx.TransportError, failures: int) -> bool:
+        if failures >= len(TRANSPORT_RETRY_DELAYS):
+            return False
+        # A POST that may have reached Chaster (an assign might have landed) is never repeated.
+        return method == "GET" or isinstance(error, _NOT_SENT)
+
+
+def _unavailable(method: str, error: httpx.TransportError) -> ChasterUnavailable:
+    if isinstance(error, httpx.TimeoutException):
+        reason = "Chaster did not answer in time"
+    else:
+        reason = "Chaster could not be reached"
+    return ChasterUnavailable(
+        reason, may_have_applied=method != "GET" and not isinstance(error, _NOT_SENT)
+    )
+
+
+def _api_error(response: httpx.Response) -> ChasterError:
+    message: str | list[str] = response.reason_phrase or f"HTTP {response.status_code}"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        raw = body.get("message")
+        if isinstance(raw, str) and raw:
+            message = raw
+        elif isinstance(raw, list) and raw:
+            message = [str(part) for part in raw]
+    return ChasterError(response.status_code, message)
+
+
+def _parse(model: type[_M], body: Any) -> _M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        log.warning("unexpected Chaster payload for %s: %s", model.__name__, error)
+        raise ChasterError(None, "Chaster sent a response the bot does not understand") from None

@@ -1,0 +1,194 @@
+"""Typed views of the Chaster payloads the bot reads. Unknown keys are ignored on purpose:
+Chaster adds fields without notice and the bot must keep working."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+TASKS_SLUG = "tasks"
+
+
+class ChasterModel(BaseModel):
+    """Base for Chaster payloads: camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+
+class Actor(StrEnum):
+    """Who Chaster records as having done a Tasks action."""
+
+    WEARER = "wearer"
+    KEYHOLDER = "keyholder"
+    EXTENSION = "extension"
+
+
+class ChasterUser(ChasterModel):
+    """A Chaster user as seen inside a lock (`UserForPublic`)."""
+
+    id: str = Field(alias="_id")
+    username: str | None = None
+    discord_id: str | None = None
+    discord_username: str | None = None
+
+
+class TaskDetails(ChasterModel):
+    """A task as Chaster stores it: the current task, or one in a log payload."""
+
+    task: str
+    points: int = 0
+    verification_required: bool = False
+    # Seconds; 0 or absent means the task is not timed.
+    duration: int | None = None
+
+    @property
+    def is_timed(self) -> bool:
+        return bool(self.duration)
+
+
+class TasksConfig(ChasterModel):
+    """The Tasks extension's configuration on a lock (only what the bot uses)."""
+
+    enable_points: bool = False
+    points_required: int = 0
+
+
+class TasksUserData(ChasterModel):
+    """The Tasks extension's live state on a lock."""
+
+    # start = no task, pending = a task is assigned, vote = a vote is running.
+    status: Literal["start", "pending", "vote"] | str = "start"
+    current_task: TaskDetails | None = None
+    points: int = 0
+    vote_ends_at: datetime | None = None
+
+
+class ExtensionParty(ChasterModel):
+    """One extension on a lock (`ExtensionPartyForPublic`)."""
+
+    id: str | None = Field(default=None, alias="_id")
+    slug: str
+    display_name: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    user_data: dict[str, Any] | None = None
+
+
+class TasksState(BaseModel):
+    """The Tasks extension on a lock, parsed: config and live state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    config: TasksConfig
+    user_data: TasksUserData
+
+    @property
+    def current_task(self) -> TaskDetails | None:
+        return self.user_data.current_task
+
+    @property
+    def has_open_task(self) -> bool:
+        return self.user_data.status != "start" or self.user_data.current_task is not None
+
+
+class LockStatus(StrEnum):
+    LOCKED = "locked"
+    UNLOCKED = "unlocked"
+    DESERTED = "deserted"
+
+
+class Lock(ChasterModel):
+    """A lock as an extension sees it (`LockForPublic`)."""
+
+    id: str = Field(alias="_id")
+    status: str
+    title: str | None = None
+    user: ChasterUser
+    keyholder: ChasterUser | None = None
+    extensions: list[ExtensionParty] = Field(default_factory=list)
+
+    @property
+    def tasks(self) -> TasksState | None:
+        """The Tasks extension's state, or None when the lock does not have it."""
+        for party in self.extensions:
+            if party.slug == TASKS_SLUG:
+                return TasksState(
+                    config=TasksConfig.model_validate(party.config),
+                    user_data=TasksUserData.model_validate(party.user_data or {}),
+                )
+        return None
+
+
+class ExtensionSession(ChasterModel):
+    """Your extension's session on a lock (`ExtensionSessionForPartner`)."""
+
+    session_id: str
+    slug: str
+    lock: Lock
+
+
+class SearchedSession(ExtensionSession):
+    """A session from `sessions/search`, with its pagination cursor."""
+
+    pagination_id: str | None = None
+
+
+class SessionSearchPage(ChasterModel):
+    """One page of `POST /api/extensions/sessions/search`."""
+
+    count: int
+    has_more: bool
+    results: list[SearchedSession]
+
+
+class ActionLog(ChasterModel):
+    """An entry of a lock's history (`ActionLogForPublic`)."""
+
+    id: str = Field(alias="_id")
+    type: str
+    lock: str | None = None
+    role: str | None = None
+    extension: str | None = None
+    prefix: str | None = None
+    title: str | None = None
+    description: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime | None = None
+    user: ChasterUser | None = None
+
+    @field_validator("payload", mode="before")
+    @classmethod
+    def _payload_object(cls, value: Any) -> Any:
+        return value if value is not None else {}
+
+    def task_details(self) -> TaskDetails | None:
+        """The task a Tasks log is about; Chaster sends it as an object or as plain text."""
+        task = self.payload.get("task")
+        if isinstance(task, str):
+            points = self.payload.get("points")
+            return TaskDetails(task=task, points=points if isinstance(points, int) else 0)
+        if isinstance(task, dict):
+            return TaskDetails.model_validate(task)
+        return None
+
+
+class ActionLogPage(ChasterModel):
+    """One page of a lock's history."""
+
+    count: int
+    has_more: bool
+    results: list[ActionLog]
+
+
+class WebhookEnvelope(ChasterModel):
+    """The body Chaster POSTs to an extension's webhook URL."""
+
+    event: str
+    data: dict[str, Any]
+    sent_at: datetime | None = None
+    request_id: str | None = None

@@ -1,0 +1,1519 @@
+"""In-process fake of Chaster's Extensions API (the parts a Tasks bot needs).
+
+Behaviour follows ``/work/shared/reference/chaster-api.md``. Where the reference marks
+something as a guess ([INFER]) the fake exposes a knob (status codes, payload shapes, ...).
+
+Served routes (all under ``/api/extensions``, all need ``Authorization: Bearer <token>``):
+
+- ``POST /sessions/search``
+- ``GET /sessions/{sessionId}`` and ``PATCH /sessions/{sessionId}``
+- ``POST /sessions/{sessionId}/tasks/assign|start-timer|complete``
+- ``POST /sessions/{sessionId}/logs/search`` and ``POST /sessions/{sessionId}/logs/custom``
+
+Outgoing webhooks (Chaster -> bot) are POSTed to ``webhook_url`` when it is set.
+
+Run standalone with ``python -m tests.fakes.chaster --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import http
+import itertools
+import json
+import math
+import os
+import secrets
+import string
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Literal, cast
+
+import aiohttp
+from aiohttp import web
+
+__all__ = [
+    "ACTORS",
+    "API_PREFIX",
+    "Call",
+    "FakeChaster",
+    "FakeSession",
+    "iso",
+    "nanoid",
+    "object_id",
+]
+
+API_PREFIX = "/api/extensions"
+ACTORS: tuple[str, ...] = ("wearer", "keyholder", "extension")
+ACTOR_ROLE: dict[str, str] = {"wearer": "user", "keyholder": "keyholder", "extension": "extension"}
+SEARCH_STATUSES: tuple[str, ...] = ("locked", "unlocked", "deserted", "all")
+LOG_ROLES: tuple[str, ...] = ("keyholder", "wearer", "visitor")
+TIMED_MIN = 60
+TIMED_MAX = 86400
+
+ResetFormat = Literal["epoch_s", "epoch_ms", "iso", "seconds"]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_NANOID_ALPHABET = string.ascii_letters + string.digits + "_-"
+_OID_PROCESS = os.urandom(5).hex()
+_oid_counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
+_oid_last_ts = 0
+
+
+def nanoid(size: int = 21) -> str:
+    """Random URL-safe id like Chaster's sessionId / requestId (``LuV23MTfUFvxu3j-BASHc``)."""
+    return "".join(secrets.choice(_NANOID_ALPHABET) for _ in range(size))
+
+
+def object_id() -> str:
+    """24-hex MongoDB-style ObjectId, strictly increasing within this process."""
+    global _oid_last_ts
+    ts = max(int(time.time()), _oid_last_ts)
+    count = next(_oid_counter)
+    if count & 0xFFFFFF == 0 and _oid_last_ts:  # counter wrapped: bump the timestamp
+        ts = max(ts, _oid_last_ts + 1)
+    _oid_last_ts = ts
+    return f"{ts & 0xFFFFFFFF:08x}{_OID_PROCESS}{count & 0xFFFFFF:06x}"
+
+
+def iso(dt: datetime | None) -> str | None:
+    """ISO-8601 UTC with milliseconds, as Chaster writes it: ``2025-02-19T18:54:54.423Z``."""
+    if dt is None:
+        return None
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _iso(dt: datetime) -> str:
+    out = iso(dt)
+    assert out is not None
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    # class-validator's IsInt is Number.isInteger(): 60.0 counts as an integer in JSON.
+    return _is_number(value) and float(value).is_integer()
+
+
+def _reason(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+class ApiError(Exception):
+    """Raised by route handlers; rendered as a NestJS error body."""
+
+    def __init__(self, status: int, message: str | list[str], *, error: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error = error
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    json: Any
+    headers: dict[str, str]
+    at: float
+    query: dict[str, str] = field(default_factory=dict)
+    status: int | None = None  # status the fake answered with (None: connection dropped)
+
+
+@dataclass
+class FakeSession:
+    """Mutable state of one extension session (our extension on one lock)."""
+
+    session_id: str
+    slug: str
+    lock_id: str
+    wearer: dict[str, Any]
+    keyholder: dict[str, Any] | None
+    tasks_extension: bool = True
+    # Tasks extension userData
+    status: str = "start"  # "start" | "pending" | "vote"
+    current_task: dict[str, Any] | None = None  # {task, points, verificationRequired, duration}
+    timer_started_at: datetime | None = None
+    points: float = 0
+    vote_started_at: datetime | None = None
+    vote_ends_at: datetime | None = None
+    current_task_vote: str | None = None
+    user_tasks: list[dict[str, Any]] = field(default_factory=list)
+    # Tasks extension config
+    enable_points: bool = False
+    points_required: int = 0
+    tasks_config: dict[str, Any] = field(default_factory=dict)  # extra/overridden config keys
+    # lock
+    lock_status: str = "locked"  # "locked" | "unlocked" | "deserted"
+    lock_title: str = "Self-lock"
+    action_logs: list[dict[str, Any]] = field(default_factory=list)
+    # our extension party
+    party_id: str = field(default_factory=object_id)
+    combination: str = field(default_factory=object_id)
+    tasks_party_id: str = field(default_factory=object_id)
+    config: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(
+        default_factory=lambda: {
+            "reasonsPreventingUnlocking": [],
+            "homeActions": [],
+            "penalties": [],
+        }
+    )
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    unlocked_at: datetime | None = None
+
+    @property
+    def pagination_id(self) -> str:
+        return self.party_id
+
+
+@dataclass
+class _Rule:
+    kind: Literal["fail", "drop", "hang"]
+    method: str
+    path_contains: str
+    remaining: int
+    status: int = 500
+    message: str | list[str] = ""
+    apply: bool = False
+    seconds: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method == "*" or self.method.upper() == method) and self.path_contains in path
+
+
+def make_user(
+    *, role: str = "wearer", discord_id: str | None = None, username: str | None = None
+) -> dict[str, Any]:
+    """A UserForPublic with the keys (and order) of the real fixture."""
+    user_id = object_id()
+    name = username or f"{role}_{user_id[-6:]}"
+    return {
+        "_id": user_id,
+        "username": name,
+        "isPremium": False,
+        "isFindom": False,
+        "isAdmin": False,
+        "isModerator": False,
+        "isTeamMember": False,
+        "metadata": {"locktober2023Points": 0, "locktober2024Points": 0},
+        "isDisabled": False,
+        "isSuspended": False,
+        "joinedAt": "2024-01",
+        "isNewMember": False,
+        "age": 30,
+        "avatarUrl": "https://cdn01.chaster.app/app/uploads/avatars/example.jpg",
+        "description": "",
+        "discordId": discord_id,
+        "discordUsername": name if discord_id is not None else None,
+        "fullLocation": "",
+        "gender": "Other",
+        "lastSeen": None,
+        "location": "",
+        "online": True,
+        "role": role,
+        "features": [],
+        "isSuspendedOrDisabled": False,
+    }
+
+
+class FakeChaster:
+    """A fake Chaster Extensions API server on loopback (aiohttp)."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "chaster-test-token",
+        slug: str = "discord-tasks-bot",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit: int | None = None,
+        rate_window: float = 60.0,
+        reset_header_format: ResetFormat = "epoch_s",
+    ) -> None:
+        self.token = token
+        self.slug = slug
+        self.host = host
+        self.port = port
+        self.url = ""
+        self.display_name = "Discord Tasks Bot"
+
+        self.sessions: dict[str, FakeSession] = {}
+        self.calls: list[Call] = []
+
+        # rate limiting (sliding window over every /api request that was not itself throttled)
+        self.rate_limit = rate_limit
+        self.rate_window = rate_window
+        self.reset_header_format: ResetFormat = reset_header_format
+        self.throttled = 0
+        self._rl_hits: deque[float] = deque()
+
+        # knobs
+        self.latency: float = 0.0
+        self.status_tasks_missing: int = 404
+        self.status_task_conflict: int = 400
+        self.status_invalid: int = 400
+        self.status_rule: int = 400
+        self.task_payload_style: Literal["object", "string"] = "object"
+        self.expose_timer_fields: bool = True
+        self.forbid_unknown_fields: bool = False  # ValidationPipe forbidNonWhitelisted
+        self.max_task_length: int | None = None  # real limit unknown
+        self.allow_fail_verification_task: bool = False
+        self.search_max_limit: int = 100
+        self.search_status: int = 200  # POST .../search answers 200 (NestJS default would be 201)
+
+        # outgoing webhooks
+        self.webhook_url: str | None = None
+        self.webhook_auth: tuple[str, str] | None = None
+        self.webhook_timeout: float = 10.0
+        self.webhook_retry_delays: list[float] = [60, 120, 180, 240]
+        self.webhook_deliveries: list[dict[str, Any]] = []
+
+        self._offset = 0.0
+        self._rules: list[_Rule] = []
+        self._cond = asyncio.Condition()
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._client: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            raise RuntimeError("FakeChaster already started")
+        self._closing = asyncio.Event()
+        self._cond = asyncio.Condition()
+        app = web.Application(middlewares=[self._middleware])
+        p = API_PREFIX
+        app.router.add_post(f"{p}/sessions/search", self._h_search)
+        app.router.add_get(f"{p}/sessions/{{session_id}}", self._h_get_session)
+        app.router.add_patch(f"{p}/sessions/{{session_id}}", self._h_patch_session)
+        app.router.add_post(f"{p}/sessions/{{session_id}}/tasks/assign", self._h_assign)
+        app.router.add_post(f"{p}/sessions/{{session_id}}/tasks/start-timer", self._h_start_timer)
+        app.router.add_post(f"{p}/sessions/{{session_id}}/tasks/complete", self._h_complete)
+        app.router.add_post(f"{p}/sessions/{{session_id}}/logs/search", self._h_logs_search)
+        app.router.add_post(f"{p}/sessions/{{session_id}}/logs/custom", self._h_logs_custom)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        addr = runner.addresses[0]
+        self.port = int(addr[1])
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        self.url = f"http://{host}:{self.port}"
+
+    async def stop(self) -> None:
+        self._closing.set()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+    async def __aenter__(self) -> FakeChaster:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def api_url(self) -> str:
+        return self.url + API_PREFIX
+
+    # ------------------------------------------------------------------ clock
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self._offset)
+
+    def advance(self, seconds: float) -> None:
+        self._offset += seconds
+
+    # ------------------------------------------------------------------ calls
+
+    def _matching_calls(self, method: str, path_contains: str) -> list[Call]:
+        m = method.upper()
+        return [c for c in self.calls if (m == "*" or c.method == m) and path_contains in c.path]
+
+    def count_calls(self, method: str, path_contains: str) -> int:
+        return len(self._matching_calls(method, path_contains))
+
+    async def wait_for_call(
+        self,
+        method: str,
+        path_contains: str,
+        *,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> list[Call]:
+        """Wait until ``count`` matching calls were handled; returns all matching calls.
+
+        A call is recorded once the fake has applied its effect (before any ``latency``).
+        """
+        try:
+            async with asyncio.timeout(timeout), self._cond:
+                await self._cond.wait_for(
+                    lambda: len(self._matching_calls(method, path_contains)) >= count
+                )
+        except TimeoutError:
+            seen = [f"{c.method} {c.path} -> {c.status}" for c in self.calls[-20:]]
+            raise TimeoutError(
+                f"timed out after {timeout}s waiting for {count} x {method} *{path_contains}*; "
+                f"got {self.count_calls(method, path_contains)}. Last calls: {seen}"
+            ) from None
+        return self._matching_calls(method, path_contains)
+
+    async def _notify(self) -> None:
+        async with self._cond:
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ knobs
+
+    def fail_next(
+        self,
+        method: str,
+        path_contains: str,
+        status: int,
+        message: str | list[str],
+        *,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` matching requests with a NestJS error; state untouched."""
+        self._rules.append(_Rule("fail", method, path_contains, times, status, message))
+
+    def drop_next(self, method: str, path_contains: str, *, apply: bool, times: int = 1) -> None:
+        """Close the connection without answering (after applying the change if ``apply``)."""
+        self._rules.append(_Rule("drop", method, path_contains, times, apply=apply))
+
+    def hang_next(
+        self, method: str, path_contains: str, *, apply: bool, seconds: float, times: int = 1
+    ) -> None:
+        """Delay the answer by ``seconds``.
+
+        apply=True: apply the change, wait, then send the normal response.
+        apply=False: wait, then close the connection without applying anything.
+        """
+        self._rules.append(
+            _Rule("hang", method, path_contains, times, apply=apply, seconds=seconds)
+        )
+
+    def _take_rule(self, method: str, path: str) -> _Rule | None:
+        for rule in self._rules:
+            if rule.remaining > 0 and rule.matches(method, path):
+                rule.remaining -= 1
+                if rule.remaining <= 0:
+                    self._rules.remove(rule)
+                return rule
+        return None
+
+    # ------------------------------------------------------------------ sessions
+
+    def add_session(
+        self,
+        *,
+        session_id: str | None = None,
+        wearer_discord_id: str | None = None,
+        keyholder_discord_id: str | None = None,
+        has_keyholder: bool = True,
+        tasks_extension: bool = True,
+        enable_points: bool = False,
+        points_required: int = 0,
+        points: int = 0,
+        status: str = "locked",
+        slug: str | None = None,
+        user_tasks: list[dict[str, Any]] | None = None,
+        notify: bool = False,
+    ) -> FakeSession:
+        """Create a session. ``notify=True`` also sends ``extension_session.created``."""
+        if status not in ("locked", "unlocked", "deserted"):
+            raise ValueError(f"bad lock status {status!r}")
+        sid = session_id or nanoid()
+        if sid in self.sessions:
+            raise ValueError(f"session {sid} already exists")
+        now = self.now()
+        keyholder = (
+            make_user(role="keyholder", discord_id=keyholder_discord_id) if has_keyholder else None
+        )
+        sess = FakeSession(
+            session_id=sid,
+            slug=slug or self.slug,
+            lock_id=object_id(),
+            wearer=make_user(role="wearer", discord_id=wearer_discord_id),
+            keyholder=keyholder,
+            tasks_extension=tasks_extension,
+            points=points,
+            enable_points=enable_points,
+            points_required=points_required,
+            lock_status=status,
+            lock_title="Keyholder lock" if has_keyholder else "Self-lock",
+            user_tasks=[dict(t) for t in user_tasks]
+            if user_tasks is not None
+            else [{"task": "Write 100 lines", "points": 5}, {"task": "Cold shower", "points": 10}],
+            created_at=now,
+            updated_at=now,
+            unlocked_at=now if status != "locked" else None,
+        )
+        self.sessions[sid] = sess
+        if notify:
+            self._queue_webhook(
+                "extension_session.created",
+                {"session": self.session_json(sid), "extension": {"slug": sess.slug}},
+            )
+        return sess
+
+    def _touch(self, sess: FakeSession) -> None:
+        sess.updated_at = self.now()
+
+    def _current_task_json(self, sess: FakeSession) -> dict[str, Any] | None:
+        task = sess.current_task
+        if task is None:
+            return None
+        out: dict[str, Any] = {"task": task["task"], "points": task["points"]}
+        if self.expose_timer_fields:
+            out["verificationRequired"] = bool(task.get("verificationRequired", False))
+            out["duration"] = int(task.get("duration", 0) or 0)
+            out["timerStartedAt"] = iso(sess.timer_started_at)
+            out["_fakeUnknownKey"] = {"note": "clients must ignore unknown keys"}
+        return out
+
+    def _party_json(self, sess: FakeSession) -> dict[str, Any]:
+        created = _iso(sess.created_at)
+        return {
+            "slug": sess.slug,
+            "displayName": self.display_name if sess.slug == self.slug else sess.slug,
+            "summary": "Drive the Tasks extension from Discord.",
+            "subtitle": "Tasks from Discord",
+            "icon": "puzzle-piece",
+            "_id": sess.party_id,
+            "config": sess.config,
+            "mode": "unlimited",
+            "regularity": 3600,
+            "userData": None,
+            "nbActionsRemaining": -1,
+            "nextActionDate": None,
+            "isPartner": True,
+            "textConfig": "",
+            "createdAt": created,
+            "updatedAt": _iso(sess.updated_at),
+        }
+
+    def _tasks_party_json(self, sess: FakeSession) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "tasks": [dict(t) for t in sess.user_tasks],
+            "voteEnabled": False,
+            "voteDuration": 43200,
+            "startVoteAfterLastVote": False,
+            "enablePoints": sess.enable_points,
+            "pointsRequired": sess.points_required,
+            "allowWearerToEditTasks": False,
+            "allowWearerToConfigureTasks": False,
+            "preventWearerFromAssigningTasks": False,
+            "allowWearerToChooseTasks": False,
+            "actionsOnAbandonedTask": [],
+        }
+        config.update(sess.tasks_config)
+        text = "\n".join(f"- {t.get('task', '')}" for t in sess.user_tasks) or "- "
+        return {
+            "slug": "tasks",
+            "displayName": "Tasks",
+            "summary": (
+                "Spice up your session by receiving tasks. Configure the tasks you want to do, "
+                "and receive a random task, or ask other users to vote."
+            ),
+            "subtitle": "Receive tasks and earn points to be unlocked",
+            "icon": "tasks",
+            "_id": sess.tasks_party_id,
+            "config": config,
+            "mode": "non_cumulative",
+            "regularity": 3600,
+            "userData": {
+                "status": sess.status,
+                "voteStartedAt": iso(sess.vote_started_at),
+                "voteEndsAt": iso(sess.vote_ends_at),
+                "currentTask": self._current_task_json(sess),
+                "userTasks": [dict(t) for t in sess.user_tasks],
+                "currentTaskVote": sess.current_task_vote,
+                "points": sess.points,
+            },
+            "nbActionsRemaining": 1,
+            "nextActionDate": None,
+            "isPartner": False,
+            "textConfig": text,
+            "createdAt": _iso(sess.created_at),
+            "updatedAt": _iso(sess.updated_at),
+        }
+
+    def lock_json(self, session_id: str) -> dict[str, Any]:
+        """LockForPublic, keys in the order of the real fixture."""
+        sess = self.sessions[session_id]
+        start = sess.created_at
+        extensions = [self._party_json(sess)]
+        if sess.tasks_extension:
+            extensions.append(self._tasks_party_json(sess))
+        return {
+            "_id": sess.lock_id,
+            "startDate": _iso(start),
+            "endDate": _iso(start + timedelta(days=1)),
+            "minDate": _iso(start + timedelta(hours=12)),
+            "maxDate": _iso(start + timedelta(days=1)),
+            "maxLimitDate": None,
+            "displayRemainingTime": True,
+            "limitLockTime": False,
+            "status": sess.lock_status,
+            "combination": sess.combination,
+            "sharedLock": None,
+            "createdAt": _iso(start),
+            "updatedAt": _iso(sess.updated_at),
+            "unlockedAt": iso(sess.unlocked_at),
+            "archivedAt": None,
+            "frozenAt": None,
+            "keyholderArchivedAt": None,
+            "totalDuration": max(0, int((self.now() - start).total_seconds())),
+            "allowSessionOffer": False,
+            "isTestLock": True,
+            "offerToken": None,
+            "hideTimeLogs": False,
+            "trusted": False,
+            "user": sess.wearer,
+            "keyholder": sess.keyholder,
+            "isAllowedToViewTime": True,
+            "canBeUnlocked": False,
+            "canBeUnlockedByMaxLimitDate": False,
+            "isFrozen": False,
+            "extensions": extensions,
+            "title": sess.lock_title,
+            "lastVerificationPicture": None,
+            "reasonsPreventingUnlocking": [],
+            "extensionsAllowUnlocking": True,
+        }
+
+    def session_json(self, session_id: str) -> dict[str, Any]:
+        """ExtensionSessionForPartner as Chaster would send it."""
+        sess = self.sessions[session_id]
+        out = self._party_json(sess)
+        out["sessionId"] = sess.session_id
+        out["data"] = sess.data
+        out["metadata"] = sess.metadata
+        out["lock"] = self.lock_json(session_id)
+        copied: dict[str, Any] = json.loads(json.dumps(out))  # deep copy: callers may mutate
+        return copied
+
+    # ------------------------------------------------------------------ action logs
+
+    def _task_payload(self, task: dict[str, Any], points: float | None) -> dict[str, Any]:
+        payload: dict[str, Any]
+        if self.task_payload_style == "string":
+            payload = {"task": task["task"], "points": task["points"]}
+        else:
+            payload = {"task": {"task": task["task"], "points": task["points"]}}
+        if points is not None:
+            payload["points"] = points
+        return payload
+
+    def add_log(
+        self,
+        session_id: str,
+        type_: str,
+        payload: dict[str, Any],
+        *,
+        role: str,
+        extension: str | None,
+        title: str,
+        description: str = "",
+        icon: str | None = None,
+        color: str | None = None,
+        prefix: str = "default",
+    ) -> dict[str, Any]:
+        """Append an ActionLogForPublic and send ``action_log.created`` (if webhooks are on)."""
+        sess = self.sessions[session_id]
+        user: dict[str, Any] | None
+        if role == "user":
+            user = sess.wearer
+        elif role == "keyholder":
+            user = sess.keyholder
+        else:
+            user = None
+        log: dict[str, Any] = {
+            "_id": object_id(),
+            "type": type_,
+            "lock": sess.lock_id,
+            "role": role,
+            "extension": extension,
+            "createdAt": _iso(self.now()),
+            "title": title,
+            "description": description,
+            "color": color,
+            "icon": icon,
+            "payload": payload,
+            "prefix": prefix,
+            "user": user,
+        }
+        sess.action_logs.append(log)
+        self._touch(sess)
+        self._queue_webhook(
+            "action_log.created",
+            {"sessionId": sess.session_id, "actionLog": json.loads(json.dumps(log))},
+        )
+        return log
+
+    # ------------------------------------------------------------------ task state changes
+
+    def _do_assign(
+        self,
+        sess: FakeSession,
+        task: dict[str, Any],
+        *,
+        role: str,
+        extension: str | None,
+        log_type: str = "tasks_task_assigned",
+    ) -> None:
+        sess.current_task = {
+            "task": task["task"],
+            "points": task["points"],
+            "verificationRequired": bool(task.get("verificationRequired") or False),
+            "duration": int(task.get("duration") or 0),
+        }
+        sess.status = "pending"
+        sess.timer_started_at = None
+        sess.vote_started_at = None
+        sess.vote_ends_at = None
+        sess.current_task_vote = None
+        title = (
+            "The vote for a task has ended"
+            if log_type == "tasks_vote_ended"
+            else ("%USER% assigned a task")
+        )
+        self.add_log(
+            sess.session_id,
+            log_type,
+            self._task_payload(sess.current_task, None),
+            role=role,
+            extension=extension,
+            title=title,
+            description=str(task["task"]),
+            icon="fa-tasks",
+        )
+
+    def _do_finish(
+        self, sess: FakeSession, *, completed: bool, role: str, extension: str | None
+    ) -> None:
+        task = sess.current_task
+        assert task is not None
+        awarded: float = task["points"] if completed and sess.enable_points else 0
+        sess.points += awarded
+        sess.current_task = None
+        sess.timer_started_at = None
+        sess.status = "start"
+        if completed:
+            self.add_log(
+                sess.session_id,
+                "tasks_task_completed",
+                self._task_payload(task, awarded),
+                role=role,
+                extension=extension,
+                title="%USER% completed a task",
+                description=str(task["task"]),
+                icon="fa-check",
+                color="#43a047",
+            )
+        else:
+            self.add_log(
+                sess.session_id,
+                "tasks_task_failed",
+                self._task_payload(task, 0),
+                role=role,
+                extension=extension,
+                title="%USER% failed a task",
+                description=str(task["task"]),
+                icon="fa-times",
+                color="#e53935",
+            )
+
+    # ------------------------------------------------------------------ in-app events
+
+    def assign_in_app(
+        self,
+        session_id: str,
+        task: str,
+        points: int = 0,
+        *,
+        verification_required: bool = False,
+        duration: int = 0,
+        role: str = "user",
+    ) -> None:
+        """A task assigned inside Chaster (wearer random pick, keyholder...)."""
+        sess = self.sessions[session_id]
+        if role not in ("user", "keyholder"):
+            raise ValueError("role must be 'user' or 'keyholder'")
+        if sess.status != "start":
+            raise ValueError(f"cannot assign in app: tasks status is {sess.status!r}")
+        self._do_assign(
+            sess,
+            {
+                "task": task,
+                "points": points,
+                "verificationRequired": verification_required,
+                "duration": duration,
+            },
+            role=role,
+            extension=None,
+        )
+
+    def start_timer_in_app(self, session_id: str) -> None:
+        """The wearer pressed "start timer" in the Tasks UI."""
+        sess = self.sessions[session_id]
+        if sess.current_task is None:
+            raise ValueError("no current task")
+        sess.timer_started_at = self.now()
+        self._touch(sess)
+
+    def finish_in_app(self, session_id: str, *, completed: bool, role: str = "user") -> None:
+        """Task completed / abandoned inside Chaster (e.g. verification photo approved)."""
+        sess = self.sessions[session_id]
+        if role not in ("user", "keyholder"):
+            raise ValueError("role must be 'user' or 'keyholder'")
+        if sess.current_task is None:
+            raise ValueError("no current task")
+        self._do_finish(sess, completed=completed, role=role, extension=None)
+
+    def start_vote_in_app(self, session_id: str, duration: int = 43200) -> None:
+        """The wearer asked the community to vote for a task: status becomes ``vote``."""
+        sess = self.sessions[session_id]
+        if sess.status != "start":
+            raise ValueError(f"cannot start a vote: tasks status is {sess.status!r}")
+        now = self.now()
+        sess.status = "vote"
+        sess.vote_started_at = now
+        sess.vote_ends_at = now + timedelta(seconds=duration)
+        sess.current_task_vote = object_id()
+        self._touch(sess)
+
+    def end_vote_in_app(self, session_id: str, task: str, points: int = 0) -> None:
+        """The vote ended; the winning task becomes the current task (``tasks_vote_ended``)."""
+        sess = self.sessions[session_id]
+        if sess.status != "vote":
+            raise ValueError("no vote running")
+        self._do_assign(
+            sess,
+            {"task": task, "points": points},
+            role="user",
+            extension=None,
+            log_type="tasks_vote_ended",
+        )
+
+    def end_lock(
+        self, session_id: str, *, status: Literal["unlocked", "deserted"] = "unlocked"
+    ) -> None:
+        """Lock unlocked/ended: ``unlocked`` action log, then ``extension_session.deleted``."""
+        sess = self.sessions[session_id]
+        sess.lock_status = status
+        sess.unlocked_at = self.now()
+        self.add_log(
+            session_id,
+            status,
+            {},
+            role="user",
+            extension=None,
+            title="%USER% unlocked the lock" if status == "unlocked" else "The lock was deserted",
+            description="",
+            icon="fa-unlock",
+        )
+        self._queue_webhook(
+            "extension_session.deleted",
+            {
+                "session": {"sessionId": sess.session_id, "lock": self.lock_json(session_id)},
+                "extension": {"slug": sess.slug},
+            },
+        )
+
+    def notify_session_updated(self, session_id: str) -> None:
+        """Send ``extension_session.updated`` with the current session."""
+        sess = self.sessions[session_id]
+        self._queue_webhook(
+            "extension_session.updated",
+            {"session": self.session_json(session_id), "extension": {"slug": sess.slug}},
+        )
+
+    # ------------------------------------------------------------------ webhooks
+
+    def _envelope(self, event: str, data: dict[str, Any], request_id: str | None) -> dict[str, Any]:
+        return {
+            "event": event,
+            "data": data,
+            "sentAt": _iso(self.now()),
+            "requestId": request_id or nanoid(),
+        }
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _queue_webhook(self, event: str, data: dict[str, Any]) -> None:
+        if not self.webhook_url or self._closing.is_set():
+            return
+        asyncio.get_running_loop()  # webhooks need a running loop (RuntimeError otherwise)
+        body = self._envelope(event, data, None)
+        self._spawn(self._deliver(body, self.webhook_url, self.webhook_auth, first_attempt=1))
+
+    async def send_webhook(
+        self,
+        event: str,
+        data: dict[str, Any],
+        *,
+        request_id: str | None = None,
+        wait: bool = True,
+    ) -> dict[str, Any]:
+        """Send a webhook by hand (e.g. replay a requestId). Returns the envelope.
+
+        wait=True: the first attempt is awaited; retries (if it failed) continue in background.
+        """
+        if not self.webhook_url:
+            raise RuntimeError("webhook_url is not set")
+        body = self._envelope(event, data, request_id)
+        url, auth = self.webhook_url, self.webhook_auth
+        if not wait:
+            self._spawn(self._deliver(body, url, auth, first_attempt=1))
+            return body
+        ok = await self._attempt(body, url, auth, attempt=1)
+        if not ok:
+            self._spawn(self._deliver(body, url, auth, first_attempt=2))
+        return body
+
+    async def _deliver(
+        self,
+        body: dict[str, Any],
+        url: str,
+        auth: tuple[str, str] | None,
+        *,
+        first_attempt: int,
+    ) -> None:
+        attempt = first_attempt
+        delays = list(self.webhook_retry_delays)
+        if attempt > 1:  # continuing after a failed first attempt
+            if attempt - 2 >= len(delays):
+                return
+            await asyncio.sleep(delays[attempt - 2])
+        while True:
+            if await self._attempt(body, url, auth, attempt=attempt):
+                return
+            if attempt - 1 >= len(delays):
+                return
+            await asyncio.sleep(delays[attempt - 1])
+            attempt += 1
+
+    async def _attempt(
+        self, body: dict[str, Any], url: str, auth: tuple[str, str] | None, *, attempt: int
+    ) -> bool:
+        if self._client is None:
+            self._client = aiohttp.ClientSession()
+        headers = {"Content-Type": "application/json"}
+        if auth is not None:
+            raw = f"{auth[0]}:{auth[1]}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+        status: int | None = None
+        error: str | None = None
+        try:
+            async with self._client.post(
+                url,
+                data=json.dumps(body).encode(),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
+            ) as resp:
+                await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        self.webhook_deliveries.append(
+            {
+                "body": body,
+                "status": status,
+                "attempt": attempt,
+                "error": error,
+                "event": body["event"],
+                "requestId": body["requestId"],
+                "at": time.monotonic(),
+            }
+        )
+        await self._notify()
+        return status is not None and 200 <= status < 300
+
+    async def wait_for_webhook(
+        self,
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> dict[str, Any]:
+        """First delivery attempt record (past or future) matching ``predicate``."""
+
+        def find() -> dict[str, Any] | None:
+            for d in self.webhook_deliveries:
+                if predicate is None or predicate(d):
+                    return d
+            return None
+
+        try:
+            async with asyncio.timeout(timeout), self._cond:
+                await self._cond.wait_for(lambda: find() is not None)
+        except TimeoutError:
+            seen = [(d["event"], d["status"], d["attempt"]) for d in self.webhook_deliveries]
+            raise TimeoutError(
+                f"timed out after {timeout}s waiting for a matching webhook delivery; "
+                f"deliveries so far (event, status, attempt): {seen}"
+            ) from None
+        found = find()
+        assert found is not None
+        return found
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    @staticmethod
+    def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+        h = {"Content-Type": "application/json"}
+        if headers:
+            h.update(headers)
+        return web.Response(status=status, body=json.dumps(body).encode(), headers=h)
+
+    @classmethod
+    def _error(
+        cls, status: int, message: str | list[str], error: str | None = None
+    ) -> web.Response:
+        body: dict[str, Any] = {"statusCode": status, "message": message}
+        if status not in (401, 429):
+            body["error"] = error or _reason(status)
+        return cls._json(status, body)
+
+    def _rate_headers(self) -> tuple[bool, dict[str, str]]:
+        limit = self.rate_limit
+        if limit is None:
+            return True, {}
+        now_m = time.monotonic()
+        hits = self._rl_hits
+        while hits and hits[0] <= now_m - self.rate_window:
+            hits.popleft()
+        allowed = len(hits) < limit
+        if allowed:
+            hits.append(now_m)
+        oldest = hits[0] if hits else now_m
+        reset_in = max(0.0, oldest + self.rate_window - now_m)
+        reset_wall = time.time() + reset_in
+        fmt = self.reset_header_format
+        if fmt == "epoch_s":
+            reset = str(math.ceil(reset_wall))
+        elif fmt == "epoch_ms":
+            reset = str(math.ceil(reset_wall * 1000))
+        elif fmt == "iso":
+            reset = _iso(datetime.fromtimestamp(reset_wall, UTC))
+        else:
+            reset = str(math.ceil(reset_in))
+        return allowed, {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(0, limit - len(hits))),
+            "X-RateLimit-Reset": reset,
+        }
+
+    def _authorized(self, request: web.Request) -> bool:
+        value = request.headers.get("Authorization", "")
+        scheme, _, token = value.partition(" ")
+        return scheme.lower() == "bearer" and secrets.compare_digest(
+            token.strip().encode(), self.token.encode()
+        )
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
+    async def _dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return self._error(exc.status, exc.message, exc.error)
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        arrived = time.monotonic()
+        raw = await request.read()
+        parsed: Any = None
+        parse_error: str | None = None
+        if raw:
+            try:
+                parsed = json.loads(raw)
+            except ValueError as exc:
+                parse_error = str(exc)
+        headers = {
+            k: ("<redacted>" if k.lower() == "authorization" else v)
+            for k, v in request.headers.items()
+        }
+        call = Call(
+            method=request.method,
+            path=request.path,
+            json=parsed,
+            headers=headers,
+            at=arrived,
+            query=dict(request.query),
+        )
+        resp, delay = await self._process(request, handler, parse_error)
+        # Recorded once the effect (if any) is applied, before the answer is delayed.
+        call.status = None if resp is None else resp.status
+        await self._record(call)
+        if request.path.startswith("/api/"):
+            await self._sleep(delay + self.latency)
+        if resp is None:  # lose the response on purpose
+            self._abort(request)
+            return web.Response(status=500)  # never reaches the client
+        return resp
+
+    async def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        await self._notify()
+
+    async def _process(
+        self,
+        request: web.Request,
+        handler: Handler,
+        parse_error: str | None,
+    ) -> tuple[web.StreamResponse | None, float]:
+        """Decide the answer. Returns (response or None to drop the connection, extra delay)."""
+        path = request.path
+        method = request.method
+        if not path.startswith("/api/"):
+            return self._error(404, f"Cannot {method} {path}"), 0.0
+
+        allowed, rl_headers = self._rate_headers()
+
+        def with_headers(
+            resp: web.StreamResponse, delay: float = 0.0
+        ) -> tuple[web.StreamResponse, float]:
+            resp.headers.update(rl_headers)
+            return resp, delay
+
+        if not allowed:
+            self.throttled += 1
+            return with_headers(self._error(429, "ThrottlerException: Too Many Requests"))
+        if request.match_info.http_exception is not None:
+            return with_headers(self._error(404, f"Cannot {method} {path}"))
+        if not self._authorized(request):
+            return with_headers(self._error(401, "Unauthorized"))
+        if parse_error is not None and self._is_json(request):
+            return with_headers(self._error(400, f"Unexpected token in JSON: {parse_error}"))
+
+        rule = self._take_rule(method, path)
+        if rule is None:
+            return with_headers(await self._dispatch(request, handler))
+        if rule.kind == "fail":
+            return with_headers(self._error(rule.status, rule.message))
+        if rule.kind == "drop":
+            if rule.apply:
+                await self._dispatch(request, handler)
+            return None, 0.0
+        # hang: apply (or not), wait, then answer (apply=True) or drop (apply=False)
+        if rule.apply:
+            return with_headers(await self._dispatch(request, handler), rule.seconds)
+        return None, rule.seconds
+
+    @staticmethod
+    def _abort(request: web.Request) -> None:
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+
+    @staticmethod
+    def _is_json(request: web.Request) -> bool:
+        ctype = request.content_type
+        return ctype == "application/json" or ctype.endswith("+json")
+
+    @classmethod
+    async def _body(cls, request: web.Request) -> dict[str, Any]:
+        # NestJS only parses JSON bodies; anything else reaches the validator as {}.
+        # (request.read() is cached by aiohttp; the middleware already rejected bad JSON.)
+        raw = await request.read()
+        if not raw or not cls._is_json(request):
+            return {}
+        body = json.loads(raw)
+        return body if isinstance(body, dict) else {}
+
+    def _session_for(self, request: web.Request) -> FakeSession:
+        sid = request.match_info["session_id"]
+        sess = self.sessions.get(sid)
+        if sess is None or sess.slug != self.slug:
+            raise ApiError(404, "Session not found")
+        return sess
+
+    # ------------------------------------------------------------------ validation
+
+    @staticmethod
+    def _validate_actor(body: dict[str, Any], errors: list[str]) -> None:
+        actor = body.get("actor")
+        if actor not in ACTORS:
+            errors.append("actor must be one of the following values: " + ", ".join(ACTORS))
+        if actor is None or actor == "":
+            errors.append("actor should not be empty")
+
+    def _unknown(
+        self, obj: dict[str, Any], allowed: tuple[str, ...], errors: list[str], prefix: str = ""
+    ) -> None:
+        if self.forbid_unknown_fields:
+            errors.extend(f"property {prefix}{k} should not exist" for k in obj if k not in allowed)
+
+    def _raise_invalid(self, errors: list[str]) -> None:
+        if errors:
+            raise ApiError(self.status_invalid, errors)
+
+    def _check_actor_allowed(self, sess: FakeSession, actor: str) -> None:
+        if sess.lock_status != "locked":
+            raise ApiError(self.status_rule, "The lock is not active")
+        if not sess.tasks_extension:
+            raise ApiError(self.status_tasks_missing, "Tasks extension is not enabled on this lock")
+        if actor == "keyholder" and sess.keyholder is None:
+            raise ApiError(self.status_rule, "This lock has no keyholder")
+
+    # ------------------------------------------------------------------ route handlers
+
+    async def _h_get_session(self, request: web.Request) -> web.StreamResponse:
+        sess = self._session_for(request)
+        return self._json(200, {"session": self.session_json(sess.session_id)})
+
+    async def _h_patch_session(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        errors: list[str] = []
+        for key in ("config", "metadata", "data"):
+            if key in body and not isinstance(body[key], dict):
+                errors.append(f"{key} must be an object")
+        self._unknown(body, ("config", "metadata", "data"), errors)
+        self._raise_invalid(errors)
+        sess = self._session_for(request)
+        if "config" in body:
+            sess.config = body["config"]
+        if "metadata" in body:
+            sess.metadata = body["metadata"]
+        if "data" in body:
+            sess.data = body["data"]
+        self._touch(sess)
+        return web.Response(status=200)
+
+    async def _h_search(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        errors: list[str] = []
+        status = body.get("status", "locked")
+        if status is None:
+            status = "locked"
+        if status not in SEARCH_STATUSES:
+            errors.append(
+                "status must be one of the following values: " + ", ".join(SEARCH_STATUSES)
+            )
+        slug = body.get("extensionSlug")
+        if not isinstance(slug, str):
+            errors.append("extensionSlug must be a string")
+        if slug is None or slug == "":
+            errors.append("extensionSlug should not be empty")
+        limit = body.get("limit", 15)
+        if limit is None:
+            limit = 15
+        if not _is_int(limit):
+            errors.append("limit must be an integer number")
+        elif limit < 1:
+            errors.append("limit must not be less than 1")
+        elif limit > self.search_max_limit:
+            errors.append(f"limit must not be greater than {self.search_max_limit}")
+        last_id = body.get("paginationLastId")
+        if last_id is not None and not isinstance(last_id, str):
+            errors.append("paginationLastId must be a string")
+        self._unknown(body, ("status", "extensionSlug", "limit", "paginationLastId"), errors)
+        self._raise_invalid(errors)
+
+        matching = sorted(
+            (
+                s
+                for s in self.sessions.values()
+                if s.slug == slug and (status == "all" or s.lock_status == status)
+            ),
+            key=lambda s: s.pagination_id,
+        )
+        page_from = [s for s in matching if not last_id or s.pagination_id > last_id]
+        n = int(limit)
+        page = page_from[:n]
+        results = []
+        for s in page:
+            item = self.session_json(s.session_id)
+            item["paginationId"] = s.pagination_id
+            results.append(item)
+        return self._json(
+            self.search_status,
+            {"count": len(matching), "hasMore": len(page_from) > n, "results": results},
+        )
+
+    async def _h_assign(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        errors: list[str] = []
+        task = body.get("task")
+        if not isinstance(task, dict):
+            errors.append("nested property task must be either object or array")
+            if task is None:
+                errors.append("task should not be empty")
+        else:
+            text = task.get("task")
+            if not isinstance(text, str):
+                errors.append("task.task must be a string")
+            elif text == "":
+                errors.append("task.task should not be empty")
+            elif self.max_task_length is not None and len(text) > self.max_task_length:
+                errors.append(
+                    f"task.task must be shorter than or equal to {self.max_task_length} characters"
+                )
+            pts: Any = task.get("points")
+            if not _is_number(pts):
+                errors.append(
+                    "task.points must be a number conforming to the specified constraints"
+                )
+            elif pts < 0:
+                errors.append("task.points must not be less than 0")
+            vr = task.get("verificationRequired")
+            if vr is not None and not isinstance(vr, bool):
+                errors.append("task.verificationRequired must be a boolean value")
+            dur: Any = task.get("duration")
+            if dur is not None:
+                if not _is_int(dur):
+                    errors.append("task.duration must be an integer number")
+                elif dur < 0:
+                    errors.append("task.duration must not be less than 0")
+                elif 0 < dur < TIMED_MIN:
+                    errors.append(f"task.duration must not be less than {TIMED_MIN}")
+                elif dur > TIMED_MAX:
+                    errors.append(f"task.duration must not be greater than {TIMED_MAX}")
+            self._unknown(
+                task, ("task", "points", "verificationRequired", "duration"), errors, "task."
+            )
+        self._validate_actor(body, errors)
+        self._unknown(body, ("task", "actor"), errors)
+        self._raise_invalid(errors)
+
+        sess = self._session_for(request)
+        actor = str(body["actor"])
+        self._check_actor_allowed(sess, actor)
+        if sess.status == "pending":
+            raise ApiError(self.status_task_conflict, "A task is already assigned")
+        if sess.status == "vote":
+            raise ApiError(self.status_task_conflict, "A task vote is in progress")
+        assert isinstance(task, dict)
+        self._do_assign(sess, task, role=ACTOR_ROLE[actor], extension=self.slug)
+        return web.Response(status=201)
+
+    async def _h_start_timer(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        errors: list[str] = []
+        self._validate_actor(body, errors)
+        self._unknown(body, ("actor",), errors)
+        self._raise_invalid(errors)
+        sess = self._session_for(request)
+        self._check_actor_allowed(sess, str(body["actor"]))
+        task = sess.current_task
+        if task is None:
+            raise ApiError(self.status_rule, "No task is currently assigned")
+        if int(task.get("duration") or 0) <= 0:
+            raise ApiError(self.status_rule, "The current task is not a timed task")
+        if sess.timer_started_at is not None:
+            raise ApiError(self.status_rule, "The task timer has already been started")
+        sess.timer_started_at = self.now()
+        self._touch(sess)
+        return web.Response(status=201)
+
+    async def _h_complete(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        errors: list[str] = []
+        self._validate_actor(body, errors)
+        if not isinstance(body.get("isCompleted"), bool):
+            errors.append("isCompleted must be a boolean value")
+        self._unknown(body, ("actor", "isCompleted"), errors)
+        self._raise_invalid(errors)
+        sess = self._session_for(request)
+        actor = str(body["actor"])
+        completed = bool(body["isCompleted"])
+        self._check_actor_allowed(sess, actor)
+        task = sess.current_task
+        if task is None:
+            raise ApiError(self.status_rule, "No task is currently assigned")
+        if task.get("verificationRequired") and (
+            completed or not self.allow_fail_verification_task
+        ):
+            raise ApiError(
+                self.status_rule,
+                "Tasks that require a verification picture cannot be completed through the API",
+            )
+        duration = int(task.get("duration") or 0)
+        if completed and duration > 0:
+            if sess.timer_started_at is None:
+                raise ApiError(self.status_rule, "The task timer has not been started")
+            if self.now() < sess.timer_started_at + timedelta(seconds=duration):
+                raise ApiError(self.status_rule, "The task timer is not finished yet")
+        self._do_finish(sess, completed=completed, role=ACTOR_ROLE[actor], extension=self.slug)
+        return web.Response(status=201)
+
+    async def _h_logs_search(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        errors: list[str] = []
+        role = body.get("role")
+        if role not in LOG_ROLES:
+            errors.append("role must be one of the following values: " + ", ".join(LOG_ROLES))
+        limit = body.get("limit", 15)
+        if limit is None:
+            limit = 15
+        if not _is_int(limit):
+            errors.append("limit must be an integer number")
+        elif limit < 1:
+            errors.append("limit must not be less than 1")
+        elif limit > 100:
+            errors.append("limit must not be greater than 100")
+        last_id = body.get("lastId")
+        if last_id is not None and not isinstance(last_id, str):
+            errors.append("lastId must be a string")
+        only_ext = body.get("showOnlyExtensionActions")
+        if only_ext is not None and not isinstance(only_ext, bool):
+            errors.append("showOnlyExtensionActions must be a boolean value")
+        self._unknown(body, ("role", "limit", "lastId", "showOnlyExtensionActions"), errors)
+        self._raise_invalid(errors)
+        sess = self._session_for(request)
+        logs = [
+            log
+            for log in reversed(sess.action_logs)  # newest first
+            if not only_ext or log["extension"] == self.slug
+        ]
+        after = [log for log in logs if not last_id or log["_id"] < last_id]
+        n = int(limit)
+        return self._json(
+            self.search_status,
+            {
+                "results": json.loads(json.dumps(after[:n])),
+                "count": len(logs),
+                "hasMore": len(after) > n,
+            },
+        )
+
+    async def _h_logs_custom(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        errors: list[str] = []
+        for key in ("title", "description"):
+            if not isinstance(body.get(key), str):
+                errors.append(f"{key} must be a string")
+        role = body.get("role")
+        if role is not None and role not in ("wearer", "user", "keyholder", "extension"):
+            errors.append(
+                "role must be one of the following values: wearer, user, keyholder, extension"
+            )
+        for key in ("icon", "color"):
+            if body.get(key) is not None and not isinstance(body.get(key), str):
+                errors.append(f"{key} must be a string")
+        self._unknown(body, ("title", "description", "role", "icon", "color"), errors)
+        self._raise_invalid(errors)
+        sess = self._session_for(request)
+        log_role = {"wearer": "user", None: "extension"}.get(role, role)
+        icon = body.get("icon")
+        self.add_log(
+            sess.session_id,
+            "custom",
+            {},
+            role=str(log_role),
+            extension=self.slug,
+            title=str(body["title"]),
+            description=str(body["description"]),
+            icon=f"fa-{icon}" if icon else None,
+            color=cast("str | None", body.get("color")),
+            prefix=self.slug,
+        )
+        return web.Response(status=201)
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fakes.chaster",
+        description="Run the fake Chaster Extensions API until Ctrl-C.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--token", default="chaster-test-token")
+    parser.add_argument("--slug", default="discord-tasks-bot")
+    parser.add_argument("--seed-sessions", type=int, default=3, metavar="N")
+    parser.add_argument("--webhook-url", default=None)
+    parser.add_argument("--webhook-user", default=None)
+    parser.add_argument("--webhook-password", default=None)
+    parser.add_argument("--rate-limit", type=int, default=None, help="requests per window")
+    parser.add_argument("--rate-window", type=float, default=60.0, help="seconds")
+    return parser.parse_args(argv)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    fake = FakeChaster(
+        token=args.token,
+        slug=args.slug,
+        host=args.host,
+        port=args.port,
+        rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
+    )
+    fake.webhook_url = args.webhook_url
+    if args.webhook_user is not None:
+        fake.webhook_auth = (args.webhook_user, args.webhook_password or "")
+    await fake.start()
+    try:
+        print(f"Fake Chaster listening on {fake.url}  (API base {fake.api_url})")
+        print(f"token={fake.token} slug={fake.slug}")
+        for i in range(args.seed_sessions):
+            sess = fake.add_session(
+                wearer_discord_id=str(100000000000000001 + i),
+                keyholder_discord_id=str(200000000000000001 + i),
+                enable_points=True,
+                points_required=50,
+            )
+            print(f"session {i + 1}: sessionId={sess.session_id} lock={sess.lock_id}")
+        print("Ctrl-C to stop.", flush=True)
+        await asyncio.Event().wait()
+    finally:
+        await fake.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    main()

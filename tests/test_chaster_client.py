@@ -1,0 +1,280 @@
+"""The Chaster client against the fake Chaster over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from bot.chaster import (
+    Actor,
+    ChasterClient,
+    ChasterError,
+    ChasterUnavailable,
+    InvalidSessionId,
+    RateLimiter,
+    TaskDetails,
+)
+from bot.chaster import client as client_module
+from tests.fakes.chaster import FakeChaster
+
+SLUG = "discord-tasks-bot"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeChaster]:
+    async with FakeChaster(slug=SLUG) as server:
+        yield server
+
+
+@pytest.fixture
+async def client(fake: FakeChaster) -> AsyncIterator[ChasterClient]:
+    async with ChasterClient(fake.url, SecretStr(fake.token)) as chaster:
+        yield chaster
+
+
+@pytest.fixture(autouse=True)
+def fast_transport_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "TRANSPORT_RETRY_DELAYS", (0.01, 0.01))
+
+
+async def test_get_session(fake: FakeChaster, client: ChasterClient) -> None:
+    session = fake.add_session(wearer_discord_id="111", keyholder_discord_id="222")
+    got = await client.get_session(session.session_id)
+    assert got.session_id == session.session_id
+    assert got.lock.user.discord_id == "111"
+    assert got.lock.keyholder is not None and got.lock.keyholder.discord_id == "222"
+    assert got.lock.tasks is not None and got.lock.tasks.user_data.status == "start"
+    [call] = fake.calls
+    assert call.method == "GET"
+    assert call.path == f"/api/extensions/sessions/{session.session_id}"
+
+
+async def test_bearer_token_required(fake: FakeChaster) -> None:
+    session = fake.add_session()
+    async with ChasterClient(fake.url, SecretStr("wrong-token")) as wrong:
+        with pytest.raises(ChasterError) as caught:
+            await wrong.get_session(session.session_id)
+    assert caught.value.status == 401
+    assert caught.value.text == "Unauthorized"
+
+
+async def test_unknown_session_is_404(client: ChasterClient) -> None:
+    with pytest.raises(ChasterError) as caught:
+        await client.get_session("NoSuchSession123")
+    assert caught.value.status == 404
+    assert caught.value.text
+
+
+@pytest.mark.parametrize(
+    "bad_id", ["../x", "a/b", "", "x" * 65, "%2e%2e", "abc?x=1", "a b", "..", "abc#"]
+)
+async def test_session_ids_never_reach_the_url_unchecked(
+    fake: FakeChaster, client: ChasterClient, bad_id: str
+) -> None:
+    with pytest.raises(InvalidSessionId):
+        await client.get_session(bad_id)
+    with pytest.raises(InvalidSessionId):
+        await client.assign_task(bad_id, TaskDetails(task="t", points=1), Actor.EXTENSION)
+    assert fake.calls == []
+
+
+async def test_search_reads_every_page(fake: FakeChaster, client: ChasterClient) -> None:
+    ours = [fake.add_session(wearer_discord_id=str(1000 + i)) for i in range(230)]
+    fake.add_session(slug="someone-elses-extension")
+    fake.add_session(status="unlocked")
+    found = await client.search_sessions(SLUG)
+    assert sorted(s.session_id for s in found) == sorted(s.session_id for s in ours)
+    assert fake.count_calls("POST", "/sessions/search") == 3
+    bodies = [c.json for c in fake.calls]
+    assert bodies[0] == {"extensionSlug": SLUG, "status": "locked", "limit": 100}
+    assert bodies[1]["paginationLastId"] == found[99].pagination_id
+
+
+async def test_assign_sends_the_documented_body(fake: FakeChaster, client: ChasterClient) -> None:
+    session = fake.add_session()
+    await client.assign_task(
+        session.session_id, TaskDetails(task="Push-ups", points=10, duration=900), Actor.KEYHOLDER
+    )
+    [call] = fake.calls
+    assert call.path.endswith("/tasks/assign")
+    assert call.json == {
+        "task": {"task": "Push-ups", "points": 10, "verificationRequired": False, "duration": 900},
+        "actor": "keyholder",
+    }
+    assert call.headers.get("Authorization") == "<redacted>"
+    state = (await client.get_session(session.session_id)).lock.tasks
+    assert state is not None and state.current_task is not None
+    assert state.current_task.task == "Push-ups"
+
+
+async def test_untimed_assign_leaves_duration_out(fake: FakeChaster, client: ChasterClient) -> None:
+    session = fake.add_session()
+    await client.assign_task(session.session_id, TaskDetails(task="x", points=0), Actor.EXTENSION)
+    assert "duration" not in fake.calls[0].json["task"]
+
+
+async def test_chaster_rules_surface_as_errors(fake: FakeChaster, client: ChasterClient) -> None:
+    session = fake.add_session()
+    sid = session.session_id
+    with pytest.raises(ChasterError) as no_task:
+        await client.complete_task(sid, Actor.EXTENSION, is_completed=True)
+    assert no_task.value.status == fake.status_rule
+    await client.assign_task(sid, TaskDetails(task="a", points=1), Actor.EXTENSION)
+    with pytest.raises(ChasterError) as conflict:
+        await client.assign_task(sid, TaskDetails(task="b", points=1), Actor.EXTENSION)
+    assert conflict.value.status == fake.status_task_conflict
+    with pytest.raises(ChasterError) as untimed:
+        await client.start_task_timer(sid, Actor.WEARER)
+    assert untimed.value.status == fake.status_rule
+
+
+async def test_validation_message_list_is_kept(fake: FakeChaster, client: ChasterClient) -> None:
+    session = fake.add_session()
+    with pytest.raises(ChasterError) as caught:
+        await client.assign_task(
+            session.session_id, TaskDetails(task="x", points=1, duration=30), Actor.EXTENSION
+        )
+    assert caught.value.status == 400
+    assert isinstance(caught.value.message, list) and caught.value.message
+    assert caught.value.text == "; ".join(caught.value.message)
+
+
+async def test_keyholder_actor_on_a_self_lock_is_refused(
+    fake: FakeChaster, client: ChasterClient
+) -> None:
+    session = fake.add_session(has_keyholder=False)
+    with pytest.raises(ChasterError):
+        await client.assign_task(
+            session.session_id, TaskDetails(task="x", points=1), Actor.KEYHOLDER
+        )
+    await client.assign_task(session.session_id, TaskDetails(task="x", points=1), Actor.EXTENSION)
+
+
+async def test_timed_task_lifecycle_and_points(fake: FakeChaster, client: ChasterClient) -> None:
+    session = fake.add_session(enable_points=True, points_required=30, points=5)
+    sid = session.session_id
+    await client.assign_task(sid, TaskDetails(task="Wait", points=7, duration=60), Actor.KEYHOLDER)
+    with pytest.raises(ChasterError):
+        await client.complete_task(sid, Actor.KEYHOLDER, is_completed=True)
+    await client.start_task_timer(sid, Actor.WEARER)
+    with pytest.raises(ChasterError):
+        await client.complete_task(sid, Actor.KEYHOLDER, is_completed=True)
+    fake.advance(61)
+    await client.complete_task(sid, Actor.KEYHOLDER, is_completed=True)
+    state = (await client.get_session(sid)).lock.tasks
+    assert state is not None
+    assert state.current_task is None and state.user_data.points == 12
+
+
+async def test_fail_closes_the_task(fake: FakeChaster, client: ChasterClient) -> None:
+    session = fake.add_session()
+    sid = session.session_id
+    await client.assign_task(sid, TaskDetails(task="Try", points=7), Actor.KEYHOLDER)
+    await client.complete_task(sid, Actor.WEARER, is_completed=False)
+    assert [log["type"] for log in session.action_logs][-1] == "tasks_task_failed"
+
+
+async def test_injected_error_keeps_chasters_message(
+    fake: FakeChaster, client: ChasterClient
+) -> None:
+    session = fake.add_session()
+    fake.fail_next("POST", "/tasks/assign", 422, "You cannot do that right now")
+    with pytest.raises(ChasterError) as caught:
+        await client.assign_task(session.session_id, TaskDetails(task="x", points=1), Actor.WEARER)
+    assert (caught.value.status, caught.value.text) == (422, "You cannot do that right now")
+    assert session.current_task is None
+
+
+async def test_timed_out_post_is_not_retried(fake: FakeChaster) -> None:
+    session = fake.add_session()
+    fake.hang_next("POST", "/tasks/assign", apply=True, seconds=1.0)
+    timeout = httpx.Timeout(0.3)
+    async with ChasterClient(fake.url, SecretStr(fake.token), timeout=timeout) as chaster:
+        with pytest.raises(ChasterUnavailable) as caught:
+            await chaster.assign_task(
+                session.session_id, TaskDetails(task="x", points=1), Actor.WEARER
+            )
+    assert caught.value.may_have_applied
+    assert fake.count_calls("POST", "/tasks/assign") == 1
+    # It did land: the caller must check Chaster's state rather than assign again.
+    assert session.current_task is not None
+
+
+async def test_timed_out_get_is_retried(fake: FakeChaster) -> None:
+    session = fake.add_session()
+    fake.hang_next("GET", "/sessions/", apply=False, seconds=1.0)
+    async with ChasterClient(fake.url, SecretStr(fake.token), timeout=httpx.Timeout(0.3)) as c:
+        got = await c.get_session(session.session_id)
+    assert got.session_id == session.session_id
+    assert fake.count_calls("GET", "/sessions/") == 2
+
+
+async def test_unreachable_chaster_is_reported_as_not_applied() -> None:
+    async with ChasterClient("http://127.0.0.1:9", SecretStr("t")) as chaster:
+        with pytest.raises(ChasterUnavailable) as caught:
+            await chaster.start_task_timer("abc", Actor.WEARER)
+    assert not caught.value.may_have_applied
+
+
+async def test_burst_is_paced_without_a_single_429() -> None:
+    async with FakeChaster(slug=SLUG, rate_limit=10, rate_window=1.0) as fake:
+        sessions = [fake.add_session() for _ in range(25)]
+        async with ChasterClient(fake.url, SecretStr(fake.token)) as chaster:
+            started = time.monotonic()
+            await asyncio.gather(*(chaster.get_session(s.session_id) for s in sessions))
+            elapsed = time.monotonic() - started
+        assert fake.throttled == 0
+        assert len(fake.calls) == 25
+    # 25 requests at 10 per second need two full windows after the first ten.
+    assert elapsed >= 1.9
+
+
+async def test_a_429_is_waited_out_and_retried(fake: FakeChaster) -> None:
+    session = fake.add_session()
+    fake.fail_next("GET", "/sessions/", 429, "ThrottlerException: Too Many Requests")
+    limiter = RateLimiter()
+    async with ChasterClient(fake.url, SecretStr(fake.token), limiter=limiter) as chaster:
+        got = await chaster.get_session(session.session_id)
+    assert got.session_id == session.session_id
+    assert fake.count_calls("GET", "/sessions/") == 2
+
+
+async def test_token_never_logged(
+    fake: FakeChaster, client: ChasterClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    session = fake.add_session()
+    await client.get_session(session.session_id)
+    with pytest.raises(ChasterError):
+        await client.get_session("missing")
+    assert caplog.records
+    assert fake.token not in caplog.text
+
+
+def test_reset_header_forms() -> None:
+    limiter = RateLimiter(wall_clock=lambda: 1_700_000_000.0)
+    seconds = limiter.seconds_until_reset
+    assert seconds({"x-ratelimit-reset": "1700000030"}) == 30
+    assert seconds({"x-ratelimit-reset": "1700000030000"}) == 30
+    assert seconds({"x-ratelimit-reset": "12"}) == 12
+    assert seconds({"x-ratelimit-reset": "2023-11-14T22:13:50Z"}) == 30
+    assert seconds({"x-ratelimit-reset": "soon"}) is None
+    assert seconds({}) is None
+
+
+def test_window_is_learned_from_the_first_request_of_a_window() -> None:
+    limiter = RateLimiter(wall_clock=lambda: 1_700_000_000.0)
+    limiter.observe(
+        {"x-ratelimit-limit": "100", "x-ratelimit-remaining": "50", "x-ratelimit-reset": "3"}
+    )
+    assert limiter.window == 60
+    limiter.observe(
+        {"x-ratelimit-limit": "100", "x-ratelimit-remaining": "99", "x-ratelimit-reset": "6"}
+    )
+    assert 6 <= limiter.window <= 6.2
