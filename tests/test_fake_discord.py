@@ -1,0 +1,490 @@
+"""The fake Discord works with the real discord.py client (the canary for every e2e test).
+
+A tiny ``commands.Bot`` defined here runs against ``tests.fakes.discord.FakeDiscord`` over loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+
+import aiohttp
+import discord
+import pytest
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from tests.fakes.discord import (
+    ALREADY_ACKNOWLEDGED,
+    DEFAULT_EVERYONE_PERMISSIONS,
+    MANAGE_GUILD,
+    MESSAGE_FLAG_EPHEMERAL,
+    MISSING_PERMISSIONS,
+    OPTION_STRING,
+    UNKNOWN_INTERACTION,
+    FakeDiscord,
+    FakeRole,
+    FakeUser,
+    option,
+    reaction_add,
+    user_option,
+)
+
+GUILD = 1000
+CHANNEL = 2000
+OTHER_CHANNEL = 2001
+ADMINS = FakeRole(3000, "admins", MANAGE_GUILD)
+ALICE = FakeUser(5001, "alice")
+BOB = FakeUser(5002, "bob", roles=(ADMINS.id,))
+STRANGER = FakeUser(5999, "stranger")  # not a guild member
+
+
+class MiniBot(commands.Bot):
+    """One feature per command, enough to exercise every part of the fake."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            command_prefix="!",
+            intents=discord.Intents.default(),
+            guild_ready_timeout=0.05,
+        )
+        self.guild_obj = discord.Object(GUILD)
+        self.raw_reactions: asyncio.Queue[discord.RawReactionActionEvent] = asyncio.Queue()
+        self.app_errors: asyncio.Queue[app_commands.AppCommandError] = asyncio.Queue()
+        self.targets: list[discord.Member | discord.User] = []
+        #: simulated work before /echo answers (the late-callback test sets it)
+        self.work_time = 0.0
+
+    async def setup_hook(self) -> None:
+        tree = self.tree
+        guild = self.guild_obj
+
+        @tree.command(name="ping", description="Ephemeral pong", guild=guild)
+        async def ping(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("pong", ephemeral=True)
+
+        @tree.command(name="echo", description="Defer, then follow up", guild=guild)
+        async def echo(interaction: discord.Interaction, text: str) -> None:
+            await asyncio.sleep(self.work_time)  # stands in for a slow API call
+            await interaction.response.defer(thinking=True)
+            await interaction.followup.send(f"echo: {text}")
+
+        @echo.autocomplete("text")
+        async def echo_complete(
+            interaction: discord.Interaction, current: str
+        ) -> list[app_commands.Choice[str]]:
+            return [app_commands.Choice(name=w, value=w) for w in ("hello", "help") if current in w]
+
+        @tree.command(name="who", description="Resolve a user option", guild=guild)
+        async def who(interaction: discord.Interaction, target: discord.User) -> None:
+            self.targets.append(target)
+            await interaction.response.send_message(f"that is {target.mention}", ephemeral=True)
+
+        group = app_commands.Group(name="task", description="Task things", guild_ids=[GUILD])
+
+        @group.command(name="add", description="Needs Manage Server")
+        @app_commands.checks.has_permissions(manage_guild=True)
+        async def task_add(interaction: discord.Interaction, title: str) -> None:
+            await interaction.response.send_message(f"added {title}")
+            await interaction.edit_original_response(content=f"added {title}!")
+
+        tree.add_command(group)
+
+        @tree.error
+        async def on_app_error(
+            interaction: discord.Interaction, error: app_commands.AppCommandError
+        ) -> None:
+            await self.app_errors.put(error)
+
+        await tree.sync(guild=guild)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.raw_reactions.put(payload)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # discord.py sleeps 5 s before every non-initial IDENTIFY (after an invalid session);
+        # skip that so the re-identify test stays fast.
+        return None
+
+
+async def start_bot(fake: FakeDiscord) -> tuple[MiniBot, asyncio.Task[None]]:
+    bot = MiniBot()
+    task = asyncio.create_task(bot.start("fake-token"))
+    ready = asyncio.create_task(bot.wait_until_ready())
+    done, _ = await asyncio.wait({task, ready}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+    if ready not in done:
+        ready.cancel()
+        await bot.close()
+        await task  # re-raises a crash during start-up
+        raise AssertionError("bot never became ready")
+    return bot, task
+
+
+async def stop_bot(bot: MiniBot, task: asyncio.Task[None]) -> None:
+    await bot.close()
+    await task  # surfaces parser crashes (KeyError on a malformed payload)
+
+
+@pytest.fixture
+async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(
+        guild_id=GUILD, channel_ids=(CHANNEL, OTHER_CHANNEL), members=[ALICE, BOB], roles=[ADMINS]
+    ) as f:
+        monkeypatch.setattr(discord.http.Route, "BASE", f.api_url)
+        monkeypatch.setattr(
+            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(f.gateway_url)
+        )
+        yield f
+        assert f.unhandled == []
+
+
+@pytest.fixture
+async def bot(fake: FakeDiscord) -> AsyncIterator[MiniBot]:
+    b, task = await start_bot(fake)
+    yield b
+    await stop_bot(b, task)
+
+
+def text_channel(bot: MiniBot, channel_id: int = CHANNEL) -> discord.TextChannel:
+    channel = bot.get_channel(channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    return channel
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+async def test_startup_identifies_and_syncs_guild_commands(fake: FakeDiscord, bot: MiniBot) -> None:
+    assert fake.identified.is_set()
+    assert bot.user is not None and bot.user.id == fake.bot_user.id
+    assert bot.application_id == fake.application_id
+    guild = bot.get_guild(GUILD)
+    assert guild is not None and guild.me is not None
+    assert {c.id for c in guild.text_channels} == {CHANNEL, OTHER_CHANNEL}
+    assert guild.member_count == 3
+    assert {c["name"] for c in fake.commands} == {"ping", "echo", "who", "task"}
+    assert fake.guild_commands[GUILD] == fake.commands
+    assert fake.identify_payloads[0]["intents"] == discord.Intents.default().value
+    await fake.wait_for_call("PUT", rf"/applications/{fake.application_id}/guilds/{GUILD}/commands")
+
+
+# --------------------------------------------------------------------------- interactions
+
+
+async def test_ephemeral_reply(fake: FakeDiscord, bot: MiniBot) -> None:
+    handle = await fake.send_slash("ping", user=ALICE)
+    first = await handle.first_response()
+    assert first["type"] == 4
+    assert first["data"]["content"] == "pong"
+    assert first["data"]["flags"] & MESSAGE_FLAG_EPHEMERAL
+    assert first["at"] - handle.dispatched_at < fake.interaction_deadline
+    assert (await handle.final_message())["content"] == "pong"
+    original = handle.original_message()
+    assert original is not None and original["flags"] & MESSAGE_FLAG_EPHEMERAL
+    assert fake.channel_messages(CHANNEL) == []  # ephemeral: not visible in the channel
+
+
+async def test_defer_then_followup(fake: FakeDiscord, bot: MiniBot) -> None:
+    handle = await fake.send_slash(
+        "echo", user=ALICE, options=[option("text", "hi", OPTION_STRING)]
+    )
+    assert (await handle.first_response())["type"] == 5
+    final = await handle.final_message()
+    assert final["content"] == "echo: hi"
+    assert [r["kind"] for r in handle.responses()] == ["callback", "followup"]
+    # the first followup after "thinking" edits the loading message, as on Discord
+    original = handle.original_message()
+    assert original is not None and original["content"] == "echo: hi"
+    assert original["flags"] == 0
+    assert [m["id"] for m in fake.channel_messages(CHANNEL)] == [original["id"]]
+    call = await fake.wait_for_call("POST", rf"/webhooks/{fake.application_id}/[^/]+")
+    assert call.query["wait"] == "1"
+
+
+async def test_late_callback_is_rejected(fake: FakeDiscord, bot: MiniBot) -> None:
+    fake.interaction_deadline = 0.1
+    bot.work_time = 0.3
+    handle = await fake.send_slash("echo", user=ALICE, options=[option("text", "x", OPTION_STRING)])
+    error = await asyncio.wait_for(bot.app_errors.get(), 5)
+    assert isinstance(error, app_commands.CommandInvokeError)
+    assert isinstance(error.original, discord.NotFound)
+    assert error.original.code == UNKNOWN_INTERACTION
+    first = await handle.first_response()
+    assert first["late"] and first["status"] == 404
+    call = await fake.wait_for_call("POST", r"/interactions/\d+/[^/]+/callback")
+    assert call.late and call.status == 404
+    with pytest.raises(AssertionError, match="rejected"):
+        await handle.final_message()
+
+
+async def test_user_option_resolves_to_member(fake: FakeDiscord, bot: MiniBot) -> None:
+    handle = await fake.send_slash("who", user=ALICE, options=[user_option("target", BOB)])
+    assert (await handle.final_message())["content"] == f"that is <@{BOB.id}>"
+    target = bot.targets[0]
+    assert isinstance(target, discord.Member)
+    assert target.id == BOB.id and target.guild.id == GUILD
+    assert [r.id for r in target.roles if not r.is_default()] == [ADMINS.id]
+    # a plain id option is resolved from the fake's members too; a non-member is a User
+    await (
+        await fake.send_slash("who", user=ALICE, options=[option("target", ALICE.id, 6)])
+    ).final_message()
+    await (
+        await fake.send_slash("who", user=ALICE, options=[user_option("target", STRANGER)])
+    ).final_message()
+    assert isinstance(bot.targets[1], discord.Member) and bot.targets[1].id == ALICE.id
+    assert type(bot.targets[2]) is discord.User and bot.targets[2].id == STRANGER.id
+
+
+async def test_subcommand_permissions_and_original_edit(fake: FakeDiscord, bot: MiniBot) -> None:
+    # alice lacks Manage Server: the bot's check refuses
+    await fake.send_slash("task", subcommand="add", user=ALICE, options=[option("title", "a", 3)])
+    error = await asyncio.wait_for(bot.app_errors.get(), 5)
+    assert isinstance(error, app_commands.MissingPermissions)
+    # bob's role grants it: reply, then edit @original
+    handle = await fake.send_slash(
+        "task", subcommand="add", user=BOB, options=[option("title", "b", 3)]
+    )
+    await fake.wait_for_call("PATCH", r"/webhooks/\d+/[^/]+/messages/@original")
+    assert [r["kind"] for r in handle.responses()] == ["callback", "edit_original"]
+    original = handle.original_message()
+    assert original is not None and original["content"] == "added b!"
+    assert original["edited_timestamp"] is not None
+    assert original["interaction_metadata"]["user"]["id"] == str(BOB.id)
+
+
+async def test_send_slash_refuses_what_discord_would(fake: FakeDiscord, bot: MiniBot) -> None:
+    with pytest.raises(LookupError, match="never synced"):
+        await fake.send_slash("nope", user=ALICE)
+    with pytest.raises(ValueError, match="unknown option"):
+        await fake.send_slash("echo", user=ALICE, options=[option("txt", "x", OPTION_STRING)])
+    with pytest.raises(ValueError, match="required options missing"):
+        await fake.send_slash("echo", user=ALICE)
+    with pytest.raises(ValueError, match="needs a subcommand"):
+        await fake.send_slash("task", user=ALICE)
+
+
+async def test_autocomplete(fake: FakeDiscord, bot: MiniBot) -> None:
+    handle = await fake.send_autocomplete(
+        "echo", user=ALICE, focused="text", options=[option("text", "hel", OPTION_STRING)]
+    )
+    first = await handle.first_response()
+    assert first["type"] == 8
+    assert [c["value"] for c in first["data"]["choices"]] == ["hello", "help"]
+
+
+async def test_button_click_updates_message(fake: FakeDiscord, bot: MiniBot) -> None:
+    clicked: asyncio.Queue[int] = asyncio.Queue()
+
+    class Done(discord.ui.View):
+        @discord.ui.button(label="Done", custom_id="done")
+        async def done(
+            self, interaction: discord.Interaction, button: discord.ui.Button[Done]
+        ) -> None:
+            await clicked.put(interaction.user.id)
+            await interaction.response.edit_message(content="done!", view=None)
+
+    msg = await text_channel(bot).send("task", view=Done(timeout=None))
+    handle = await fake.send_component(message_id=msg.id, custom_id="done", user=ALICE)
+    assert (await handle.final_message())["content"] == "done!"
+    assert await asyncio.wait_for(clicked.get(), 5) == ALICE.id
+    assert fake.messages[msg.id]["content"] == "done!"
+    assert fake.messages[msg.id]["components"] == []
+
+
+async def test_second_callback_is_already_acknowledged(fake: FakeDiscord, bot: MiniBot) -> None:
+    handle = await fake.send_slash("ping", user=ALICE)
+    await handle.first_response()
+    async with aiohttp.ClientSession() as session:
+        url = f"{fake.api_url}/interactions/{handle.id}/{handle.token}/callback"
+        async with session.post(url, json={"type": 4, "data": {"content": "again"}}) as resp:
+            assert resp.status == 400
+            assert resp.headers["Content-Type"] == "application/json"
+            assert (await resp.json())["code"] == ALREADY_ACKNOWLEDGED
+
+
+# --------------------------------------------------------------------------- reactions
+
+
+async def test_raw_reaction_reaches_listener(fake: FakeDiscord, bot: MiniBot) -> None:
+    await fake.dispatch(
+        "MESSAGE_REACTION_ADD",
+        reaction_add(user=ALICE, channel_id=CHANNEL, message_id=42, guild_id=GUILD, emoji="👍"),
+    )
+    payload = await asyncio.wait_for(bot.raw_reactions.get(), 5)
+    assert payload.user_id == ALICE.id and payload.message_id == 42
+    assert str(payload.emoji) == "👍"
+    assert isinstance(payload.member, discord.Member) and payload.member.id == ALICE.id
+    assert fake.reactions[42] == [("👍", ALICE.id)]
+
+
+async def test_post_react_edit_and_remove_reactions(fake: FakeDiscord, bot: MiniBot) -> None:
+    channel = text_channel(bot)
+    echoed = asyncio.create_task(bot.wait_for("message", check=lambda m: m.content == "feed"))
+    msg = await channel.send("feed")
+    assert (await asyncio.wait_for(echoed, 5)).id == msg.id  # MESSAGE_CREATE echo, as Discord
+    assert msg.id in fake.messages
+    assert fake.channel_messages(CHANNEL)[0]["content"] == "feed"
+
+    await msg.add_reaction("✅")
+    own = await asyncio.wait_for(bot.raw_reactions.get(), 5)  # Discord echoes the bot's own too
+    assert own.user_id == fake.bot_user.id
+
+    await fake.add_reaction(user=ALICE, message_id=msg.id, emoji="❌")
+    assert (await asyncio.wait_for(bot.raw_reactions.get(), 5)).user_id == ALICE.id
+    assert fake.reactions[msg.id] == [("✅", fake.bot_user.id), ("❌", ALICE.id)]
+
+    edited = await msg.edit(content="feed (edited)")
+    assert edited.content == "feed (edited)"
+    assert fake.messages[msg.id]["content"] == "feed (edited)"
+    assert fake.messages[msg.id]["edited_timestamp"] is not None
+
+    await msg.remove_reaction("❌", discord.Object(ALICE.id))
+    assert bot.user is not None
+    await msg.remove_reaction("✅", bot.user)
+    assert fake.reactions[msg.id] == []
+    fetched = await channel.fetch_message(msg.id)
+    assert fetched.content == "feed (edited)" and fetched.reactions == []
+
+    await msg.delete()
+    assert msg.id not in fake.messages
+    with pytest.raises(discord.NotFound) as info:
+        await msg.edit(content="gone")
+    assert info.value.code == 10008
+
+
+async def test_reaction_state_and_permissions(fake: FakeDiscord, bot: MiniBot) -> None:
+    msg = await text_channel(bot).send("vote")
+    await fake.add_reaction(user=ALICE, message_id=msg.id, emoji="👍")
+    await fake.add_reaction(user=BOB, message_id=msg.id, emoji="👍")
+    await msg.add_reaction("👍")
+    fetched = await text_channel(bot).fetch_message(msg.id)
+    assert [(str(r.emoji), r.count, r.me) for r in fetched.reactions] == [("👍", 3, True)]
+    users = [u.id async for u in fetched.reactions[0].users()]
+    assert sorted(users) == sorted([ALICE.id, BOB.id, fake.bot_user.id])
+
+    with pytest.raises(discord.HTTPException) as bad:
+        await msg.add_reaction(":thumbsup:")
+    assert bad.value.code == 10014
+
+    await fake.set_role_permissions(fake.bot_role_id, DEFAULT_EVERYONE_PERMISSIONS)
+    with pytest.raises(discord.Forbidden) as denied:
+        await msg.remove_reaction("👍", discord.Object(ALICE.id))
+    assert denied.value.code == MISSING_PERMISSIONS
+    assert bot.user is not None
+    await msg.remove_reaction("👍", bot.user)  # removing its own needs no permission
+    assert fake.reactions[msg.id] == [("👍", ALICE.id), ("👍", BOB.id)]
+
+
+# --------------------------------------------------------------------------- REST details
+
+
+async def test_fail_injection_raises_forbidden(fake: FakeDiscord, bot: MiniBot) -> None:
+    fake.fail("POST", rf"/channels/{CHANNEL}/messages", 403, 50013, "Missing Permissions")
+    with pytest.raises(discord.Forbidden) as info:
+        await text_channel(bot).send("nope")
+    assert info.value.code == 50013 and info.value.status == 403
+    assert (await text_channel(bot).send("works again")).content == "works again"  # times=1
+    fake.fail("GET", r"/channels/\d+/messages/\d+", 503, 0, "Service Unavailable")
+    with pytest.raises(discord.DiscordServerError):
+        await text_channel(bot).fetch_message(1)
+    with pytest.raises(ValueError, match="retry"):
+        fake.fail("GET", r"/x", 500, 0)
+    # a 429 carries retry_after and a Via header: discord.py waits and retries by itself
+    fake.fail("PATCH", r"/channels/\d+/messages/\d+", 429, 0, "Rate limited", retry_after=0.01)
+    msg = await text_channel(bot).send("a")
+    assert (await msg.edit(content="b")).content == "b"
+    assert [c.status for c in fake.find_calls("PATCH", r"/channels/\d+/messages/\d+")] == [429, 200]
+
+
+async def test_limits_files_replies_history(fake: FakeDiscord, bot: MiniBot) -> None:
+    channel = text_channel(bot, OTHER_CHANNEL)
+    with pytest.raises(discord.HTTPException) as too_long:
+        await channel.send("x" * 2001)
+    assert too_long.value.status == 400 and too_long.value.code == 50035
+
+    report = await channel.send("report", file=discord.File(io.BytesIO(b"a,b\n"), "r.csv"))
+    call = await fake.wait_for_call(
+        "POST", rf"/channels/{OTHER_CHANNEL}/messages", predicate=lambda c: bool(c.files)
+    )
+    assert call.json["content"] == "report" and call.files == [("r.csv", b"a,b\n")]
+    assert await report.attachments[0].read() == b"a,b\n"
+
+    reply = await report.reply(f"<@{ALICE.id}> see above")
+    assert reply.reference is not None and reply.reference.message_id == report.id
+    assert [m.id for m in reply.mentions] == [ALICE.id]
+
+    history = [m.id async for m in channel.history(limit=10)]
+    assert history == [reply.id, report.id]
+    assert [m["id"] for m in fake.bot_messages(OTHER_CHANNEL)] == [str(report.id), str(reply.id)]
+
+
+async def test_members_users_and_dms(fake: FakeDiscord, bot: MiniBot) -> None:
+    guild = bot.get_guild(GUILD)
+    assert guild is not None
+    member = await guild.fetch_member(ALICE.id)
+    assert member.name == "alice"
+    with pytest.raises(discord.NotFound) as info:
+        await guild.fetch_member(STRANGER.id)
+    assert info.value.code == 10007
+    user = await bot.fetch_user(BOB.id)
+    dm = await user.send("hello bob")
+    assert dm.guild is None
+    assert fake.channel_messages(dm.channel.id)[0]["content"] == "hello bob"
+
+
+async def test_unknown_route_is_recorded(fake: FakeDiscord, bot: MiniBot) -> None:
+    route = discord.http.Route("GET", "/guilds/{guild_id}/emojis", guild_id=GUILD)
+    with pytest.raises(discord.NotFound):
+        await bot.http.request(route)
+    assert [(c.method, c.path) for c in fake.unhandled] == [("GET", f"/guilds/{GUILD}/emojis")]
+    fake.unhandled.clear()  # the fixture asserts none are left
+
+
+async def test_rest_latency_is_applied(fake: FakeDiscord, bot: MiniBot) -> None:
+    fake.rest_latency = 0.05
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await text_channel(bot).send("slow")
+    assert loop.time() - started >= 0.05
+
+
+# --------------------------------------------------------------------------- gateway
+
+
+async def test_message_content_is_censored_without_intent(fake: FakeDiscord, bot: MiniBot) -> None:
+    seen = asyncio.create_task(bot.wait_for("message", check=lambda m: m.author.id == ALICE.id))
+    await fake.post_message(user=ALICE, channel_id=CHANNEL, content="secret")
+    assert (await asyncio.wait_for(seen, 5)).content == ""  # no message_content intent
+    seen = asyncio.create_task(bot.wait_for("message", check=lambda m: m.author.id == ALICE.id))
+    await fake.post_message(user=ALICE, channel_id=CHANNEL, content=f"<@{fake.bot_user.id}> hi")
+    assert (await asyncio.wait_for(seen, 5)).content.endswith("hi")  # mentions are delivered
+
+
+async def test_disconnect_resume_and_reidentify(fake: FakeDiscord, bot: MiniBot) -> None:
+    await fake.disconnect_clients()
+    await fake.wait_resumed(1)
+    await fake.add_reaction(
+        user=ALICE, message_id=(await text_channel(bot).send("m")).id, emoji="🎉"
+    )
+    assert (await asyncio.wait_for(bot.raw_reactions.get(), 5)).user_id == ALICE.id
+
+    await fake.disconnect_clients(invalidate=True)
+    await fake.wait_identified(2)  # RESUME refused (op 9) -> a fresh IDENTIFY
+    handle = await fake.send_slash("ping", user=BOB)
+    assert (await handle.final_message())["content"] == "pong"
+
+
+async def test_second_client_gets_events(fake: FakeDiscord, bot: MiniBot) -> None:
+    other, task = await start_bot(fake)
+    try:
+        assert fake.identify_count == 2
+        await fake.dispatch(
+            "MESSAGE_REACTION_ADD",
+            reaction_add(user=BOB, channel_id=CHANNEL, message_id=7, guild_id=GUILD, emoji="👀"),
+        )
+        for b in (bot, other):
+            assert (await asyncio.wait_for(b.raw_reactions.get(), 5)).user_id == BOB.id
+    finally:
+        await stop_bot(other, task)
