@@ -1,0 +1,59 @@
+"""`python -m bot`: read settings, set up logging, run the bot until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+import discord
+
+from bot.app import create_bot
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("bot")
+
+
+def configure_logging(level: int) -> None:
+    """One line per event on stderr; discord.py's own chatter kept to warnings."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("discord.http", "discord.gateway", "httpx", "httpcore", "aiosqlite"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+async def run(settings: Settings) -> None:
+    """Run until the gateway closes or SIGTERM/SIGINT arrives, then shut down cleanly."""
+    async with create_bot(settings) as bot:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+        await bot.start(settings.DISCORD_TOKEN.get_secret_value())
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"chaster-tasks-bot: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(run(settings))
+    except discord.LoginFailure:
+        log.error("Discord refused DISCORD_TOKEN; check the bot token")
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        log.error("Discord refused a gateway intent the bot asked for")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The Discord side: the Bot, its command tree, and building everything from the settings."""
+
+from __future__ import annotations
+
+import logging
+import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+from discord.utils import format_dt
+
+import cogs
+from bot.chaster import ChasterClient
+from bot.config import Settings
+from bot.store import Database, Store
+from bot.tasks.errors import Refused
+from bot.tasks.service import Caller, TaskService
+
+log = logging.getLogger(__name__)
+
+
+def render_refusal(refusal: Refused) -> str:
+    """A refusal as the person will read it, times shown in their own time zone."""
+    return refusal.render(lambda moment: format_dt(moment, "R"))
+
+
+async def reply(interaction: discord.Interaction[Any], content: str, *, ephemeral: bool) -> None:
+    """Answer through the initial response if it is still open, else through a followup."""
+    allowed = discord.AllowedMentions.none()
+    if interaction.response.is_done():
+        await interaction.followup.send(content, ephemeral=ephemeral, allowed_mentions=allowed)
+    else:
+        await interaction.response.send_message(
+            content, ephemeral=ephemeral, allowed_mentions=allowed
+        )
+
+
+def caller_of(interaction: discord.Interaction[Any]) -> Caller:
+    """The service's view of who invoked a command, and where."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage("This command only works in a server.")
+    return Caller(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        can_manage_guild=interaction.permissions.manage_guild,
+    )
+
+
+class TasksTree(app_commands.CommandTree["TasksBot"]):
+    """Renders every error once, as a short ephemeral reply."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[TasksBot], error: app_commands.AppCommandError
+    ) -> None:
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(cause, Refused):
+            message = render_refusal(cause)
+        elif isinstance(cause, app_commands.NoPrivateMessage):
+            message = "This command only works in a server."
+        elif isinstance(cause, app_commands.CheckFailure):
+            message = "You can't use this command here."
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error("command /%s failed", command, exc_info=cause)
+            message = "Something went wrong on my side; it has been logged."
+        try:
+            await reply(interaction, message, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not deliver an error reply for interaction %d", interaction.id)
+
+
+class TasksBot(commands.Bot):
+    """The bot: slash commands and reactions in front of the task service."""
+
+    def __init__(self, settings: Settings, service: TaskService, **options: Any) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        # Raw reaction events on feed messages, including messages from before a restart.
+        intents.guild_reactions = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            tree_cls=TasksTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            **options,
+        )
+        self.settings = settings
+        self.service = service
+
+    async def setup_hook(self) -> None:
+        for module in pkgutil.iter_modules(cogs.__path__):
+            await self.load_extension(f"{cogs.__name__}.{module.name}")
+        guild_id = self.settings.DISCORD_GUILD_ID
+        if guild_id is not None:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to server %d", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands (they may take a while to appear)", len(synced))
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s in %d servers", self.user, len(self.guilds))
+
+
+def point_discord_at(settings: Settings) -> None:
+    """Send discord.py's REST and gateway traffic to the configured URLs (proxy or local fake).
+
+    discord.py has no option for either, so its two class attributes are set; both have been
+    stable since 1.x and are pinned with the library version.
+    """
+    discord.http.Route.BASE = settings.DISCORD_API_URL
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.DISCORD_GATEWAY_URL)
+
+
+@asynccontextmanager
+async def create_bot(settings: Settings, **options: Any) -> AsyncIterator[TasksBot]:
+    """Build the Chaster client, store, service and bot; close them all on exit."""
+    point_discord_at(settings)
+    async with (
+        ChasterClient(settings.CHASTER_API_URL, settings.CHASTER_API_TOKEN) as chaster,
+        await Database.open(settings.DATABASE_PATH) as database,
+    ):
+        service = TaskService(Store(database), chaster, settings.CHASTER_EXTENSION_SLUG)
+        bot = TasksBot(settings, service, **options)
+        async with bot:
+            yield bot

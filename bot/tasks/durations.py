@@ -1,0 +1,44 @@
+"""Task durations as people type them: `90s`, `15m`, `1h30m`, `2h`, or a bare number of minutes."""
+
+from __future__ import annotations
+
+import re
+
+from bot.tasks.errors import Refused
+
+# Chaster's range for a timed task.
+MIN_DURATION_SECONDS = 60
+MAX_DURATION_SECONDS = 86_400
+
+_UNITS = re.compile(r"(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in `text`, which must come to 60..86400; raises Refused with the reason."""
+    cleaned = text.strip().lower().replace(" ", "")
+    if cleaned.isdigit():
+        seconds = int(cleaned) * 60
+    else:
+        match = _UNITS.fullmatch(cleaned)
+        if not cleaned or match is None:
+            raise Refused(
+                f"I can't read the duration `{text.strip()[:40]}`: "
+                "use forms like `90s`, `15m`, `1h30m`, `2h`, or a number of minutes."
+            )
+        seconds = int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
+    if not MIN_DURATION_SECONDS <= seconds <= MAX_DURATION_SECONDS:
+        raise Refused(
+            f"A timed task must last between 1 minute and 24 hours; "
+            f"`{text.strip()[:40]}` is {format_duration(seconds)}."
+        )
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """`5400` -> `1h 30m`; `90` -> `1m 30s`."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [
+        f"{value}{unit}" for value, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if value
+    ]
+    return " ".join(parts) or "0s"

@@ -1,0 +1,752 @@
+"""The task service: every way in (command, reaction, later webhook, poll and timer) ends here.
+
+It decides who may do what, picks the Chaster actor, calls Chaster, records the new state and
+emits an event for the feed. It knows nothing about Discord beyond user, server, channel and
+message ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from bot.chaster import (
+    Actor,
+    ChasterClient,
+    ChasterError,
+    ChasterUnavailable,
+    ExtensionSession,
+    InvalidSessionId,
+    Lock,
+    TaskDetails,
+    TasksState,
+)
+from bot.store import (
+    AuditResult,
+    GuildSettings,
+    LinkExists,
+    LinkRequest,
+    LinkRequestNotPending,
+    LinkRequestState,
+    SessionLink,
+    Store,
+    Task,
+    TaskState,
+)
+from bot.tasks.durations import parse_duration
+from bot.tasks.errors import ChasterRefused, NotAllowed, Refused
+
+log = logging.getLogger(__name__)
+
+LINK_REQUEST_TTL = timedelta(minutes=15)
+MAX_DESCRIPTION_LENGTH = 500
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The person asking, in the server where they asked."""
+
+    user_id: int
+    guild_id: int
+    can_manage_guild: bool = False
+
+
+class Role(StrEnum):
+    KEYHOLDER = "keyholder"
+    WEARER = "wearer"
+
+
+class TaskAction(StrEnum):
+    """What a person can do to an open task."""
+
+    START = "start"
+    COMPLETE = "complete"
+    FAIL = "fail"
+
+
+class EventKind(StrEnum):
+    ASSIGNED = "assigned"
+    TIMER_STARTED = "timer_started"
+    CONFIRMATION_REQUESTED = "confirmation_requested"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """Something happened to a task; `channel_id` is the feed channel it belongs in."""
+
+    kind: EventKind
+    task: Task
+    link: SessionLink
+    channel_id: int
+    by_user_id: int | None
+
+
+EventHandler = Callable[[TaskEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    """The result of /link: a link made at once, or a request waiting for the wearer's ✅."""
+
+    link: SessionLink | None
+    request: LinkRequest | None
+    lock_title: str | None
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """What /task status shows: the link, its open (or latest) task, and Chaster's view."""
+
+    link: SessionLink
+    task: Task | None
+    chaster: TasksState | None
+    chaster_error: str | None
+
+
+class TaskService:
+    """The rules for links and tasks, shared by every entry point."""
+
+    def __init__(
+        self,
+        store: Store,
+        chaster: ChasterClient,
+        extension_slug: str,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.chaster = chaster
+        self.extension_slug = extension_slug
+        self.clock = clock
+        self._handlers: list[EventHandler] = []
+        # One action at a time per (server, wearer): a double ✅ must not complete twice.
+        self._wearer_locks: dict[tuple[int, int], asyncio.Lock] = {}
+
+    def subscribe(self, handler: EventHandler) -> None:
+        """Call `handler` for every task event (the feed is one subscriber)."""
+        self._handlers.append(handler)
+
+    # -- settings ---------------------------------------------------------------------------
+
+    async def set_feed_channel(self, caller: Caller, channel_id: int) -> GuildSettings:
+        async with self._audited(caller, "settings.feed", detail=f"channel={channel_id}"):
+            self._require_manage_guild(caller)
+            return await self.store.set_feed_channel(caller.guild_id, channel_id)
+
+    async def set_wearer_can_complete(self, caller: Caller, allowed: bool) -> GuildSettings:
+        async with self._audited(caller, "settings.wearer-complete", detail=f"allowed={allowed}"):
+            self._require_manage_guild(caller)
+            return await self.store.set_wearer_can_complete(caller.guild_id, allowed)
+
+    async def guild_settings(self, guild_id: int) -> GuildSettings:
+        return await self.store.get_guild_settings(guild_id)
+
+    @staticmethod
+    def _require_manage_guild(caller: Caller) -> None:
+        if not caller.can_manage_guild:
+            raise NotAllowed("You need the Manage Server permission to change the bot's settings.")
+
+    # -- links ------------------------------------------------------------------------------
+
+    async def link(
+        self, caller: Caller, wearer_id: int, session_id: str | None, channel_id: int
+    ) -> LinkOutcome:
+        """Link a Chaster session to `wearer_id` here, or ask the wearer to consent."""
+        async with (
+            self._audited(caller, "link", detail=f"wearer={wearer_id}") as audit,
+            self._wearer_lock(caller.guild_id, wearer_id),
+        ):
+            if await self.store.get_open_link(caller.guild_id, wearer_id) is not None:
+                raise Refused(f"<@{wearer_id}> is already linked here. Use /unlink first.")
+            session = await self._find_session(wearer_id, session_id)
+            lock = session.lock
+            audit.detail += f" session={session.session_id}"
+            if lock.user.discord_id is not None and lock.user.discord_id != str(wearer_id):
+                raise Refused(f"That Chaster lock belongs to someone else, not <@{wearer_id}>.")
+            if lock.tasks is None:
+                raise Refused(
+                    "That lock does not have the Tasks extension. "
+                    "Add Tasks to the lock in Chaster, then try again."
+                )
+            now = self.clock()
+            keyholder_discord_id = lock.keyholder.discord_id if lock.keyholder else None
+            invoker_is_keyholder = keyholder_discord_id == str(caller.user_id)
+            if caller.user_id == wearer_id and not invoker_is_keyholder:
+                if lock.keyholder is not None:
+                    raise Refused(
+                        "Your lock has a keyholder on Chaster. Ask them (or the person you want "
+                        "as keyholder here) to run /link; you will be asked to confirm."
+                    )
+                # A self-lock: the wearer manages their own tasks here.
+                invoker_is_keyholder = True
+            if invoker_is_keyholder:
+                link = await self._create_link(
+                    caller.guild_id, wearer_id, caller.user_id, session, now
+                )
+                audit.link_id = link.id
+                return LinkOutcome(link=link, request=None, lock_title=lock.title)
+            request = await self.store.create_link_request(
+                guild_id=caller.guild_id,
+                channel_id=channel_id,
+                wearer_id=wearer_id,
+                requested_by=caller.user_id,
+                chaster_session_id=session.session_id,
+                lock_id=lock.id,
+                now=now,
+                expires_at=now + LINK_REQUEST_TTL,
+            )
+            audit.detail += " pending-consent"
+            return LinkOutcome(link=None, request=request, lock_title=lock.title)
+
+    async def _create_link(
+        self,
+        guild_id: int,
+        wearer_id: int,
+        keyholder_id: int,
+        session: ExtensionSession,
+        now: datetime,
+    ) -> SessionLink:
+        try:
+            return await self.store.create_link(
+                guild_id=guild_id,
+                wearer_id=wearer_id,
+                keyholder_id=keyholder_id,
+                chaster_session_id=session.session_id,
+                lock_id=session.lock.id,
+                now=now,
+            )
+        except LinkExists:
+            raise Refused(f"<@{wearer_id}> is already linked here. Use /unlink first.") from None
+
+    async def _find_session(self, wearer_id: int, session_id: str | None) -> ExtensionSession:
+        if session_id is not None:
+            try:
+                return await self.chaster.get_session(session_id.strip())
+            except InvalidSessionId as error:
+                raise Refused(f"`{session_id.strip()[:80]}`: {error}") from None
+            except ChasterError as error:
+                if error.status == 404:
+                    raise Refused(
+                        f"Chaster has no session `{session_id.strip()}` for this extension."
+                    ) from None
+                raise _chaster_refused(error) from None
+        try:
+            sessions = await self.chaster.search_sessions(self.extension_slug, status="locked")
+        except ChasterError as error:
+            raise _chaster_refused(error) from None
+        mine = [s for s in sessions if s.lock.user.discord_id == str(wearer_id)]
+        if not mine:
+            raise Refused(
+                f"I found no locked Chaster session with this extension for <@{wearer_id}>. "
+                "Their Chaster account must be connected to Discord, or pass `session_id`."
+            )
+        if len(mine) > 1:
+            ids = ", ".join(f"`{s.session_id}`" for s in mine[:5])
+            raise Refused(f"<@{wearer_id}> has several locked sessions ({ids}): pass `session_id`.")
+        return mine[0]
+
+    async def link_request_for_message(self, message_id: int) -> LinkRequest | None:
+        return await self.store.get_link_request_by_message(message_id)
+
+    async def attach_link_request_message(self, request_id: int, message_id: int) -> LinkRequest:
+        return await self.store.set_link_request_message(request_id, message_id)
+
+    async def confirm_link(self, caller: Caller, request: LinkRequest) -> SessionLink:
+        """The wearer's ✅ on a link request: the requester becomes keyholder of record."""
+        async with (
+            self._audited(caller, "link.confirm", detail=f"request={request.id}") as audit,
+            self._wearer_lock(request.guild_id, request.wearer_id),
+        ):
+            if caller.guild_id != request.guild_id or caller.user_id != request.wearer_id:
+                raise NotAllowed("Only the wearer named in the request can accept it.")
+            now = self.clock()
+            if request.state is not LinkRequestState.PENDING:
+                raise Refused(f"This link request is {request.state}.")
+            if request.expires_at <= now:
+                await self.store.resolve_link_request(request.id, LinkRequestState.EXPIRED, now=now)
+                raise Refused("This link request has expired. Ask for a new /link.")
+            try:
+                link = await self.store.accept_link_request(request.id, now=now)
+            except LinkRequestNotPending:
+                raise Refused("This link request is no longer pending.") from None
+            except LinkExists:
+                raise Refused("You are already linked here. Use /unlink first.") from None
+            audit.link_id = link.id
+            return link
+
+    async def unlink(self, caller: Caller, wearer_id: int) -> SessionLink:
+        """Close the wearer's link: the keyholder of record or the wearer may."""
+        async with (
+            self._audited(caller, "unlink", detail=f"wearer={wearer_id}") as audit,
+            self._wearer_lock(caller.guild_id, wearer_id),
+        ):
+            link = await self._open_link(caller.guild_id, wearer_id)
+            audit.link_id = link.id
+            if self._role(caller, link) is None:
+                raise NotAllowed("Only the wearer or their keyholder of record can unlink.")
+            closed = await self.store.close_link(
+                link.id, closed_by=caller.user_id, reason="unlinked", now=self.clock()
+            )
+            if closed is None:
+                raise Refused(f"<@{wearer_id}> is not linked here.")
+            return closed
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    async def assign(
+        self,
+        caller: Caller,
+        wearer_id: int,
+        *,
+        description: str,
+        points: int,
+        verification_required: bool = False,
+        duration: str | None = None,
+        channel_id: int,
+    ) -> Task:
+        """Give the wearer a task in Chaster (keyholder of record only)."""
+        async with self._audited(caller, "task.assign", detail=f"wearer={wearer_id}") as audit:
+            text = description.strip()
+            if not 1 <= len(text) <= MAX_DESCRIPTION_LENGTH:
+                raise Refused(
+                    f"The description must be 1 to {MAX_DESCRIPTION_LENGTH} characters "
+                    f"(it is {len(text)})."
+                )
+            if points < 0:
+                raise Refused("Points cannot be negative.")
+            seconds = (
+                parse_duration(duration) if duration is not None and duration.strip() else None
+            )
+            async with self._wearer_lock(caller.guild_id, wearer_id):
+                link = await self._open_link(caller.guild_id, wearer_id)
+                audit.link_id = link.id
+                if self._role(caller, link) is not Role.KEYHOLDER:
+                    raise NotAllowed(
+                        f"Only <@{link.keyholder_id}>, the keyholder, can assign tasks."
+                    )
+                open_task = await self.store.get_open_task(link.id)
+                if open_task is not None:
+                    raise Refused(
+                        f"<@{wearer_id}> already has an open task: “{open_task.description}” "
+                        f"({_state_words(open_task.state)}). Complete or fail it first."
+                    )
+                lock = await self._read_lock(link)
+                tasks = _require_tasks(lock)
+                if tasks.user_data.status == "vote":
+                    raise Refused("A task vote is running in Chaster; wait until it ends.")
+                if tasks.current_task is not None:
+                    raise Refused(
+                        f"Chaster already shows a task for <@{wearer_id}>: "
+                        f"“{tasks.current_task.task}”. It must be finished there first."
+                    )
+                details = TaskDetails(
+                    task=text,
+                    points=points,
+                    verification_required=verification_required,
+                    duration=seconds,
+                )
+                try:
+                    await self.chaster.assign_task(
+                        link.chaster_session_id, details, self._actor(Role.KEYHOLDER, lock)
+                    )
+                except ChasterUnavailable as error:
+                    if not error.may_have_applied or not await self._assign_landed(link, text):
+                        raise Refused(
+                            "Chaster did not answer and shows no new task: nothing was "
+                            "assigned. Try again."
+                        ) from None
+                except ChasterError as error:
+                    raise _chaster_refused(error) from None
+                task = await self.store.create_task(
+                    link_id=link.id,
+                    description=text,
+                    points=points,
+                    verification_required=verification_required,
+                    duration_seconds=seconds,
+                    assigned_by=caller.user_id,
+                    now=self.clock(),
+                )
+                audit.task_id = task.id
+                settings = await self.store.get_guild_settings(caller.guild_id)
+                await self._emit(
+                    EventKind.ASSIGNED,
+                    task,
+                    link,
+                    caller.user_id,
+                    channel_id=settings.feed_channel_id or channel_id,
+                )
+                return task
+
+    async def _assign_landed(self, link: SessionLink, text: str) -> bool:
+        """After a lost answer: does Chaster now show our task as the current one?"""
+        try:
+            tasks = (await self.chaster.get_session(link.chaster_session_id)).lock.tasks
+        except ChasterError:
+            return False
+        return (
+            tasks is not None
+            and tasks.current_task is not None
+            and (tasks.current_task.task == text)
+        )
+
+    async def act(self, caller: Caller, wearer_id: int, action: TaskAction) -> Task:
+        """/task start|complete|fail for the wearer's open task."""
+        async with (
+            self._audited(caller, f"task.{action}", detail=f"wearer={wearer_id}") as audit,
+            self._wearer_lock(caller.guild_id, wearer_id),
+        ):
+            link = await self._open_link(caller.guild_id, wearer_id)
+            audit.link_id = link.id
+            task = await self.store.get_open_task(link.id)
+            if task is None:
+                if self._role(caller, link) is None:
+                    raise NotAllowed("Only the wearer or their keyholder can act on their tasks.")
+                raise Refused(f"<@{wearer_id}> has no open task.")
+            audit.task_id = task.id
+            return await self._act(caller, link, task, action)
+
+    async def task_for_message(self, message_id: int) -> Task | None:
+        return await self.store.get_task_by_feed_message(message_id)
+
+    async def act_on_message(self, caller: Caller, task: Task, action: TaskAction) -> Task:
+        """A reaction on a task's feed message."""
+        async with self._audited(caller, f"reaction.{action}", detail=f"task={task.id}") as audit:
+            audit.task_id = task.id
+            link = await self.store.get_link(task.link_id)
+            if link is None or link.guild_id != caller.guild_id:
+                raise NotAllowed("That task is not from this server.")
+            audit.link_id = link.id
+            async with self._wearer_lock(link.guild_id, link.wearer_id):
+                # Re-read under the lock: another action may have moved the task meanwhile.
+                current = await self.store.get_task(task.id)
+                if current is None:
+                    raise Refused("That task no longer exists.")
+                if not link.is_open:
+                    raise Refused("This wearer is no longer linked here.")
+                return await self._act(caller, link, current, action)
+
+    async def _act(self, caller: Caller, link: SessionLink, task: Task, action: TaskAction) -> Task:
+        role = self._role(caller, link)
+        if role is None:
+            raise NotAllowed("Only the wearer or their keyholder can act on this task.")
+        if not task.state.is_open:
+            raise Refused(f"This task is already {_state_words(task.state)}.")
+        if action is TaskAction.START:
+            return await self._start_timer(caller, role, link, task)
+        if action is TaskAction.COMPLETE:
+            return await self._complete(caller, role, link, task)
+        return await self._fail(caller, role, link, task)
+
+    async def _start_timer(self, caller: Caller, role: Role, link: SessionLink, task: Task) -> Task:
+        if task.duration_seconds is None:
+            raise Refused("This task is not timed; there is no timer to start.")
+        if task.state is not TaskState.ASSIGNED:
+            raise Refused(
+                "The timer has already been started; it ends {at}.", at=task.timer_ends_at
+            )
+        actor = await self._actor_for(role, link)
+        try:
+            await self.chaster.start_task_timer(link.chaster_session_id, actor)
+        except ChasterUnavailable as error:
+            raise Refused(
+                "Chaster did not answer, so I can't tell whether the timer started. "
+                "Check the task in Chaster, then try again."
+                if error.may_have_applied
+                else "Chaster could not be reached; the timer was not started. Try again."
+            ) from None
+        except ChasterError as error:
+            raise _chaster_refused(error) from None
+        now = self.clock()
+        updated = await self._transition(
+            task,
+            (TaskState.ASSIGNED,),
+            TaskState.TIMER_RUNNING,
+            timer_started_by=caller.user_id,
+            timer_started_at=now,
+            timer_ends_at=now + timedelta(seconds=task.duration_seconds),
+        )
+        await self._emit(EventKind.TIMER_STARTED, updated, link, caller.user_id)
+        return updated
+
+    async def _complete(self, caller: Caller, role: Role, link: SessionLink, task: Task) -> Task:
+        if task.verification_required:
+            raise Refused(
+                "This task needs a verification photo: the wearer must finish it in Chaster's "
+                "Tasks page (Chaster does not let bots complete it)."
+            )
+        if task.duration_seconds is not None:
+            if task.state is TaskState.ASSIGNED:
+                raise Refused("Start the timer first (▶️ or /task start).")
+            if task.timer_ends_at is not None and task.timer_ends_at > self.clock():
+                raise Refused("The timer is still running; it ends {at}.", at=task.timer_ends_at)
+        if role is Role.WEARER:
+            settings = await self.store.get_guild_settings(link.guild_id)
+            if not settings.wearer_can_complete:
+                return await self._request_confirmation(caller, link, task)
+        actor = await self._actor_for(role, link)
+        await self._close_in_chaster(link, actor, completed=True)
+        points_total, points_required = await self._points(link)
+        updated = await self._transition(
+            task,
+            (TaskState.ASSIGNED, TaskState.TIMER_RUNNING, TaskState.AWAITING_CONFIRMATION),
+            TaskState.COMPLETED,
+            closed_by=caller.user_id,
+            closed_at=self.clock(),
+            points_total=points_total,
+            points_required=points_required,
+        )
+        await self._emit(EventKind.COMPLETED, updated, link, caller.user_id)
+        return updated
+
+    async def _request_confirmation(self, caller: Caller, link: SessionLink, task: Task) -> Task:
+        if task.state is TaskState.AWAITING_CONFIRMATION:
+            raise Refused(f"Already waiting for <@{link.keyholder_id}> to confirm.")
+        updated = await self._transition(
+            task,
+            (TaskState.ASSIGNED, TaskState.TIMER_RUNNING),
+            TaskState.AWAITING_CONFIRMATION,
+            confirmation_requested_by=caller.user_id,
+            confirmation_requested_at=self.clock(),
+        )
+        await self._emit(EventKind.CONFIRMATION_REQUESTED, updated, link, caller.user_id)
+        return updated
+
+    async def _fail(self, caller: Caller, role: Role, link: SessionLink, task: Task) -> Task:
+        actor = await self._actor_for(role, link)
+        await self._close_in_chaster(link, actor, completed=False)
+        updated = await self._transition(
+            task,
+            (TaskState.ASSIGNED, TaskState.TIMER_RUNNING, TaskState.AWAITING_CONFIRMATION),
+            TaskState.FAILED,
+            closed_by=caller.user_id,
+            closed_at=self.clock(),
+        )
+        await self._emit(EventKind.FAILED, updated, link, caller.user_id)
+        return updated
+
+    async def _close_in_chaster(self, link: SessionLink, actor: Actor, *, completed: bool) -> None:
+        try:
+            await self.chaster.complete_task(link.chaster_session_id, actor, is_completed=completed)
+        except ChasterUnavailable as error:
+            # A lost answer: the task is closed in Chaster exactly when it has no current task.
+            if error.may_have_applied and await self._task_closed_in_chaster(link):
+                return
+            raise Refused("Chaster did not answer; nothing was changed. Try again.") from None
+        except ChasterError as error:
+            raise _chaster_refused(error) from None
+
+    async def _task_closed_in_chaster(self, link: SessionLink) -> bool:
+        try:
+            tasks = (await self.chaster.get_session(link.chaster_session_id)).lock.tasks
+        except ChasterError:
+            return False
+        return tasks is not None and tasks.current_task is None
+
+    async def _points(self, link: SessionLink) -> tuple[int | None, int | None]:
+        """The wearer's points and target after a completion, when Chaster reports them."""
+        try:
+            tasks = (await self.chaster.get_session(link.chaster_session_id)).lock.tasks
+        except ChasterError as error:
+            log.info("points unavailable for link %d: %s", link.id, error.text)
+            return None, None
+        if tasks is None or not tasks.config.enable_points:
+            return None, None
+        return tasks.user_data.points, tasks.config.points_required or None
+
+    async def status(self, caller: Caller, wearer_id: int) -> TaskStatus:
+        """The wearer's link, task and Chaster points (wearer and keyholder only)."""
+        async with self._audited(caller, "task.status", detail=f"wearer={wearer_id}") as audit:
+            link = await self._open_link(caller.guild_id, wearer_id)
+            audit.link_id = link.id
+            if self._role(caller, link) is None:
+                raise NotAllowed("Only the wearer or their keyholder can see their task status.")
+            task = await self.store.get_open_task(link.id) or await self.store.latest_task(link.id)
+            try:
+                lock = (await self.chaster.get_session(link.chaster_session_id)).lock
+            except ChasterError as error:
+                return TaskStatus(link=link, task=task, chaster=None, chaster_error=error.text)
+            return TaskStatus(link=link, task=task, chaster=lock.tasks, chaster_error=None)
+
+    async def attach_feed_message(self, task_id: int, channel_id: int, message_id: int) -> Task:
+        """Remember the message that shows the task, so reactions find it even after a restart."""
+        return await self.store.set_feed_message(
+            task_id, channel_id=channel_id, message_id=message_id
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _role(caller: Caller, link: SessionLink) -> Role | None:
+        if caller.guild_id != link.guild_id:
+            return None
+        # The keyholder role wins: on a self-lock the wearer is their own keyholder of record.
+        if caller.user_id == link.keyholder_id:
+            return Role.KEYHOLDER
+        if caller.user_id == link.wearer_id:
+            return Role.WEARER
+        return None
+
+    @staticmethod
+    def _actor(role: Role, lock: Lock) -> Actor:
+        if role is Role.WEARER:
+            return Actor.WEARER
+        # Chaster refuses actor "keyholder" on a lock without one (a self-lock).
+        return Actor.KEYHOLDER if lock.keyholder is not None else Actor.EXTENSION
+
+    async def _actor_for(self, role: Role, link: SessionLink) -> Actor:
+        if role is Role.WEARER:
+            return Actor.WEARER
+        return self._actor(role, await self._read_lock(link))
+
+    async def _read_lock(self, link: SessionLink) -> Lock:
+        try:
+            return (await self.chaster.get_session(link.chaster_session_id)).lock
+        except ChasterError as error:
+            if error.status == 404:
+                raise Refused(
+                    "Chaster no longer has this wearer's session (the lock may have ended). "
+                    "Use /unlink and link the new lock."
+                ) from None
+            raise _chaster_refused(error) from None
+
+    async def _open_link(self, guild_id: int, wearer_id: int) -> SessionLink:
+        link = await self.store.get_open_link(guild_id, wearer_id)
+        if link is None:
+            raise Refused(f"<@{wearer_id}> is not linked to a Chaster lock here. Use /link first.")
+        return link
+
+    async def _transition(
+        self,
+        task: Task,
+        from_states: tuple[TaskState, ...],
+        to_state: TaskState,
+        **fields: datetime | int | None,
+    ) -> Task:
+        updated = await self.store.transition_task(
+            task.id, from_states=from_states, to_state=to_state, now=self.clock(), **fields
+        )
+        if updated is None:
+            # Chaster already accepted the change; only a concurrent local write can get here.
+            log.error(
+                "task %d changed while moving to %s; Chaster already did it", task.id, to_state
+            )
+            raise Refused("The task changed while I was working on it; check its status.")
+        return updated
+
+    async def _emit(
+        self,
+        kind: EventKind,
+        task: Task,
+        link: SessionLink,
+        by_user_id: int | None,
+        *,
+        channel_id: int | None = None,
+    ) -> None:
+        channel = channel_id or task.feed_channel_id
+        if channel is None:
+            log.warning("task %d has no feed channel; %s not shown", task.id, kind)
+            return
+        event = TaskEvent(
+            kind=kind, task=task, link=link, channel_id=channel, by_user_id=by_user_id
+        )
+        for handler in self._handlers:
+            try:
+                await handler(event)
+            except Exception:
+                # The action already happened in Chaster and in the store; a feed failure must
+                # not turn it into an error for the person who asked.
+                log.exception("feed handler failed for task %d (%s)", task.id, kind)
+
+    def _wearer_lock(self, guild_id: int, wearer_id: int) -> asyncio.Lock:
+        return self._wearer_locks.setdefault((guild_id, wearer_id), asyncio.Lock())
+
+    @asynccontextmanager
+    async def _audited(
+        self, caller: Caller, action: str, *, detail: str = ""
+    ) -> AsyncIterator[_Audit]:
+        audit = _Audit(detail=detail)
+        started = self.clock()
+        try:
+            yield audit
+        except Refused as refusal:
+            await self._record(caller, action, "refused", audit, refusal.message)
+            log.info(
+                "%s refused: guild=%d user=%d %s: %s",
+                action,
+                caller.guild_id,
+                caller.user_id,
+                audit.detail,
+                refusal.message,
+            )
+            raise
+        except Exception as error:
+            await self._record(caller, action, "error", audit, type(error).__name__)
+            raise
+        else:
+            await self._record(caller, action, "ok", audit, "")
+            log.info(
+                "%s ok: guild=%d user=%d %s task=%s in %.0f ms",
+                action,
+                caller.guild_id,
+                caller.user_id,
+                audit.detail,
+                audit.task_id,
+                (self.clock() - started).total_seconds() * 1000,
+            )
+
+    async def _record(
+        self, caller: Caller, action: str, result: AuditResult, audit: _Audit, reason: str
+    ) -> None:
+        detail = f"{audit.detail} {reason}".strip()
+        try:
+            await self.store.record_audit(
+                action=action,
+                result=result,
+                guild_id=caller.guild_id,
+                user_id=caller.user_id,
+                detail=detail[:1000],
+                link_id=audit.link_id,
+                task_id=audit.task_id,
+                now=self.clock(),
+            )
+        except Exception:
+            log.exception("could not record audit entry for %s", action)
+
+
+@dataclass
+class _Audit:
+    detail: str
+    link_id: int | None = None
+    task_id: int | None = None
+
+
+def _require_tasks(lock: Lock) -> TasksState:
+    tasks = lock.tasks
+    if tasks is None:
+        raise Refused("The lock no longer has the Tasks extension in Chaster.")
+    return tasks
+
+
+def _chaster_refused(error: ChasterError) -> ChasterRefused:
+    return ChasterRefused(error.text, error.status)
+
+
+def _state_words(state: TaskState) -> str:
+    return {
+        TaskState.ASSIGNED: "assigned",
+        TaskState.TIMER_RUNNING: "timer running",
+        TaskState.AWAITING_CONFIRMATION: "awaiting confirmation",
+        TaskState.COMPLETED: "completed",
+        TaskState.FAILED: "failed",
+    }[state]

@@ -1,0 +1,58 @@
+"""/settings: where the feed goes and whether wearers may complete their own tasks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import caller_of
+
+if TYPE_CHECKING:
+    from bot.app import TasksBot
+
+
+# Discord hides the group from members without Manage Server; the service checks it again,
+# because server admins can override command permissions.
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+class ServerSettings(
+    commands.GroupCog, group_name="settings", group_description="Configure the task bot here."
+):
+    """Per-server settings (Manage Server only; checked by the bot, not just by Discord)."""
+
+    def __init__(self, bot: TasksBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @app_commands.command(name="feed", description="Post task updates in this channel.")
+    @app_commands.describe(channel="The channel for the task feed")
+    async def feed(
+        self, interaction: discord.Interaction[TasksBot], channel: discord.TextChannel
+    ) -> None:
+        await self.bot.service.set_feed_channel(caller_of(interaction), channel.id)
+        await interaction.response.send_message(
+            f"Task updates will be posted in {channel.mention}.", ephemeral=True
+        )
+
+    @app_commands.command(
+        name="wearer-complete",
+        description="Let wearers complete their own tasks (otherwise the keyholder confirms).",
+    )
+    @app_commands.describe(allowed="True: wearers complete directly; False: keyholder confirms")
+    async def wearer_complete(
+        self, interaction: discord.Interaction[TasksBot], allowed: bool
+    ) -> None:
+        await self.bot.service.set_wearer_can_complete(caller_of(interaction), allowed)
+        await interaction.response.send_message(
+            "Wearers can now complete their own tasks."
+            if allowed
+            else "A wearer's completion now waits for their keyholder's confirmation.",
+            ephemeral=True,
+        )
+
+
+async def setup(bot: TasksBot) -> None:
+    await bot.add_cog(ServerSettings(bot))

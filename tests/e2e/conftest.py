@@ -1,0 +1,194 @@
+"""End-to-end harness: the real bot (as `python -m bot` builds it) against fake Discord and Chaster.
+
+Both fakes listen on 127.0.0.1; the bot reaches them through its own settings
+(`DISCORD_API_URL`, `DISCORD_GATEWAY_URL`, `CHASTER_API_URL`), exactly as a deployment would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+from bot.app import TasksBot, create_bot
+from bot.config import Settings
+from tests.fakes.chaster import FakeChaster, FakeSession
+from tests.fakes.discord import (
+    MANAGE_GUILD,
+    OPTION_BOOLEAN,
+    OPTION_INTEGER,
+    OPTION_STRING,
+    FakeDiscord,
+    FakeRole,
+    FakeUser,
+    InteractionHandle,
+    channel_option,
+    option,
+    reaction_add,
+    user_option,
+)
+
+SLUG = "discord-tasks-bot"
+GUILD = 1000
+CHANNEL = 2000
+FEED = 2001
+ADMINS = FakeRole(3000, "admins", MANAGE_GUILD)
+KEYHOLDER = FakeUser(5001, "keyholder")
+WEARER = FakeUser(5002, "wearer")
+STRANGER = FakeUser(5003, "stranger")
+ADMIN = FakeUser(5004, "admin", roles=(ADMINS.id,))
+
+
+class Clock:
+    """The service's clock, moved forward by tests together with the fake Chaster's."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@dataclass
+class World:
+    discord: FakeDiscord
+    chaster: FakeChaster
+    bot: TasksBot
+    settings: Settings
+    clock: Clock
+    sessions: dict[int, FakeSession] = field(default_factory=dict)
+
+    def advance(self, seconds: float) -> None:
+        """Time passes for the bot and for Chaster alike."""
+        self.clock.offset += timedelta(seconds=seconds)
+        self.chaster.advance(seconds)
+
+    async def command(
+        self,
+        name: str,
+        user: FakeUser,
+        subcommand: str | None = None,
+        *,
+        channel_id: int = CHANNEL,
+        **options: Any,
+    ) -> InteractionHandle:
+        """Dispatch a slash command; keyword options become typed options."""
+        return await self.discord.send_slash(
+            name,
+            user=user,
+            subcommand=subcommand,
+            options=[_option(key, value) for key, value in options.items()],
+            channel_id=channel_id,
+        )
+
+    async def reply(
+        self, name: str, user: FakeUser, subcommand: str | None = None, **options: Any
+    ) -> str:
+        """Run a command and return the text of its final (ephemeral) answer."""
+        handle = await self.command(name, user, subcommand, **options)
+        message = await handle.final_message()
+        return str(message.get("content", ""))
+
+    async def react(self, user: FakeUser, message_id: int, emoji: str, channel_id: int) -> None:
+        await self.discord.dispatch(
+            "MESSAGE_REACTION_ADD",
+            reaction_add(
+                user=user,
+                channel_id=channel_id,
+                message_id=message_id,
+                guild_id=GUILD,
+                emoji=emoji,
+                message_author_id=self.discord.bot_user.id,
+            ),
+        )
+
+    def session(self, *, has_keyholder: bool = True, **kwargs: Any) -> FakeSession:
+        return self.chaster.add_session(
+            wearer_discord_id=str(WEARER.id),
+            keyholder_discord_id=str(KEYHOLDER.id) if has_keyholder else None,
+            has_keyholder=has_keyholder,
+            **kwargs,
+        )
+
+    async def link(self, *, has_keyholder: bool = True, **kwargs: Any) -> FakeSession:
+        """Link WEARER's lock with KEYHOLDER as its keyholder (or a self-lock by the wearer)."""
+        session = self.session(has_keyholder=has_keyholder, **kwargs)
+        invoker = KEYHOLDER if has_keyholder else WEARER
+        text = await self.reply("link", invoker, wearer=WEARER, session_id=session.session_id)
+        assert text.startswith("Linked"), text
+        return session
+
+
+def _option(name: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, FakeUser):
+        return user_option(name, value)
+    if isinstance(value, ChannelRef):
+        return channel_option(name, value.id)
+    if isinstance(value, bool):
+        return option(name, value, OPTION_BOOLEAN)
+    if isinstance(value, int):
+        return option(name, value, OPTION_INTEGER)
+    return option(name, value, OPTION_STRING)
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    id: int
+
+
+def e2e_settings(discord_fake: FakeDiscord, chaster: FakeChaster, database: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        DISCORD_TOKEN="fake-discord-token",
+        CHASTER_API_TOKEN=chaster.token,
+        CHASTER_EXTENSION_SLUG=SLUG,
+        CHASTER_API_URL=chaster.url,
+        DISCORD_API_URL=discord_fake.api_url,
+        DISCORD_GATEWAY_URL=discord_fake.gateway_url,
+        DATABASE_PATH=database,
+        DISCORD_GUILD_ID=GUILD,
+    )
+
+
+@pytest.fixture
+async def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[World]:
+    # The bot points discord.py's class attributes at the fake; restore them afterwards.
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket,
+        "DEFAULT_GATEWAY",
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
+    async with (
+        FakeDiscord(
+            guild_id=GUILD,
+            channel_ids=(CHANNEL, FEED),
+            members=[KEYHOLDER, WEARER, STRANGER, ADMIN],
+            roles=[ADMINS],
+        ) as discord_fake,
+        FakeChaster(slug=SLUG) as chaster,
+    ):
+        settings = e2e_settings(discord_fake, chaster, tmp_path / "bot.sqlite3")
+        clock = Clock()
+        async with create_bot(settings, guild_ready_timeout=0.05) as bot:
+            bot.service.clock = clock.now
+            runner = asyncio.create_task(bot.start(settings.DISCORD_TOKEN.get_secret_value()))
+            ready = asyncio.create_task(bot.wait_until_ready())
+            done, _ = await asyncio.wait(
+                {runner, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED
+            )
+            if ready not in done:
+                ready.cancel()
+                await bot.close()
+                await runner
+                raise AssertionError("the bot never became ready")
+            yield World(discord_fake, chaster, bot, settings, clock)
+            await bot.close()
+            await runner
+        assert discord_fake.unhandled == []
