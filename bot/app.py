@@ -19,7 +19,10 @@ from bot.chaster import ChasterClient
 from bot.config import Settings
 from bot.store import Database, Store
 from bot.tasks.errors import Refused
+from bot.tasks.poller import Poller
 from bot.tasks.service import Caller, TaskService
+from bot.tasks.timers import Timers
+from bot.web import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +95,40 @@ class TasksBot(commands.Bot):
         )
         self.settings = settings
         self.service = service
+        self.timers = Timers(service)
+        self.poller = Poller(service, settings.CHASTER_POLL_SECONDS)
+        self.web: WebServer | None = None
 
     async def setup_hook(self) -> None:
         for module in pkgutil.iter_modules(cogs.__path__):
             await self.load_extension(f"{cogs.__name__}.{module.name}")
+        await self._sync_commands()
+        # Deadlines first (overdue ones fire at once), then what a crash left half done, then
+        # the first poll round, which catches up with what changed in Chaster meanwhile.
+        await self.timers.start()
+        await self.service.resume()
+        self.poller.start()
+        if self.settings.WEBHOOK_PORT is not None:
+            assert self.settings.WEBHOOK_USERNAME and self.settings.WEBHOOK_PASSWORD
+            self.web = WebServer(
+                self.service,
+                host=self.settings.WEBHOOK_HOST,
+                port=self.settings.WEBHOOK_PORT,
+                username=self.settings.WEBHOOK_USERNAME,
+                password=self.settings.WEBHOOK_PASSWORD,
+                is_healthy=lambda: self.is_ready() and not self.is_closed(),
+            )
+            await self.web.start()
+
+    async def close(self) -> None:
+        """Stop taking work, finish what was accepted, then disconnect."""
+        if self.web is not None:
+            await self.web.stop()
+        await self.poller.stop()
+        await self.timers.stop()
+        await super().close()
+
+    async def _sync_commands(self) -> None:
         guild_id = self.settings.DISCORD_GUILD_ID
         if guild_id is not None:
             guild = discord.Object(id=guild_id)

@@ -64,7 +64,9 @@ class Settings(BaseSettings):
         description="HTTP Basic password Chaster must send (required with WEBHOOK_PORT).",
     )
     CHASTER_POLL_SECONDS: int = Field(
-        default=300, ge=10, description="How often linked sessions are re-read from Chaster."
+        default=300,
+        ge=1,
+        description="How often linked sessions are re-read from Chaster, in seconds.",
     )
     LOG_LEVEL: str = Field(default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG.")
 

@@ -105,11 +105,10 @@ def task_embed(task: Task, link: SessionLink, now: datetime) -> discord.Embed:
         if task.points_required:
             total += f" / {task.points_required}"
         embed.add_field(name="Wearer's points", value=total, inline=False)
-    if task.closed_by is not None and task.closed_at is not None:
+    if task.closed_at is not None:
+        who = f"by <@{task.closed_by}>" if task.closed_by is not None else "in Chaster"
         embed.add_field(
-            name="Closed",
-            value=f"by <@{task.closed_by}> {format_dt(task.closed_at, 'R')}",
-            inline=False,
+            name="Closed", value=f"{who} {format_dt(task.closed_at, 'R')}", inline=False
         )
     embed.set_footer(text=f"Task #{task.id} · {_hint(task)}")
     return embed

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
-from bot.feed import FEED_EMOJI, reactions_for, task_embed
-from bot.tasks.service import EventKind, TaskEvent
+from bot.feed import COMPLETE_EMOJI, FEED_EMOJI, reactions_for, task_embed
+from bot.tasks.service import Event, EventKind, LinkEvent, LinkEventKind, TaskEvent
 
 if TYPE_CHECKING:
     from bot.app import TasksBot
@@ -22,26 +23,69 @@ class Feed(commands.Cog):
 
     def __init__(self, bot: TasksBot) -> None:
         self.bot = bot
-        bot.service.subscribe(self.on_task_event)
+        bot.service.subscribe(self.on_event)
 
-    async def on_task_event(self, event: TaskEvent) -> None:
+    async def on_event(self, event: Event) -> None:
+        if isinstance(event, LinkEvent):
+            await self._on_link_event(event)
+            return
         if event.kind is EventKind.ASSIGNED:
             await self._post(event)
             return
         await self._update(event)
+        task, link = event.task, event.link
+        # An edit notifies nobody, so these also get a message that mentions who must act.
         if event.kind is EventKind.CONFIRMATION_REQUESTED:
-            # An edit notifies nobody, so the keyholder gets a message that mentions them.
             await self._ping(
                 event,
-                event.link.keyholder_id,
-                f"<@{event.link.keyholder_id}>, <@{event.link.wearer_id}> says they finished "
-                f"“{_short(event.task.description)}”. Confirm with ✅ on the task (or ❌).",
+                [link.keyholder_id],
+                f"<@{link.keyholder_id}>, <@{link.wearer_id}> says they finished "
+                f"“{_short(task.description)}”. Confirm with {COMPLETE_EMOJI} on the task "
+                "(or ❌).",
+            )
+        elif event.kind is EventKind.TIMER_FINISHED:
+            await self._ping(
+                event,
+                [link.wearer_id, link.keyholder_id],
+                f"<@{link.wearer_id}> <@{link.keyholder_id}>, the timer of "
+                f"“{_short(task.description)}” has finished: react {COMPLETE_EMOJI} on the "
+                "task to complete it.",
+            )
+
+    async def _on_link_event(self, event: LinkEvent) -> None:
+        request = event.request
+        if event.kind is LinkEventKind.REQUEST_EXPIRED and request is not None:
+            if request.message_id is None:
+                return
+            channel = self.bot.get_partial_messageable(
+                request.channel_id, guild_id=request.guild_id
+            )
+            message = channel.get_partial_message(request.message_id)
+            await message.edit(
+                content=f"This request to link <@{request.wearer_id}> expired without an answer.",
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            with contextlib.suppress(discord.HTTPException):
+                await message.remove_reaction(COMPLETE_EMOJI, discord.Object(self._bot_id))
+        elif event.kind is LinkEventKind.LOCK_ENDED and event.link is not None:
+            if event.channel_id is None:
+                return
+            link = event.link
+            channel = self.bot.get_partial_messageable(event.channel_id, guild_id=link.guild_id)
+            await channel.send(
+                f"<@{link.wearer_id}>'s Chaster lock has ended, so its link here is closed.",
+                allowed_mentions=discord.AllowedMentions.none(),
             )
 
     async def _post(self, event: TaskEvent) -> None:
+        if event.channel_id is None:
+            log.warning("task %d has no feed channel; it is not shown", event.task.id)
+            return
         channel = self.bot.get_partial_messageable(event.channel_id, guild_id=event.link.guild_id)
         message = await channel.send(
-            f"<@{event.link.wearer_id}>, a new task for you.",
+            f"<@{event.link.wearer_id}>, a new task for you."
+            if event.task.assigned_by is not None
+            else f"<@{event.link.wearer_id}>, a task was assigned to you in Chaster.",
             embed=task_embed(event.task, event.link, self.bot.service.clock()),
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(event.link.wearer_id)]),
         )
@@ -74,11 +118,14 @@ class Feed(commands.Cog):
             else:
                 await message.remove_reaction(emoji, discord.Object(self._bot_id))
 
-    async def _ping(self, event: TaskEvent, user_id: int, content: str) -> None:
+    async def _ping(self, event: TaskEvent, user_ids: list[int], content: str) -> None:
         task = event.task
-        channel_id = task.feed_channel_id or event.channel_id
-        channel = self.bot.get_partial_messageable(channel_id, guild_id=event.link.guild_id)
-        mentions = discord.AllowedMentions(users=[discord.Object(user_id)])
+        if task.feed_channel_id is None:
+            return
+        channel = self.bot.get_partial_messageable(
+            task.feed_channel_id, guild_id=event.link.guild_id
+        )
+        mentions = discord.AllowedMentions(users=[discord.Object(uid) for uid in set(user_ids)])
         if task.feed_message_id is None:
             await channel.send(content, allowed_mentions=mentions)
             return

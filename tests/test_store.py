@@ -145,7 +145,13 @@ async def test_failing_migration_leaves_previous_version(tmp_path: Path) -> None
         path, migrations=load_migrations(write_migrations(tmp_path / "good", {}))
     ) as db:
         assert db.schema_version == 1
-        await make_link(Store(db))
+        # Written with SQL: the repository speaks the newest schema, this database is at 1.
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO session_links (guild_id, wearer_id, keyholder_id,"
+                " chaster_session_id, lock_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (GUILD, WEARER, KEYHOLDER, "sess-1", "lock-1", to_db(T0)),
+            )
 
     broken = write_migrations(
         tmp_path / "broken",

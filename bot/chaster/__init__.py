@@ -9,6 +9,7 @@ from bot.chaster.client import (
 )
 from bot.chaster.models import (
     ActionLog,
+    ActionLogPage,
     Actor,
     ChasterUser,
     ExtensionSession,
@@ -23,6 +24,7 @@ from bot.chaster.ratelimit import RateLimiter
 
 __all__ = [
     "ActionLog",
+    "ActionLogPage",
     "Actor",
     "ChasterClient",
     "ChasterError",

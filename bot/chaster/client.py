@@ -14,6 +14,7 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from bot.chaster.models import (
+    ActionLogPage,
     Actor,
     ExtensionSession,
     SearchedSession,
@@ -35,7 +36,7 @@ TRANSPORT_RETRY_DELAYS = (0.5, 1.5)
 SEARCH_PAGE_SIZE = 100
 USER_AGENT = "chaster-tasks-discord-bot"
 
-_M = TypeVar("_M", ExtensionSession, SessionSearchPage)
+_M = TypeVar("_M", ExtensionSession, SessionSearchPage, ActionLogPage)
 
 
 class ChasterError(Exception):
@@ -184,6 +185,16 @@ class ChasterClient:
                 extension_slug, status=status, background=background
             )
         ]
+
+    async def search_logs(
+        self, session_id: str, *, limit: int = 15, background: bool = False
+    ) -> ActionLogPage:
+        """The lock's newest history entries (`POST .../logs/search`), as the keyholder sees it."""
+        path = f"/api/extensions/sessions/{checked_session_id(session_id)}/logs/search"
+        body = await self._json(
+            "POST", path, json={"role": "keyholder", "limit": limit}, background=background
+        )
+        return _parse(ActionLogPage, body)
 
     # -- tasks ------------------------------------------------------------------------------
 

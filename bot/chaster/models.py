@@ -11,6 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 TASKS_SLUG = "tasks"
+# Action-log types of the Tasks extension (prefix "default").
+TASK_ASSIGNED = "tasks_task_assigned"
+TASK_VOTE_ENDED = "tasks_vote_ended"
+TASK_COMPLETED = "tasks_task_completed"
+TASK_FAILED = "tasks_task_failed"
+TASK_LOG_TYPES = frozenset({TASK_ASSIGNED, TASK_VOTE_ENDED, TASK_COMPLETED, TASK_FAILED})
 
 
 class ChasterModel(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import aiosqlite
@@ -43,6 +43,12 @@ TASK_TRANSITION_FIELDS: Final[frozenset[str]] = frozenset(_TRANSITION_FIELDS)
 
 _OPEN_STATES_SQL: Final = ", ".join(f"'{state.value}'" for state in OPEN_TASK_STATES)
 
+
+# _OPEN_STATES_SQL is built from the TaskState enum, never from input.
+_TASKS_MISSING_FEED_MESSAGE: Final = (
+    "SELECT * FROM tasks WHERE feed_channel_id IS NOT NULL AND feed_message_id IS NULL"  # noqa: S608
+    f" AND state IN ({_OPEN_STATES_SQL}) ORDER BY id"
+)
 
 _SET_FEED_CHANNEL: Final = (
     "INSERT INTO guild_settings (guild_id, feed_channel_id, updated_at) VALUES (?, ?, ?)"
@@ -142,6 +148,7 @@ class Store:
         chaster_session_id: str,
         lock_id: str,
         now: datetime,
+        channel_id: int | None = None,
     ) -> SessionLink:
         """Link a session to a wearer; `LinkExists` if the wearer has an open link here."""
         async with self._db.transaction() as conn:
@@ -153,6 +160,7 @@ class Store:
                 chaster_session_id=chaster_session_id,
                 lock_id=lock_id,
                 now=now,
+                channel_id=channel_id,
             )
 
     async def _insert_link(
@@ -165,14 +173,22 @@ class Store:
         chaster_session_id: str,
         lock_id: str,
         now: datetime,
+        channel_id: int | None,
     ) -> SessionLink:
         # No check-then-insert: the partial unique index decides, and transaction() maps it.
         link_id = await _write(
             conn,
-            "INSERT INTO session_links"
-            " (guild_id, wearer_id, keyholder_id, chaster_session_id, lock_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (guild_id, wearer_id, keyholder_id, chaster_session_id, lock_id, to_db(now)),
+            "INSERT INTO session_links (guild_id, wearer_id, keyholder_id, chaster_session_id,"
+            " lock_id, created_at, channel_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                guild_id,
+                wearer_id,
+                keyholder_id,
+                chaster_session_id,
+                lock_id,
+                to_db(now),
+                channel_id,
+            ),
         )
         row = await _one(conn, "SELECT * FROM session_links WHERE id = ?", (link_id,))
         assert row is not None
@@ -357,6 +373,7 @@ class Store:
                 chaster_session_id=request.chaster_session_id,
                 lock_id=request.lock_id,
                 now=now,
+                channel_id=request.channel_id,
             )
 
     async def pending_link_requests(self) -> list[LinkRequest]:
@@ -408,15 +425,20 @@ class Store:
         duration_seconds: int | None,
         assigned_by: int | None,
         now: datetime,
+        feed_channel_id: int | None = None,
     ) -> Task:
-        """Record a newly assigned task; `OpenTaskExists` if the link already has an open one."""
+        """Record a newly assigned task; `OpenTaskExists` if the link already has an open one.
+
+        `feed_channel_id` is where its feed message belongs, kept before the message exists so
+        a message that was never posted (a crash in between) can be posted on the next start.
+        """
         stamp = to_db(now)
         async with self._db.transaction() as conn:
             task_id = await _write(
                 conn,
                 "INSERT INTO tasks (link_id, description, points, verification_required,"
-                " duration_seconds, state, assigned_by, assigned_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " duration_seconds, state, assigned_by, assigned_at, updated_at, feed_channel_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     link_id,
                     description,
@@ -427,6 +449,7 @@ class Store:
                     assigned_by,
                     stamp,
                     stamp,
+                    feed_channel_id,
                 ),
             )
             return await self._task(conn, task_id)
@@ -539,6 +562,56 @@ class Store:
                 "SELECT * FROM tasks WHERE state = 'timer_running' ORDER BY timer_ends_at, id",
             )
         return [Task.from_row(row) for row in rows]
+
+    async def pending_timers(self) -> list[Task]:
+        """Running timers whose "finished" notice has not gone out yet, soonest first."""
+        async with self._db.reading() as conn:
+            rows = await _all(
+                conn,
+                "SELECT * FROM tasks WHERE state = 'timer_running' AND timer_notified_at IS NULL"
+                " ORDER BY timer_ends_at, id",
+            )
+        return [Task.from_row(row) for row in rows]
+
+    async def mark_timer_notified(self, task_id: int, *, now: datetime) -> Task | None:
+        """Compare-and-set: note the timer's notice as sent; None if already sent or no timer."""
+        async with self._db.transaction() as conn:
+            changed = await _changed(
+                conn,
+                "UPDATE tasks SET timer_notified_at = ? WHERE id = ?"
+                " AND state = 'timer_running' AND timer_notified_at IS NULL",
+                (to_db(now), task_id),
+            )
+            if not changed:
+                return None
+            return await self._task(conn, task_id)
+
+    async def tasks_missing_feed_message(self) -> list[Task]:
+        """Open tasks meant for a feed channel whose message was never posted."""
+        async with self._db.reading() as conn:
+            rows = await _all(conn, _TASKS_MISSING_FEED_MESSAGE)
+        return [Task.from_row(row) for row in rows]
+
+    # ---- webhook deliveries -----------------------------------------------------------------
+
+    async def record_webhook_delivery(
+        self, request_id: str, *, event: str, now: datetime, keep: timedelta = timedelta(days=2)
+    ) -> bool:
+        """Remember a delivery; False if this `requestId` was seen before (a retry).
+
+        Entries older than `keep` are dropped: Chaster stops retrying long before that.
+        """
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM webhook_deliveries WHERE received_at < ?", (to_db(now - keep),)
+            )
+            inserted = await _changed(
+                conn,
+                "INSERT INTO webhook_deliveries (request_id, event, received_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (request_id) DO NOTHING",
+                (request_id, event, to_db(now)),
+            )
+        return inserted == 1
 
     # ---- audit log --------------------------------------------------------------------------
 

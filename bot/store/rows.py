@@ -114,6 +114,7 @@ class SessionLink:
     closed_at: datetime | None
     closed_by: int | None
     close_reason: str | None
+    channel_id: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -134,6 +135,7 @@ class SessionLink:
             closed_at=from_db(row["closed_at"]),
             closed_by=row["closed_by"],
             close_reason=row["close_reason"],
+            channel_id=row["channel_id"],
         )
 
 
@@ -198,6 +200,7 @@ class Task:
     feed_channel_id: int | None
     feed_message_id: int | None
     updated_at: datetime
+    timer_notified_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -234,6 +237,7 @@ class Task:
             feed_channel_id=row["feed_channel_id"],
             feed_message_id=row["feed_message_id"],
             updated_at=from_db(row["updated_at"]),
+            timer_notified_at=from_db(row["timer_notified_at"]),
         )
 
 

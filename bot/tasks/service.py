@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from bot.chaster import (
+    ActionLog,
     Actor,
     ChasterClient,
     ChasterError,
@@ -25,7 +26,9 @@ from bot.chaster import (
     Lock,
     TaskDetails,
     TasksState,
+    WebhookEnvelope,
 )
+from bot.chaster.models import TASK_COMPLETED, TASK_FAILED, TASK_LOG_TYPES
 from bot.store import (
     AuditResult,
     GuildSettings,
@@ -38,12 +41,13 @@ from bot.store import (
     Task,
     TaskState,
 )
-from bot.tasks.durations import parse_duration
+from bot.tasks.durations import MAX_DURATION_SECONDS, MIN_DURATION_SECONDS, parse_duration
 from bot.tasks.errors import ChasterRefused, NotAllowed, Refused
 
 log = logging.getLogger(__name__)
 
 LINK_REQUEST_TTL = timedelta(minutes=15)
+OPEN_STATES = (TaskState.ASSIGNED, TaskState.TIMER_RUNNING, TaskState.AWAITING_CONFIRMATION)
 MAX_DESCRIPTION_LENGTH = 500
 
 
@@ -76,6 +80,7 @@ class TaskAction(StrEnum):
 class EventKind(StrEnum):
     ASSIGNED = "assigned"
     TIMER_STARTED = "timer_started"
+    TIMER_FINISHED = "timer_finished"
     CONFIRMATION_REQUESTED = "confirmation_requested"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -83,16 +88,37 @@ class EventKind(StrEnum):
 
 @dataclass(frozen=True)
 class TaskEvent:
-    """Something happened to a task; `channel_id` is the feed channel it belongs in."""
+    """Something happened to a task; `channel_id` is the feed channel it belongs in.
+
+    `by_user_id` is the Discord user who did it, or None when it happened inside Chaster or
+    the bot did it on its own (a timer running out).
+    """
 
     kind: EventKind
     task: Task
     link: SessionLink
-    channel_id: int
+    channel_id: int | None
     by_user_id: int | None
 
 
-EventHandler = Callable[[TaskEvent], Awaitable[None]]
+class LinkEventKind(StrEnum):
+    REQUESTED = "requested"
+    REQUEST_EXPIRED = "request_expired"
+    LOCK_ENDED = "lock_ended"
+
+
+@dataclass(frozen=True)
+class LinkEvent:
+    """Something happened to a link or a link request."""
+
+    kind: LinkEventKind
+    link: SessionLink | None = None
+    request: LinkRequest | None = None
+    channel_id: int | None = None
+
+
+Event = TaskEvent | LinkEvent
+EventHandler = Callable[[Event], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -134,7 +160,7 @@ class TaskService:
         self._wearer_locks: dict[tuple[int, int], asyncio.Lock] = {}
 
     def subscribe(self, handler: EventHandler) -> None:
-        """Call `handler` for every task event (the feed is one subscriber)."""
+        """Call `handler` for every event (the feed and the timers subscribe)."""
         self._handlers.append(handler)
 
     # -- settings ---------------------------------------------------------------------------
@@ -192,7 +218,7 @@ class TaskService:
                 invoker_is_keyholder = True
             if invoker_is_keyholder:
                 link = await self._create_link(
-                    caller.guild_id, wearer_id, caller.user_id, session, now
+                    caller.guild_id, wearer_id, caller.user_id, session, now, channel_id
                 )
                 audit.link_id = link.id
                 return LinkOutcome(link=link, request=None, lock_title=lock.title)
@@ -207,6 +233,7 @@ class TaskService:
                 expires_at=now + LINK_REQUEST_TTL,
             )
             audit.detail += " pending-consent"
+            await self._publish(LinkEvent(LinkEventKind.REQUESTED, request=request))
             return LinkOutcome(link=None, request=request, lock_title=lock.title)
 
     async def _create_link(
@@ -216,6 +243,7 @@ class TaskService:
         keyholder_id: int,
         session: ExtensionSession,
         now: datetime,
+        channel_id: int,
     ) -> SessionLink:
         try:
             return await self.store.create_link(
@@ -225,6 +253,7 @@ class TaskService:
                 chaster_session_id=session.session_id,
                 lock_id=session.lock.id,
                 now=now,
+                channel_id=channel_id,
             )
         except LinkExists:
             raise Refused(f"<@{wearer_id}> is already linked here. Use /unlink first.") from None
@@ -368,6 +397,7 @@ class TaskService:
                         ) from None
                 except ChasterError as error:
                     raise _chaster_refused(error) from None
+                settings = await self.store.get_guild_settings(caller.guild_id)
                 task = await self.store.create_task(
                     link_id=link.id,
                     description=text,
@@ -376,16 +406,10 @@ class TaskService:
                     duration_seconds=seconds,
                     assigned_by=caller.user_id,
                     now=self.clock(),
+                    feed_channel_id=settings.feed_channel_id or channel_id,
                 )
                 audit.task_id = task.id
-                settings = await self.store.get_guild_settings(caller.guild_id)
-                await self._emit(
-                    EventKind.ASSIGNED,
-                    task,
-                    link,
-                    caller.user_id,
-                    channel_id=settings.feed_channel_id or channel_id,
-                )
+                await self._emit(EventKind.ASSIGNED, task, link, caller.user_id)
                 return task
 
     async def _assign_landed(self, link: SessionLink, text: str) -> bool:
@@ -499,7 +523,7 @@ class TaskService:
         points_total, points_required = await self._points(link)
         updated = await self._transition(
             task,
-            (TaskState.ASSIGNED, TaskState.TIMER_RUNNING, TaskState.AWAITING_CONFIRMATION),
+            OPEN_STATES,
             TaskState.COMPLETED,
             closed_by=caller.user_id,
             closed_at=self.clock(),
@@ -527,7 +551,7 @@ class TaskService:
         await self._close_in_chaster(link, actor, completed=False)
         updated = await self._transition(
             task,
-            (TaskState.ASSIGNED, TaskState.TIMER_RUNNING, TaskState.AWAITING_CONFIRMATION),
+            OPEN_STATES,
             TaskState.FAILED,
             closed_by=caller.user_id,
             closed_at=self.clock(),
@@ -583,6 +607,192 @@ class TaskService:
         return await self.store.set_feed_message(
             task_id, channel_id=channel_id, message_id=message_id
         )
+
+    # -- what happens without a command: timers, expiry, Chaster-side changes ---------------
+
+    async def finish_timer(self, task_id: int) -> Task | None:
+        """A timer ran out: tell the wearer and keyholder, once, however often this is called."""
+        task = await self.store.get_task(task_id)
+        if task is None or task.timer_ends_at is None or task.timer_ends_at > self.clock():
+            return None
+        marked = await self.store.mark_timer_notified(task_id, now=self.clock())
+        if marked is None:
+            return None
+        link = await self.store.get_link(marked.link_id)
+        if link is None:
+            return None
+        await self._emit(EventKind.TIMER_FINISHED, marked, link, None)
+        return marked
+
+    async def expire_link_request(self, request_id: int) -> LinkRequest | None:
+        """A link request reached its expiry without the wearer's consent."""
+        request = await self.store.get_link_request(request_id)
+        if request is None or request.expires_at > self.clock():
+            return None
+        expired = await self.store.resolve_link_request(
+            request_id, LinkRequestState.EXPIRED, now=self.clock()
+        )
+        if expired is not None:
+            await self._publish(
+                LinkEvent(
+                    LinkEventKind.REQUEST_EXPIRED, request=expired, channel_id=expired.channel_id
+                )
+            )
+        return expired
+
+    async def end_session(self, session_id: str, reason: str) -> list[SessionLink]:
+        """The lock ended in Chaster: close every link to the session and say so."""
+        closed: list[SessionLink] = []
+        for link in await self.store.open_links_for_session(session_id):
+            async with self._wearer_lock(link.guild_id, link.wearer_id):
+                done = await self.store.close_link(
+                    link.id, closed_by=None, reason=reason, now=self.clock()
+                )
+            if done is None:
+                continue
+            closed.append(done)
+            settings = await self.store.get_guild_settings(done.guild_id)
+            await self._publish(
+                LinkEvent(
+                    LinkEventKind.LOCK_ENDED,
+                    link=done,
+                    channel_id=settings.feed_channel_id or done.channel_id,
+                )
+            )
+        return closed
+
+    async def handle_webhook(self, envelope: WebhookEnvelope) -> None:
+        """Act on one Chaster webhook delivery (already authenticated and de-duplicated)."""
+        if envelope.event == "action_log.created":
+            session_id = envelope.data.get("sessionId")
+            raw_log = envelope.data.get("actionLog")
+            if not isinstance(session_id, str) or not isinstance(raw_log, dict):
+                log.warning("action_log.created without sessionId or actionLog; ignored")
+                return
+            action_log = ActionLog.model_validate(raw_log)
+            if action_log.type not in TASK_LOG_TYPES or action_log.prefix not in (None, "default"):
+                log.debug("action log %s on %s is not about tasks", action_log.type, session_id)
+                return
+            await self.sync_session(session_id, hint=action_log)
+        elif envelope.event == "extension_session.deleted":
+            session = envelope.data.get("session")
+            session_id = session.get("sessionId") if isinstance(session, dict) else None
+            if isinstance(session_id, str):
+                await self.end_session(session_id, "lock ended in Chaster")
+        else:
+            log.debug("webhook %s acknowledged and ignored", envelope.event)
+
+    async def sync_session(
+        self, session_id: str, *, hint: ActionLog | None = None, background: bool = False
+    ) -> None:
+        """Bring every link to `session_id` in line with Chaster's state.
+
+        The same path serves webhooks, polling and start-up, so the feed never shows two
+        versions of one task. A change this bot made itself (its own assign coming back as a
+        webhook) finds the task already recorded and does nothing.
+        """
+        for link in await self.store.open_links_for_session(session_id):
+            async with self._wearer_lock(link.guild_id, link.wearer_id):
+                # Read Chaster inside the lock: a state read before a concurrent command
+                # finished would look like a new task and be recorded twice.
+                try:
+                    session = await self.chaster.get_session(session_id, background=background)
+                except ChasterError as error:
+                    if error.status == 404:
+                        break
+                    log.warning("sync of %s skipped: %s", session_id, error.text)
+                    return
+                current = await self.store.get_link(link.id)
+                if current is None or not current.is_open:
+                    continue
+                await self._sync_link(current, session.lock, hint, background)
+        else:
+            return
+        # Chaster no longer knows the session: the lock is gone.
+        await self.end_session(session_id, "session no longer exists in Chaster")
+
+    async def _sync_link(
+        self, link: SessionLink, lock: Lock, hint: ActionLog | None, background: bool
+    ) -> None:
+        tasks = lock.tasks
+        if tasks is None:
+            return
+        chaster_task = tasks.current_task
+        open_task = await self.store.get_open_task(link.id)
+        if open_task is not None and (
+            chaster_task is None or chaster_task.task != open_task.description
+        ):
+            outcome = await self._outcome_in_chaster(link, open_task, hint, background)
+            if outcome is None:
+                # Neither completed nor failed is recorded yet: look again on the next sync
+                # rather than guess.
+                log.info("task %d left Chaster without a known outcome yet", open_task.id)
+                return
+            await self._close_from_chaster(link, open_task, outcome, tasks)
+            open_task = None
+        if chaster_task is not None and open_task is None:
+            await self._record_task_from_chaster(link, chaster_task)
+
+    async def _outcome_in_chaster(
+        self, link: SessionLink, task: Task, hint: ActionLog | None, background: bool
+    ) -> TaskState | None:
+        candidates = [hint] if hint is not None else []
+        if not any(_closes(log_entry, task) for log_entry in candidates):
+            try:
+                page = await self.chaster.search_logs(
+                    link.chaster_session_id, background=background
+                )
+            except ChasterError as error:
+                log.warning("history of %s unavailable: %s", link.chaster_session_id, error.text)
+                return None
+            candidates = page.results
+        for entry in candidates:
+            if _closes(entry, task):
+                return TaskState.COMPLETED if entry.type == TASK_COMPLETED else TaskState.FAILED
+        return None
+
+    async def _close_from_chaster(
+        self, link: SessionLink, task: Task, outcome: TaskState, tasks: TasksState
+    ) -> None:
+        points_total = points_required = None
+        if outcome is TaskState.COMPLETED and tasks.config.enable_points:
+            points_total = tasks.user_data.points
+            points_required = tasks.config.points_required or None
+        closed = await self.store.transition_task(
+            task.id,
+            from_states=OPEN_STATES,
+            to_state=outcome,
+            now=self.clock(),
+            points_total=points_total,
+            points_required=points_required,
+        )
+        if closed is not None:
+            kind = EventKind.COMPLETED if outcome is TaskState.COMPLETED else EventKind.FAILED
+            await self._emit(kind, closed, link, None)
+
+    async def _record_task_from_chaster(self, link: SessionLink, details: TaskDetails) -> None:
+        duration = details.duration
+        settings = await self.store.get_guild_settings(link.guild_id)
+        task = await self.store.create_task(
+            link_id=link.id,
+            description=details.task.strip()[:MAX_DESCRIPTION_LENGTH] or "(no description)",
+            points=max(0, details.points),
+            verification_required=details.verification_required,
+            duration_seconds=duration
+            if duration and MIN_DURATION_SECONDS <= duration <= MAX_DURATION_SECONDS
+            else None,
+            assigned_by=None,
+            now=self.clock(),
+            feed_channel_id=settings.feed_channel_id or link.channel_id,
+        )
+        await self._emit(EventKind.ASSIGNED, task, link, None)
+
+    async def resume(self) -> None:
+        """After a restart: post feed messages that a crash kept from being posted."""
+        for task in await self.store.tasks_missing_feed_message():
+            link = await self.store.get_link(task.link_id)
+            if link is not None:
+                await self._emit(EventKind.ASSIGNED, task, link, task.assigned_by)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -645,28 +855,26 @@ class TaskService:
         return updated
 
     async def _emit(
-        self,
-        kind: EventKind,
-        task: Task,
-        link: SessionLink,
-        by_user_id: int | None,
-        *,
-        channel_id: int | None = None,
+        self, kind: EventKind, task: Task, link: SessionLink, by_user_id: int | None
     ) -> None:
-        channel = channel_id or task.feed_channel_id
-        if channel is None:
-            log.warning("task %d has no feed channel; %s not shown", task.id, kind)
-            return
-        event = TaskEvent(
-            kind=kind, task=task, link=link, channel_id=channel, by_user_id=by_user_id
+        await self._publish(
+            TaskEvent(
+                kind=kind,
+                task=task,
+                link=link,
+                channel_id=task.feed_channel_id,
+                by_user_id=by_user_id,
+            )
         )
+
+    async def _publish(self, event: Event) -> None:
         for handler in self._handlers:
             try:
                 await handler(event)
             except Exception:
-                # The action already happened in Chaster and in the store; a feed failure must
+                # The change already happened in Chaster and in the store; a feed failure must
                 # not turn it into an error for the person who asked.
-                log.exception("feed handler failed for task %d (%s)", task.id, kind)
+                log.exception("event handler failed for %s", event.kind)
 
     def _wearer_lock(self, guild_id: int, wearer_id: int) -> asyncio.Lock:
         return self._wearer_locks.setdefault((guild_id, wearer_id), asyncio.Lock())
@@ -729,6 +937,14 @@ class _Audit:
     detail: str
     link_id: int | None = None
     task_id: int | None = None
+
+
+def _closes(entry: ActionLog, task: Task) -> bool:
+    """Whether a history entry records the end (completed or failed) of `task`."""
+    if entry.type not in (TASK_COMPLETED, TASK_FAILED):
+        return False
+    details = entry.task_details()
+    return details is None or details.task.strip() == task.description
 
 
 def _require_tasks(lock: Lock) -> TasksState:

@@ -1,0 +1,103 @@
+"""Polling reconcile: re-read linked sessions from Chaster, for deployments without webhooks
+and to catch deliveries that never arrived.
+
+Each round reads the sessions with an open task first, then the others in turn, spread evenly
+over `CHASTER_POLL_SECONDS`. A round never spends more than half of Chaster's rate limit, and
+its requests are background work, so commands always find room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from contextlib import suppress
+
+from bot.tasks.service import TaskService
+
+log = logging.getLogger(__name__)
+
+# Share of Chaster's rate limit that polling may use; commands and webhooks keep the rest.
+POLL_SHARE = 0.5
+
+
+class Poller:
+    """Calls `TaskService.sync_session` for linked sessions, round after round."""
+
+    def __init__(self, service: TaskService, interval_seconds: float) -> None:
+        self.service = service
+        self.interval = interval_seconds
+        # Where the round-robin over sessions without an open task stopped last round.
+        self._cursor = 0
+        self._runner: asyncio.Task[None] | None = None
+        self.rounds = 0
+
+    def start(self) -> None:
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="poller")
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+            with suppress(asyncio.CancelledError):
+                await runner
+
+    def budget(self) -> int:
+        """How many sessions one round may read."""
+        limiter = self.service.chaster.limiter
+        per_second = limiter.limit / limiter.window
+        return max(1, int(self.interval * per_second * POLL_SHARE))
+
+    async def plan(self) -> list[str]:
+        """This round's sessions: every one with an open task, then the rest in turn."""
+        store = self.service.store
+        links = await store.open_links()
+        with_task = {task.link_id for task in await store.open_tasks()}
+        urgent = _unique(link.chaster_session_id for link in links if link.id in with_task)
+        urgent_set = set(urgent)
+        rest = [
+            session
+            for session in _unique(link.chaster_session_id for link in links)
+            if session not in urgent_set
+        ]
+        budget = self.budget()
+        if len(urgent) >= budget or not rest:
+            return urgent[:budget]
+        take = min(len(rest), budget - len(urgent))
+        start = self._cursor % len(rest)
+        chosen = (rest[start:] + rest[:start])[:take]
+        self._cursor = start + take
+        return urgent + chosen
+
+    async def run_round(self, *, spread: bool = True) -> int:
+        """Read one round of sessions; with `spread`, pace them over the interval."""
+        sessions = await self.plan()
+        gap = self.interval / len(sessions) if sessions and spread else 0.0
+        for session_id in sessions:
+            started = time.monotonic()
+            try:
+                await self.service.sync_session(session_id, background=True)
+            except Exception:
+                log.exception("poll of session %s failed", session_id)
+            await asyncio.sleep(max(0.0, gap - (time.monotonic() - started)))
+        self.rounds += 1
+        return len(sessions)
+
+    async def _run(self) -> None:
+        # The first round catches up at once with what changed while the bot was down.
+        first = True
+        while True:
+            started = time.monotonic()
+            count = await self.run_round(spread=not first)
+            log.debug("poll round read %d sessions in %.1f s", count, time.monotonic() - started)
+            if first:
+                first = False
+                await asyncio.sleep(self.interval)
+            elif count == 0:
+                await asyncio.sleep(self.interval)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))

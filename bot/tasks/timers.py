@@ -1,0 +1,118 @@
+"""Deadlines that outlive the process: task timers and link-request expiry.
+
+Every deadline lives in the database; this only decides when to look. One asyncio task sleeps
+until the soonest deadline, so thousands of pending timers cost one heap, not one task each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from datetime import datetime
+
+from bot.tasks.service import (
+    Event,
+    EventKind,
+    LinkEventKind,
+    TaskEvent,
+    TaskService,
+)
+
+log = logging.getLogger(__name__)
+
+# Wake at least this often, so a clock that jumps (suspend, NTP, a test) is noticed.
+MAX_SLEEP_SECONDS = 1.0
+
+Action = Callable[[], Awaitable[object]]
+
+
+class Deadlines:
+    """Runs each scheduled action once its time has come, in time order."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._heap: list[tuple[datetime, int, str, Action]] = []
+        self._order = itertools.count()
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def schedule(self, when: datetime, name: str, action: Action) -> None:
+        heapq.heappush(self._heap, (when, next(self._order), name, action))
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="deadlines")
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+            with suppress(asyncio.CancelledError):
+                await runner
+
+    async def _run(self) -> None:
+        while True:
+            now = self._clock()
+            while self._heap and self._heap[0][0] <= now:
+                _, _, name, action = heapq.heappop(self._heap)
+                try:
+                    await action()
+                except Exception:
+                    log.exception("deadline %s failed", name)
+            delay = MAX_SLEEP_SECONDS
+            if self._heap:
+                delay = min(delay, max(0.0, (self._heap[0][0] - self._clock()).total_seconds()))
+            self._wake.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+
+class Timers:
+    """Schedules the service's timer and expiry deadlines, from the store and from events."""
+
+    def __init__(self, service: TaskService) -> None:
+        self.service = service
+        # Through the service, so a clock swapped in later (tests) is the one used.
+        self.deadlines = Deadlines(lambda: service.clock())
+        service.subscribe(self.on_event)
+
+    async def start(self) -> None:
+        """Load every pending deadline (some may be overdue: they run at once) and start."""
+        for task in await self.service.store.pending_timers():
+            if task.timer_ends_at is not None:
+                self._timer(task.id, task.timer_ends_at)
+        for request in await self.service.store.pending_link_requests():
+            self._expiry(request.id, request.expires_at)
+        log.info("%d deadlines pending after start-up", len(self.deadlines))
+        self.deadlines.start()
+
+    async def stop(self) -> None:
+        await self.deadlines.stop()
+
+    async def on_event(self, event: Event) -> None:
+        if isinstance(event, TaskEvent):
+            ends_at = event.task.timer_ends_at
+            if event.kind is EventKind.TIMER_STARTED and ends_at is not None:
+                self._timer(event.task.id, ends_at)
+        elif event.kind is LinkEventKind.REQUESTED and event.request is not None:
+            self._expiry(event.request.id, event.request.expires_at)
+
+    def _timer(self, task_id: int, when: datetime) -> None:
+        async def finish() -> None:
+            await self.service.finish_timer(task_id)
+
+        self.deadlines.schedule(when, f"timer of task {task_id}", finish)
+
+    def _expiry(self, request_id: int, when: datetime) -> None:
+        async def expire() -> None:
+            await self.service.expire_link_request(request_id)
+
+        self.deadlines.schedule(when, f"expiry of link request {request_id}", expire)

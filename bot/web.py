@@ -1,0 +1,143 @@
+"""The bot's web server: Chaster's extension webhooks and a health check.
+
+Chaster only offers HTTP Basic auth for webhooks (no signature), so the credentials are
+required and compared in constant time. A delivery is acknowledged as soon as it is recorded;
+the work happens afterwards, because Chaster gives up on a slow endpoint after 10 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from contextlib import suppress
+
+from aiohttp import web
+from pydantic import SecretStr, ValidationError
+
+from bot.chaster import WebhookEnvelope
+from bot.tasks.service import TaskService
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/chaster/webhook"
+HEALTH_PATH = "/healthz"
+# Real deliveries carry one session with its lock (about 20 KB); anything far larger is not
+# from Chaster.
+MAX_BODY_BYTES = 512 * 1024
+# Deliveries waiting to be worked on; past this, new ones get a 503 and Chaster retries later.
+MAX_QUEUED = 1000
+
+
+class WebServer:
+    """`POST /chaster/webhook` (Basic auth) and `GET /healthz`."""
+
+    def __init__(
+        self,
+        service: TaskService,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        password: SecretStr,
+        is_healthy: Callable[[], bool],
+    ) -> None:
+        self.service = service
+        self.host = host
+        self.port = port
+        self._expected = (username.encode(), password.get_secret_value().encode())
+        self._is_healthy = is_healthy
+        self._queue: asyncio.Queue[WebhookEnvelope] = asyncio.Queue(MAX_QUEUED)
+        self._worker: asyncio.Task[None] | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app.router.add_post(WEBHOOK_PATH, self._webhook)
+        app.router.add_get(HEALTH_PATH, self._health)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        # Port 0 asks the OS for a free port; report the one actually bound.
+        self.port = int(self._runner.addresses[0][1])
+        self._worker = asyncio.create_task(self._work(), name="webhook-worker")
+        log.info("web server listening on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        """Stop accepting, then finish the deliveries already acknowledged."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), timeout=10)
+            worker.cancel()
+            with suppress(asyncio.CancelledError):
+                await worker
+
+    async def _health(self, request: web.Request) -> web.Response:
+        healthy = self._is_healthy()
+        return web.json_response(
+            {"status": "ok" if healthy else "starting"}, status=200 if healthy else 503
+        )
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        if not self._authorised(request.headers.get("Authorization", "")):
+            return web.json_response(
+                {"error": "unauthorized"},
+                status=401,
+                headers={"WWW-Authenticate": 'Basic realm="chaster-webhook"'},
+            )
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": "body too large"}, status=413)
+        try:
+            envelope = WebhookEnvelope.model_validate(json.loads(raw))
+        except (ValueError, ValidationError):
+            return web.json_response({"error": "not a Chaster webhook body"}, status=400)
+        if envelope.request_id is not None:
+            fresh = await self.service.store.record_webhook_delivery(
+                envelope.request_id, event=envelope.event, now=self.service.clock()
+            )
+            if not fresh:
+                log.info("webhook %s delivered again; ignored", envelope.request_id)
+                return web.json_response({"status": "duplicate"})
+        try:
+            self._queue.put_nowait(envelope)
+        except asyncio.QueueFull:
+            log.warning("webhook queue full; asking Chaster to retry %s", envelope.request_id)
+            return web.json_response({"error": "busy"}, status=503)
+        log.debug("webhook %s (%s) accepted", envelope.request_id, envelope.event)
+        return web.json_response({"status": "accepted"})
+
+    def _authorised(self, header: str) -> bool:
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        username, sep, password = decoded.partition(b":")
+        expected_user, expected_password = self._expected
+        # Both compared every time, so the timing tells nothing about which one was wrong.
+        user_ok = hmac.compare_digest(username, expected_user)
+        password_ok = hmac.compare_digest(password, expected_password)
+        return bool(sep) and user_ok and password_ok
+
+    async def _work(self) -> None:
+        while True:
+            envelope = await self._queue.get()
+            try:
+                await self.service.handle_webhook(envelope)
+            except Exception:
+                log.exception("webhook %s (%s) failed", envelope.request_id, envelope.event)
+            finally:
+                self._queue.task_done()

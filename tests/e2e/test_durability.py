@@ -1,0 +1,389 @@
+"""Restarts, SIGKILL, timers, webhooks and polling, with `python -m bot` as a real process.
+
+The bot runs exactly as deployed (its own process, settings from the environment) against the
+fake Discord and fake Chaster of this test process, so it can be killed and started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import (
+    CHANNEL,
+    GUILD,
+    KEYHOLDER,
+    SLUG,
+    STRANGER,
+    WEARER,
+    _option,
+)
+from tests.fakes.chaster import FakeChaster, FakeSession
+from tests.fakes.discord import FakeDiscord, FakeUser, reaction_add
+
+DISCORD_TOKEN = "fake-discord-token-value"
+WEBHOOK_USER = "chaster"
+WEBHOOK_PASSWORD = "webhook-password-value"
+COMPLETE = "✅"
+START = "▶️"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Deployment:
+    """The fakes, plus the bot as a process that can be started, killed and started again."""
+
+    discord: FakeDiscord
+    chaster: FakeChaster
+    folder: Path
+    webhooks: bool = True
+    poll_seconds: int = 300
+    process: asyncio.subprocess.Process | None = None
+    starts: int = 0
+
+    def __post_init__(self) -> None:
+        self.port = free_port()
+        self.log_path = self.folder / "bot.log"
+
+    @property
+    def database(self) -> Path:
+        return self.folder / "bot.sqlite3"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/chaster/webhook"
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "DISCORD_TOKEN": DISCORD_TOKEN,
+            "CHASTER_API_TOKEN": self.chaster.token,
+            "CHASTER_EXTENSION_SLUG": SLUG,
+            "CHASTER_API_URL": self.chaster.url,
+            "DISCORD_API_URL": self.discord.api_url,
+            "DISCORD_GATEWAY_URL": self.discord.gateway_url,
+            "DATABASE_PATH": str(self.database),
+            "DISCORD_GUILD_ID": str(GUILD),
+            "CHASTER_POLL_SECONDS": str(self.poll_seconds),
+            "LOG_LEVEL": "DEBUG",
+        }
+        if self.webhooks:
+            env |= {
+                "WEBHOOK_PORT": str(self.port),
+                "WEBHOOK_HOST": "127.0.0.1",
+                "WEBHOOK_USERNAME": WEBHOOK_USER,
+                "WEBHOOK_PASSWORD": WEBHOOK_PASSWORD,
+            }
+        return env
+
+    async def start(self) -> None:
+        assert self.process is None
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                cwd=self.folder,
+                env=self.environment(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        self.starts += 1
+        try:
+            await self.discord.wait_identified(count=self.starts, timeout=20)
+            if self.webhooks:
+                await self._wait_healthy()
+        except BaseException:
+            await self.kill()
+            raise
+
+    async def _wait_healthy(self) -> None:
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                try:
+                    response = await client.get(f"http://127.0.0.1:{self.port}/healthz")
+                    if response.status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)  # polling a socket that is not up yet
+        raise AssertionError(f"bot never became healthy; log:\n{self.log()}")
+
+    async def kill(self) -> None:
+        """SIGKILL: no cleanup at all, as in a crash or an OOM kill."""
+        process, self.process = self.process, None
+        if process is not None and process.returncode is None:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+
+    async def stop(self) -> int:
+        """SIGTERM, as `docker stop` does; returns the exit status."""
+        process, self.process = self.process, None
+        assert process is not None
+        process.send_signal(signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(process.wait(), timeout=20)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    # -- what people do -----------------------------------------------------------------
+
+    async def reply(
+        self, name: str, user: FakeUser, subcommand: str | None = None, **options: Any
+    ) -> str:
+        handle = await self.discord.send_slash(
+            name,
+            user=user,
+            subcommand=subcommand,
+            options=[_option(key, value) for key, value in options.items()],
+            channel_id=CHANNEL,
+        )
+        message = await handle.final_message(timeout=15)
+        return str(message.get("content", ""))
+
+    async def link_and_assign(self, **assign: Any) -> tuple[FakeSession, int]:
+        session = self.chaster.add_session(
+            wearer_discord_id=str(WEARER.id), keyholder_discord_id=str(KEYHOLDER.id)
+        )
+        linked = await self.reply("link", KEYHOLDER, wearer=WEARER, session_id=session.session_id)
+        assert linked.startswith("Linked"), linked
+        assigned = await self.reply(
+            "task",
+            KEYHOLDER,
+            "assign",
+            wearer=WEARER,
+            description="Stand still",
+            points=4,
+            **assign,
+        )
+        assert assigned.startswith("Assigned"), assigned
+        [feed] = [m for m in self.discord.bot_messages(CHANNEL) if m.get("embeds")]
+        return session, int(feed["id"])
+
+    async def react(self, user: FakeUser, message_id: int, emoji: str) -> None:
+        await self.discord.dispatch(
+            "MESSAGE_REACTION_ADD",
+            reaction_add(
+                user=user,
+                channel_id=CHANNEL,
+                message_id=message_id,
+                guild_id=GUILD,
+                emoji=emoji,
+                message_author_id=self.discord.bot_user.id,
+            ),
+        )
+
+    def feed_title(self, message_id: int) -> str:
+        return str(self.discord.messages[message_id]["embeds"][0]["title"])
+
+    async def wait_title(self, message_id: int, title: str) -> None:
+        await self.discord.wait_until(
+            lambda: self.feed_title(message_id) == title,
+            what=f"feed message {message_id} titled {title!r}",
+            timeout=15,
+        )
+
+    def bot_texts(self, fragment: str) -> list[str]:
+        return [
+            str(m["content"])
+            for m in self.discord.bot_messages(CHANNEL)
+            if fragment in str(m.get("content", ""))
+        ]
+
+
+@pytest.fixture
+async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
+    async with (
+        FakeDiscord(
+            guild_id=GUILD, channel_ids=(CHANNEL,), members=[KEYHOLDER, WEARER, STRANGER]
+        ) as discord_fake,
+        FakeChaster(slug=SLUG) as chaster,
+    ):
+        chaster.webhook_retry_delays = [0.2]
+        deployed = Deployment(discord_fake, chaster, tmp_path)
+        yield deployed
+        await deployed.kill()
+        log = deployed.log()
+        for secret in (DISCORD_TOKEN, chaster.token, WEBHOOK_PASSWORD):
+            assert secret not in log, "a secret reached the log"
+        assert "Traceback" not in log, log
+        assert discord_fake.unhandled == []
+
+
+async def test_reaction_on_a_message_from_before_sigkill_completes_once(
+    deployment: Deployment,
+) -> None:
+    await deployment.start()
+    session, feed = await deployment.link_and_assign()
+    await deployment.kill()
+
+    await deployment.start()
+    await deployment.react(KEYHOLDER, feed, COMPLETE)
+    await deployment.wait_title(feed, "✅ Completed")
+    assert deployment.chaster.count_calls("POST", "/tasks/complete") == 1
+    assert session.current_task is None
+
+    # A late second ✅ (the wearer's) changes nothing and calls nothing.
+    await deployment.react(WEARER, feed, COMPLETE)
+    await deployment.discord.wait_for_call(
+        "DELETE", rf"/channels/{CHANNEL}/messages/{feed}/reactions/.*/{WEARER.id}", timeout=15
+    )
+    assert deployment.chaster.count_calls("POST", "/tasks/complete") == 1
+    assert await deployment.stop() == 0
+
+
+async def test_timer_started_before_a_kill_fires_after_restart_exactly_once(
+    deployment: Deployment,
+) -> None:
+    await deployment.start()
+    session, feed = await deployment.link_and_assign(duration="1m")
+    await deployment.react(WEARER, feed, START)
+    await deployment.wait_title(feed, "⏱️ Timer running")
+    await deployment.kill()
+
+    # The timer runs out while the bot is down.
+    ended = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="microseconds")
+    with sqlite3.connect(deployment.database) as db:
+        db.execute("UPDATE tasks SET timer_ends_at = ?", (ended,))
+    deployment.chaster.advance(61)
+
+    await deployment.start()
+    await deployment.discord.wait_until(
+        lambda: len(deployment.bot_texts("has finished")) == 1, what="timer ping", timeout=15
+    )
+    [ping] = deployment.bot_texts("has finished")
+    assert ping.startswith(f"<@{WEARER.id}> <@{KEYHOLDER.id}>, the timer of “Stand still”")
+    await deployment.wait_title(feed, "⏰ Timer finished")
+    assert await deployment.stop() == 0
+
+    # Once more: the notice is not repeated. The start-up poll reading the session shows the
+    # bot got past its timers.
+    reads = deployment.chaster.count_calls("GET", f"/sessions/{session.session_id}")
+    await deployment.start()
+    await deployment.chaster.wait_for_call(
+        "GET", f"/sessions/{session.session_id}", count=reads + 1, timeout=15
+    )
+    assert len(deployment.bot_texts("has finished")) == 1
+
+    await deployment.react(KEYHOLDER, feed, COMPLETE)
+    await deployment.wait_title(feed, "✅ Completed")
+
+
+async def test_task_completed_inside_chaster_reaches_the_feed_by_webhook(
+    deployment: Deployment,
+) -> None:
+    deployment.chaster.webhook_url = deployment.webhook_url
+    deployment.chaster.webhook_auth = (WEBHOOK_USER, WEBHOOK_PASSWORD)
+    await deployment.start()
+    session, feed = await deployment.link_and_assign(verification=True)
+    # The wearer finishes the photo task in Chaster's own app.
+    deployment.chaster.finish_in_app(session.session_id, completed=True)
+    await deployment.wait_title(feed, "✅ Completed")
+    embed = deployment.discord.messages[feed]["embeds"][0]
+    assert any(f["value"].startswith("in Chaster") for f in embed["fields"])
+    # Chaster's echo of the bot's own assign created no second feed message.
+    assert len([m for m in deployment.discord.bot_messages(CHANNEL) if m.get("embeds")]) == 1
+    assert all(d["status"] == 200 for d in deployment.chaster.webhook_deliveries)
+
+
+async def test_webhook_auth_duplicates_and_lock_end(deployment: Deployment) -> None:
+    await deployment.start()
+    session, feed = await deployment.link_and_assign()
+    sid = session.session_id
+    # The wearer abandons the task in Chaster; the delivery is sent by hand below.
+    deployment.chaster.finish_in_app(sid, completed=False)
+    body = {
+        "event": "action_log.created",
+        "data": {"sessionId": sid, "actionLog": session.action_logs[-1]},
+        "sentAt": "2026-01-01T00:00:00.000Z",
+        "requestId": "delivery-1",
+    }
+    reads = deployment.chaster.count_calls("GET", f"/sessions/{sid}")
+    async with httpx.AsyncClient() as client:
+        wrong = await client.post(
+            deployment.webhook_url, json=body, auth=(WEBHOOK_USER, "not-the-password")
+        )
+        assert wrong.status_code == 401
+        missing = await client.post(deployment.webhook_url, json=body)
+        assert missing.status_code == 401
+        assert deployment.feed_title(feed) == "📋 Task assigned"
+        assert deployment.chaster.count_calls("GET", f"/sessions/{sid}") == reads
+
+        huge = await client.post(
+            deployment.webhook_url,
+            content=b"{" + b" " * (600 * 1024) + b"}",
+            headers={"Content-Type": "application/json"},
+            auth=(WEBHOOK_USER, WEBHOOK_PASSWORD),
+        )
+        assert huge.status_code == 413
+
+        first = await client.post(
+            deployment.webhook_url, json=body, auth=(WEBHOOK_USER, WEBHOOK_PASSWORD)
+        )
+        assert first.status_code == 200
+        await deployment.wait_title(feed, "❌ Failed")
+        reads_after_first = deployment.chaster.count_calls("GET", f"/sessions/{sid}")
+        again = await client.post(
+            deployment.webhook_url, json=body, auth=(WEBHOOK_USER, WEBHOOK_PASSWORD)
+        )
+        assert again.status_code == 200 and again.json() == {"status": "duplicate"}
+
+        ended = {
+            "event": "extension_session.deleted",
+            "data": {"session": {"sessionId": sid}, "extension": {"slug": SLUG}},
+            "requestId": "delivery-2",
+        }
+        response = await client.post(
+            deployment.webhook_url, json=ended, auth=(WEBHOOK_USER, WEBHOOK_PASSWORD)
+        )
+        assert response.status_code == 200
+    await deployment.discord.wait_until(
+        lambda: bool(deployment.bot_texts("lock has ended")), what="lock-ended notice", timeout=15
+    )
+    # The duplicate did no work at all.
+    assert deployment.chaster.count_calls("GET", f"/sessions/{sid}") == reads_after_first
+    text = await deployment.reply("task", KEYHOLDER, "status", wearer=WEARER)
+    assert "not linked" in text
+
+
+async def test_without_webhooks_polling_notices_within_the_interval(
+    deployment: Deployment,
+) -> None:
+    deployment.webhooks = False
+    deployment.poll_seconds = 2
+    await deployment.start()
+    session, feed = await deployment.link_and_assign()
+    deployment.chaster.finish_in_app(session.session_id, completed=True)
+    started = asyncio.get_running_loop().time()
+    await deployment.wait_title(feed, "✅ Completed")
+    # One interval to come round, plus slack for a loaded machine.
+    assert asyncio.get_running_loop().time() - started < 2 * 2 + 2
+
+
+async def test_sigterm_shuts_down_cleanly(deployment: Deployment) -> None:
+    await deployment.start()
+    assert await deployment.stop() == 0
+    with sqlite3.connect(deployment.database) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
