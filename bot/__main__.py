@@ -1,4 +1,8 @@
-"""`python -m bot`: read settings, set up logging, run the bot until stopped."""
+"""`python -m bot`: read settings, set up logging, run the bot until stopped.
+
+`python -m bot check` tests the settings against Discord and Chaster; `python -m bot healthcheck`
+is the container's health probe.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sys
 
 import discord
 
+from bot import check, health
 from bot.app import create_bot
 from bot.config import ConfigError, Settings, load_settings
 
@@ -37,7 +42,22 @@ async def run(settings: Settings) -> None:
         await bot.start(settings.DISCORD_TOKEN.get_secret_value())
 
 
-def main() -> int:
+USAGE = "usage: python -m bot [run | check | healthcheck]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if args else "run"
+    if command in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    if command == "check":
+        return check.main()
+    if command == "healthcheck":
+        return health.main()
+    if command != "run" or len(args) > 1:
+        print(USAGE, file=sys.stderr)
+        return 2
     try:
         settings = load_settings()
     except ConfigError as error:

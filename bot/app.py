@@ -17,6 +17,7 @@ from discord.utils import format_dt
 import cogs
 from bot.chaster import ChasterClient
 from bot.config import Settings
+from bot.health import Heartbeat, heartbeat_path
 from bot.store import Database, Store
 from bot.tasks.errors import Refused
 from bot.tasks.poller import Poller
@@ -54,6 +55,16 @@ def caller_of(interaction: discord.Interaction[Any]) -> Caller:
     )
 
 
+def _transform_refusal(error: app_commands.TransformerError) -> str:
+    """Discord sent a value an option cannot take, e.g. a user who is not in this server."""
+    if error.type in (discord.AppCommandOptionType.user, discord.AppCommandOptionType.mentionable):
+        name = discord.utils.escape_mentions(str(error.value))[:80]
+        return f"{name} is not a member of this server."
+    if error.type is discord.AppCommandOptionType.channel:
+        return "That channel can't be used for this; pick a text channel of this server."
+    return "One of the options has a value I can't use."
+
+
 class TasksTree(app_commands.CommandTree["TasksBot"]):
     """Renders every error once, as a short ephemeral reply."""
 
@@ -63,6 +74,8 @@ class TasksTree(app_commands.CommandTree["TasksBot"]):
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         if isinstance(cause, Refused):
             message = render_refusal(cause)
+        elif isinstance(cause, app_commands.TransformerError):
+            message = _transform_refusal(cause)
         elif isinstance(cause, app_commands.NoPrivateMessage):
             message = "This command only works in a server."
         elif isinstance(cause, app_commands.CheckFailure):
@@ -81,6 +94,9 @@ class TasksBot(commands.Bot):
     """The bot: slash commands and reactions in front of the task service."""
 
     def __init__(self, settings: Settings, service: TaskService, **options: Any) -> None:
+        # The bot never joins voice; skip discord.py's start-up warnings about voice libraries.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         intents = discord.Intents.none()
         intents.guilds = True
         # Raw reaction events on feed messages, including messages from before a restart.
@@ -98,6 +114,9 @@ class TasksBot(commands.Bot):
         self.timers = Timers(service)
         self.poller = Poller(service, settings.CHASTER_POLL_SECONDS)
         self.web: WebServer | None = None
+        self.heartbeat = Heartbeat(
+            heartbeat_path(settings), alive=lambda: self.is_ready() and not self.is_closed()
+        )
 
     async def setup_hook(self) -> None:
         for module in pkgutil.iter_modules(cogs.__path__):
@@ -119,9 +138,11 @@ class TasksBot(commands.Bot):
                 is_healthy=lambda: self.is_ready() and not self.is_closed(),
             )
             await self.web.start()
+        self.heartbeat.start()
 
     async def close(self) -> None:
         """Stop taking work, finish what was accepted, then disconnect."""
+        await self.heartbeat.stop()
         if self.web is not None:
             await self.web.stop()
         await self.poller.stop()

@@ -6,7 +6,9 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -37,6 +39,28 @@ SEARCH_PAGE_SIZE = 100
 USER_AGENT = "chaster-tasks-discord-bot"
 
 _M = TypeVar("_M", ExtensionSession, SessionSearchPage, ActionLogPage)
+
+# Chaster calls made on behalf of the current action, for its one-line log entry.
+_recorded_calls: ContextVar[list[str] | None] = ContextVar("chaster_calls", default=None)
+
+
+@contextmanager
+def record_calls() -> Iterator[list[str]]:
+    """Collect a short description of every Chaster call made inside the block."""
+    calls: list[str] = []
+    token = _recorded_calls.set(calls)
+    try:
+        yield calls
+    finally:
+        _recorded_calls.reset(token)
+
+
+def _note_call(method: str, path: str, outcome: str, started: float) -> None:
+    calls = _recorded_calls.get()
+    if calls is not None:
+        # The endpoint without the session id: "GET sessions", "POST tasks/assign".
+        endpoint = re.sub(r"^/api/extensions/sessions(/[^/]+)?/?", "", path) or "sessions"
+        calls.append(f"{method} {endpoint} {outcome} {(time.monotonic() - started) * 1000:.0f}ms")
 
 
 class ChasterError(Exception):
@@ -259,11 +283,13 @@ class ChasterClient:
                     type(error).__name__,
                     ", retrying" if retry else "",
                 )
+                _note_call(method, path, type(error).__name__, started)
                 if not retry:
                     raise _unavailable(method, error) from None
                 await asyncio.sleep(TRANSPORT_RETRY_DELAYS[transport_failures])
                 transport_failures += 1
                 continue
+            _note_call(method, path, str(response.status_code), started)
             log.debug(
                 "chaster %s %s -> %d in %.0f ms",
                 method,

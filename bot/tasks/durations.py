@@ -10,13 +10,16 @@ from bot.tasks.errors import Refused
 MIN_DURATION_SECONDS = 60
 MAX_DURATION_SECONDS = 86_400
 
-_UNITS = re.compile(r"(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
+# ASCII digits only, and few of them: `str.isdigit` also accepts "²", and int() refuses huge
+# strings. Anything over 24 hours is refused anyway.
+_MINUTES = re.compile(r"[0-9]{1,6}")
+_UNITS = re.compile(r"(?:(?P<h>[0-9]{1,6})h)?(?:(?P<m>[0-9]{1,6})m)?(?:(?P<s>[0-9]{1,6})s)?")
 
 
 def parse_duration(text: str) -> int:
     """Seconds in `text`, which must come to 60..86400; raises Refused with the reason."""
     cleaned = text.strip().lower().replace(" ", "")
-    if cleaned.isdigit():
+    if _MINUTES.fullmatch(cleaned):
         seconds = int(cleaned) * 60
     else:
         match = _UNITS.fullmatch(cleaned)

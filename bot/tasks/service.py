@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from bot.chaster import (
     TasksState,
     WebhookEnvelope,
 )
+from bot.chaster.client import record_calls
 from bot.chaster.models import TASK_COMPLETED, TASK_FAILED, TASK_LOG_TYPES
 from bot.store import (
     AuditResult,
@@ -347,6 +350,11 @@ class TaskService:
         """Give the wearer a task in Chaster (keyholder of record only)."""
         async with self._audited(caller, "task.assign", detail=f"wearer={wearer_id}") as audit:
             text = description.strip()
+            if any(_is_control(char) for char in text):
+                raise Refused(
+                    "The description contains control characters; use plain text "
+                    "(line breaks are fine)."
+                )
             if not 1 <= len(text) <= MAX_DESCRIPTION_LENGTH:
                 raise Refused(
                     f"The description must be 1 to {MAX_DESCRIPTION_LENGTH} characters "
@@ -445,12 +453,13 @@ class TaskService:
 
     async def act_on_message(self, caller: Caller, task: Task, action: TaskAction) -> Task:
         """A reaction on a task's feed message."""
-        async with self._audited(caller, f"reaction.{action}", detail=f"task={task.id}") as audit:
+        async with self._audited(caller, f"reaction.{action}") as audit:
             audit.task_id = task.id
             link = await self.store.get_link(task.link_id)
             if link is None or link.guild_id != caller.guild_id:
                 raise NotAllowed("That task is not from this server.")
             audit.link_id = link.id
+            audit.detail = f"wearer={link.wearer_id}"
             async with self._wearer_lock(link.guild_id, link.wearer_id):
                 # Re-read under the lock: another action may have moved the task meanwhile.
                 current = await self.store.get_task(task.id)
@@ -483,12 +492,11 @@ class TaskService:
         try:
             await self.chaster.start_task_timer(link.chaster_session_id, actor)
         except ChasterUnavailable as error:
-            raise Refused(
-                "Chaster did not answer, so I can't tell whether the timer started. "
-                "Check the task in Chaster, then try again."
-                if error.may_have_applied
-                else "Chaster could not be reached; the timer was not started. Try again."
-            ) from None
+            if not error.may_have_applied:
+                raise Refused(
+                    "Chaster could not be reached; the timer was not started. Try again."
+                ) from None
+            await self._confirm_timer_started(link, actor, task)
         except ChasterError as error:
             raise _chaster_refused(error) from None
         now = self.clock()
@@ -502,6 +510,32 @@ class TaskService:
         )
         await self._emit(EventKind.TIMER_STARTED, updated, link, caller.user_id)
         return updated
+
+    async def _confirm_timer_started(self, link: SessionLink, actor: Actor, task: Task) -> None:
+        """After a lost answer to start-timer: make sure the timer runs, or raise Refused.
+
+        Sending it again is safe, unlike an assign: a timer starts at most once. Success means
+        the first call never landed; a refusal while our task is still Chaster's current one
+        means it did (Chaster documents no other field that would tell).
+        """
+        try:
+            await self.chaster.start_task_timer(link.chaster_session_id, actor)
+            return
+        except ChasterUnavailable:
+            pass
+        except ChasterError as error:
+            if error.status is not None and 400 <= error.status < 500:
+                try:
+                    tasks = (await self.chaster.get_session(link.chaster_session_id)).lock.tasks
+                except ChasterError:
+                    tasks = None
+                current = tasks.current_task if tasks is not None else None
+                if current is not None and current.task == task.description:
+                    return
+        raise Refused(
+            "Chaster did not answer, so I can't tell whether the timer started. "
+            "Check the task in Chaster, then try again."
+        )
 
     async def _complete(self, caller: Caller, role: Role, link: SessionLink, task: Task) -> Task:
         if task.verification_required:
@@ -613,16 +647,23 @@ class TaskService:
     async def finish_timer(self, task_id: int) -> Task | None:
         """A timer ran out: tell the wearer and keyholder, once, however often this is called."""
         task = await self.store.get_task(task_id)
-        if task is None or task.timer_ends_at is None or task.timer_ends_at > self.clock():
+        if task is None:
             return None
-        marked = await self.store.mark_timer_notified(task_id, now=self.clock())
-        if marked is None:
-            return None
-        link = await self.store.get_link(marked.link_id)
+        link = await self.store.get_link(task.link_id)
         if link is None:
             return None
-        await self._emit(EventKind.TIMER_FINISHED, marked, link, None)
-        return marked
+        # Under the wearer's lock, so the notice never races a completion of the same task.
+        async with self._wearer_lock(link.guild_id, link.wearer_id):
+            current = await self.store.get_task(task_id)
+            if current is None or current.timer_ends_at is None:
+                return None
+            if current.timer_ends_at > self.clock():
+                return None
+            marked = await self.store.mark_timer_notified(task_id, now=self.clock())
+            if marked is None:
+                return None
+            await self._emit(EventKind.TIMER_FINISHED, marked, link, None)
+            return marked
 
     async def expire_link_request(self, request_id: int) -> LinkRequest | None:
         """A link request reached its expiry without the wearer's consent."""
@@ -767,6 +808,13 @@ class TaskService:
             points_required=points_required,
         )
         if closed is not None:
+            log.info(
+                "sync: task %d %s in Chaster guild=%d wearer=%d",
+                task.id,
+                outcome,
+                link.guild_id,
+                link.wearer_id,
+            )
             kind = EventKind.COMPLETED if outcome is TaskState.COMPLETED else EventKind.FAILED
             await self._emit(kind, closed, link, None)
 
@@ -784,6 +832,12 @@ class TaskService:
             assigned_by=None,
             now=self.clock(),
             feed_channel_id=settings.feed_channel_id or link.channel_id,
+        )
+        log.info(
+            "sync: task %d assigned in Chaster guild=%d wearer=%d",
+            task.id,
+            link.guild_id,
+            link.wearer_id,
         )
         await self._emit(EventKind.ASSIGNED, task, link, None)
 
@@ -883,35 +937,46 @@ class TaskService:
     async def _audited(
         self, caller: Caller, action: str, *, detail: str = ""
     ) -> AsyncIterator[_Audit]:
+        """Record the action in the audit log and in one log line, whatever its outcome."""
         audit = _Audit(detail=detail)
-        started = self.clock()
-        try:
-            yield audit
-        except Refused as refusal:
-            await self._record(caller, action, "refused", audit, refusal.message)
-            log.info(
-                "%s refused: guild=%d user=%d %s: %s",
-                action,
-                caller.guild_id,
-                caller.user_id,
-                audit.detail,
-                refusal.message,
-            )
-            raise
-        except Exception as error:
-            await self._record(caller, action, "error", audit, type(error).__name__)
-            raise
-        else:
-            await self._record(caller, action, "ok", audit, "")
-            log.info(
-                "%s ok: guild=%d user=%d %s task=%s in %.0f ms",
-                action,
-                caller.guild_id,
-                caller.user_id,
-                audit.detail,
-                audit.task_id,
-                (self.clock() - started).total_seconds() * 1000,
-            )
+        started = time.monotonic()
+        with record_calls() as calls:
+            try:
+                yield audit
+            except Refused as refusal:
+                await self._record(caller, action, "refused", audit, refusal.message)
+                self._log(logging.INFO, action, "refused", caller, audit, calls, started)
+                raise
+            except Exception as error:
+                await self._record(caller, action, "error", audit, type(error).__name__)
+                self._log(logging.WARNING, action, "error", caller, audit, calls, started)
+                raise
+            else:
+                await self._record(caller, action, "ok", audit, "")
+                self._log(logging.INFO, action, "ok", caller, audit, calls, started)
+
+    @staticmethod
+    def _log(
+        level: int,
+        action: str,
+        result: str,
+        caller: Caller,
+        audit: _Audit,
+        calls: list[str],
+        started: float,
+    ) -> None:
+        log.log(
+            level,
+            "%s %s guild=%d user=%d %s task=%s chaster=[%s] %.0fms",
+            action,
+            result,
+            caller.guild_id,
+            caller.user_id,
+            audit.detail,
+            audit.task_id if audit.task_id is not None else "-",
+            ", ".join(calls),
+            (time.monotonic() - started) * 1000,
+        )
 
     async def _record(
         self, caller: Caller, action: str, result: AuditResult, audit: _Audit, reason: str
@@ -945,6 +1010,11 @@ def _closes(entry: ActionLog, task: Task) -> bool:
         return False
     details = entry.task_details()
     return details is None or details.task.strip() == task.description
+
+
+def _is_control(char: str) -> bool:
+    # NUL and friends: SQLite's length() stops at NUL, and no one types these on purpose.
+    return char not in "\n\t" and unicodedata.category(char) == "Cc"
 
 
 def _require_tasks(lock: Lock) -> TasksState:
