@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from bot.chaster import ChasterClient, WebhookEnvelope
 from bot.store import Database, SessionLink, Store, TaskState
+from bot.tasks.errors import Refused
 from bot.tasks.poller import Poller
 from bot.tasks.service import (
     Caller,
@@ -346,3 +347,26 @@ async def test_poll_plan_puts_open_tasks_first_and_respects_the_budget(env: Env)
     second = await poller.plan()
     assert first[0] == second[0] == session.session_id
     assert set(first[1:]) | set(second[1:]) == set(others)
+
+
+async def test_task_text_from_chaster_is_cleaned_of_control_characters(env: Env) -> None:
+    session, link = await env.link()
+    env.fake.assign_in_app(session.session_id, "\x00Kneel\x07 now")
+    await env.service.sync_session(session.session_id)
+    task = await env.store.get_open_task(link.id)
+    assert task is not None and task.description == "Kneel  now"
+
+
+async def test_unverifiable_wearer_can_only_be_linked_by_the_locks_keyholder(env: Env) -> None:
+    stranger = 777
+    self_lock = env.fake.add_session(wearer_discord_id=None, has_keyholder=False)
+    # Someone who only knows the session id cannot make themselves its wearer...
+    with pytest.raises(Refused, match="no Discord account connected"):
+        await env.service.link(Caller(stranger, GUILD), stranger, self_lock.session_id, CHANNEL)
+    # ...nor ask someone else to consent to it.
+    with pytest.raises(Refused, match="no Discord account connected"):
+        await env.service.link(Caller(stranger, GUILD), WEARER, self_lock.session_id, CHANNEL)
+    # The lock's keyholder, whose Discord id Chaster confirms, still can.
+    held = env.fake.add_session(wearer_discord_id=None, keyholder_discord_id=str(KEYHOLDER))
+    outcome = await env.service.link(Caller(KEYHOLDER, GUILD), WEARER, held.session_id, CHANNEL)
+    assert outcome.link is not None

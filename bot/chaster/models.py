@@ -52,10 +52,18 @@ class TaskDetails(ChasterModel):
     verification_required: bool = False
     # Seconds; 0 or absent means the task is not timed.
     duration: int | None = None
+    # Not documented by Chaster: read only when present (see timer_started).
+    timer_started_at: datetime | None = None
 
     @property
     def is_timed(self) -> bool:
         return bool(self.duration)
+
+    def timer_started(self) -> bool | None:
+        """Whether Chaster reports the timer as started; None when it does not say."""
+        if "timer_started_at" not in self.model_fields_set:
+            return None
+        return self.timer_started_at is not None
 
 
 class TasksConfig(ChasterModel):

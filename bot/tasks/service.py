@@ -211,6 +211,14 @@ class TaskService:
             now = self.clock()
             keyholder_discord_id = lock.keyholder.discord_id if lock.keyholder else None
             invoker_is_keyholder = keyholder_discord_id == str(caller.user_id)
+            if not invoker_is_keyholder and lock.user.discord_id is None:
+                # Nothing proves that this Discord user wears the lock: only the lock's own
+                # keyholder (whose Discord id Chaster confirms) may link it.
+                raise Refused(
+                    "That lock's wearer has no Discord account connected on Chaster, so I "
+                    "can't check who wears it. Connect Discord in Chaster, or ask the lock's "
+                    "keyholder to run /link."
+                )
             if caller.user_id == wearer_id and not invoker_is_keyholder:
                 if lock.keyholder is not None:
                     raise Refused(
@@ -515,27 +523,32 @@ class TaskService:
         """After a lost answer to start-timer: make sure the timer runs, or raise Refused.
 
         Sending it again is safe, unlike an assign: a timer starts at most once. Success means
-        the first call never landed; a refusal while our task is still Chaster's current one
-        means it did (Chaster documents no other field that would tell).
+        the first call never landed. A refusal means it did only if Chaster says the timer is
+        running: from the current task's timer field when Chaster sends one, otherwise from a
+        validation-style refusal (400, 409, 422) while our task is still the current one.
+        Anything else is Chaster's own refusal, and nothing is recorded.
         """
         try:
             await self.chaster.start_task_timer(link.chaster_session_id, actor)
             return
         except ChasterUnavailable:
-            pass
+            raise Refused(
+                "Chaster did not answer, so I can't tell whether the timer started. "
+                "Check the task in Chaster, then try again."
+            ) from None
         except ChasterError as error:
-            if error.status is not None and 400 <= error.status < 500:
-                try:
-                    tasks = (await self.chaster.get_session(link.chaster_session_id)).lock.tasks
-                except ChasterError:
-                    tasks = None
-                current = tasks.current_task if tasks is not None else None
-                if current is not None and current.task == task.description:
+            refusal = error
+        if refusal.status in (400, 409, 422):
+            try:
+                tasks = (await self.chaster.get_session(link.chaster_session_id)).lock.tasks
+            except ChasterError:
+                tasks = None
+            current = tasks.current_task if tasks is not None else None
+            if current is not None and current.task == task.description:
+                started = current.timer_started()
+                if started is None or started:
                     return
-        raise Refused(
-            "Chaster did not answer, so I can't tell whether the timer started. "
-            "Check the task in Chaster, then try again."
-        )
+        raise _chaster_refused(refusal)
 
     async def _complete(self, caller: Caller, role: Role, link: SessionLink, task: Task) -> Task:
         if task.verification_required:
@@ -821,9 +834,10 @@ class TaskService:
     async def _record_task_from_chaster(self, link: SessionLink, details: TaskDetails) -> None:
         duration = details.duration
         settings = await self.store.get_guild_settings(link.guild_id)
+        text = "".join(" " if _is_control(char) else char for char in details.task).strip()
         task = await self.store.create_task(
             link_id=link.id,
-            description=details.task.strip()[:MAX_DESCRIPTION_LENGTH] or "(no description)",
+            description=text[:MAX_DESCRIPTION_LENGTH] or "(no description)",
             points=max(0, details.points),
             verification_required=details.verification_required,
             duration_seconds=duration
