@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from bot.background import Background
 from bot.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -35,18 +36,13 @@ class Heartbeat:
     def __init__(self, path: Path, alive: Callable[[], bool]) -> None:
         self.path = path
         self._alive = alive
-        self._runner: asyncio.Task[None] | None = None
+        self._loop = Background("heartbeat", self._run)
 
     def start(self) -> None:
-        if self._runner is None:
-            self._runner = asyncio.create_task(self._run(), name="heartbeat")
+        self._loop.start()
 
     async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
-            with suppress(asyncio.CancelledError):
-                await runner
+        await self._loop.stop()
         with suppress(FileNotFoundError):
             self.path.unlink()
 

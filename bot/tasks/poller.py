@@ -12,8 +12,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from contextlib import suppress
 
+from bot.background import Background
 from bot.tasks.service import TaskService
 
 log = logging.getLogger(__name__)
@@ -30,19 +30,14 @@ class Poller:
         self.interval = interval_seconds
         # Where the round-robin over sessions without an open task stopped last round.
         self._cursor = 0
-        self._runner: asyncio.Task[None] | None = None
+        self._loop = Background("poller", self._run)
         self.rounds = 0
 
     def start(self) -> None:
-        if self._runner is None:
-            self._runner = asyncio.create_task(self._run(), name="poller")
+        self._loop.start()
 
     async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
-            with suppress(asyncio.CancelledError):
-                await runner
+        await self._loop.stop()
 
     def budget(self) -> int:
         """How many sessions one round may read."""

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime
 
+from bot.background import Background
 from bot.tasks.service import (
     Event,
     EventKind,
@@ -38,7 +39,7 @@ class Deadlines:
         self._heap: list[tuple[datetime, int, str, Action]] = []
         self._order = itertools.count()
         self._wake = asyncio.Event()
-        self._runner: asyncio.Task[None] | None = None
+        self._loop = Background("deadlines", self._run)
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -48,15 +49,10 @@ class Deadlines:
         self._wake.set()
 
     def start(self) -> None:
-        if self._runner is None:
-            self._runner = asyncio.create_task(self._run(), name="deadlines")
+        self._loop.start()
 
     async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
-            with suppress(asyncio.CancelledError):
-                await runner
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:
