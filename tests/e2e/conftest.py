@@ -7,6 +7,7 @@ Both fakes listen on 127.0.0.1; the bot reaches them through its own settings
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,7 @@ from tests.fakes.discord import (
 )
 
 SLUG = "discord-tasks-bot"
+EPHEMERAL = 1 << 6
 GUILD = 1000
 CHANNEL = 2000
 FEED = 2001
@@ -107,6 +109,74 @@ class World:
                 message_author_id=self.discord.bot_user.id,
             ),
         )
+
+    async def refusal(
+        self, name: str, user: FakeUser, subcommand: str | None = None, **options: Any
+    ) -> str:
+        """Run a command that must fail: assert its answer is ephemeral and return its text."""
+        handle = await self.command(name, user, subcommand, **options)
+        message = await handle.final_message()
+        assert int(message.get("flags") or 0) & EPHEMERAL, f"error reply not ephemeral: {message}"
+        return str(message.get("content", ""))
+
+    async def assign(
+        self,
+        by: FakeUser = KEYHOLDER,
+        *,
+        description: str = "Hold a plank",
+        points: int = 5,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """`/task assign` to WEARER; return the feed message (posted before the reply)."""
+        text = await self.reply(
+            "task", by, "assign", wearer=WEARER, description=description, points=points, **options
+        )
+        assert text.startswith("Assigned to <@"), text
+        return self.feed_messages()[-1]
+
+    def feed_messages(self) -> list[dict[str, Any]]:
+        """The bot's task messages (those with an embed) in every channel, oldest first."""
+        return [
+            message
+            for _, message in sorted(self.discord.messages.items())
+            if int(message["author"]["id"]) == self.discord.bot_user.id and message.get("embeds")
+        ]
+
+    def reactions_by(self, message_id: int | str, user_id: int | None = None) -> list[str]:
+        """Emoji currently on a message from one user (default: the bot), sorted."""
+        who = self.discord.bot_user.id if user_id is None else user_id
+        return sorted(e for e, uid in self.discord.reactions.get(int(message_id), []) if uid == who)
+
+    async def wait_reactions(self, message_id: int | str, expected: list[str]) -> None:
+        """Wait until the bot's own reactions on a message are exactly `expected`."""
+        await self.discord.wait_until(
+            lambda: self.reactions_by(message_id) == sorted(expected),
+            what=f"bot reactions {expected} on {message_id}",
+        )
+
+    async def wait_reaction_removed(
+        self, message_id: int | str, user: FakeUser, emoji: str
+    ) -> None:
+        """Wait for the bot's DELETE of `user`'s `emoji` reaction on a message."""
+        await self.discord.wait_for_call(
+            "DELETE",
+            rf"/channels/\d+/messages/{message_id}/reactions/{re.escape(emoji)}/{user.id}",
+        )
+
+    async def wait_edits(self, message_id: int | str, count: int = 1) -> dict[str, Any]:
+        """Wait for the `count`-th PATCH of a channel message; return the message as now stored."""
+        await self.discord.wait_for_call(
+            "PATCH", rf"/channels/\d+/messages/{message_id}", count=count
+        )
+        return self.discord.messages[int(message_id)]
+
+    def chaster_bodies(self, method: str, path_contains: str) -> list[Any]:
+        """JSON bodies of the fake Chaster's calls matching `method` and a path fragment."""
+        return [
+            call.json
+            for call in self.chaster.calls
+            if call.method == method and path_contains in call.path
+        ]
 
     def session(self, *, has_keyholder: bool = True, **kwargs: Any) -> FakeSession:
         return self.chaster.add_session(
