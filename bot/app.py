@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import pkgutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,6 +27,9 @@ from bot.tasks.timers import Timers
 from bot.web import WebServer
 
 log = logging.getLogger(__name__)
+
+# How long shutdown waits for commands and reactions that are being handled.
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def render_refusal(refusal: Refused) -> str:
@@ -66,9 +70,22 @@ def _transform_refusal(error: app_commands.TransformerError) -> str:
 
 
 class TasksTree(app_commands.CommandTree["TasksBot"]):
-    """Renders every error once, as a short ephemeral reply."""
+    """Renders every error once, as a short ephemeral reply, and tracks commands in flight."""
+
+    async def interaction_check(self, interaction: discord.Interaction[TasksBot], /) -> bool:
+        # Ended by on_error or by the bot's on_app_command_completion, whichever comes.
+        interaction.client.work.begin(("command", interaction.id))
+        return True
 
     async def on_error(
+        self, interaction: discord.Interaction[TasksBot], error: app_commands.AppCommandError
+    ) -> None:
+        try:
+            await self._render_error(interaction, error)
+        finally:
+            interaction.client.work.end(("command", interaction.id))
+
+    async def _render_error(
         self, interaction: discord.Interaction[TasksBot], error: app_commands.AppCommandError
     ) -> None:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
@@ -88,6 +105,43 @@ class TasksTree(app_commands.CommandTree["TasksBot"]):
             await reply(interaction, message, ephemeral=True)
         except discord.HTTPException:
             log.warning("could not deliver an error reply for interaction %d", interaction.id)
+
+
+class InFlight:
+    """Work that has started and must finish before shutdown closes Discord's connection."""
+
+    def __init__(self) -> None:
+        self._keys: set[Hashable] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def begin(self, key: Hashable) -> None:
+        self._keys.add(key)
+        self._idle.clear()
+
+    def end(self, key: Hashable) -> None:
+        self._keys.discard(key)
+        if not self._keys:
+            self._idle.set()
+
+    @asynccontextmanager
+    async def running(self, key: Hashable) -> AsyncIterator[None]:
+        self.begin(key)
+        try:
+            yield
+        finally:
+            self.end(key)
+
+    async def drained(self, within: float) -> bool:
+        """Wait until nothing is in flight; False if `within` seconds passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), within)
+        except TimeoutError:
+            return False
+        return True
 
 
 class TasksBot(commands.Bot):
@@ -111,6 +165,7 @@ class TasksBot(commands.Bot):
         )
         self.settings = settings
         self.service = service
+        self.work = InFlight()
         self.timers = Timers(service)
         self.poller = Poller(service, settings.CHASTER_POLL_SECONDS)
         self.web: WebServer | None = None
@@ -147,7 +202,16 @@ class TasksBot(commands.Bot):
             await self.web.stop()
         await self.poller.stop()
         await self.timers.stop()
+        if not await self.work.drained(within=SHUTDOWN_GRACE_SECONDS):
+            log.warning("shutting down with %d commands or reactions unfinished", len(self.work))
         await super().close()
+
+    async def on_app_command_completion(
+        self,
+        interaction: discord.Interaction[TasksBot],
+        command: app_commands.Command[Any, ..., Any] | app_commands.ContextMenu,
+    ) -> None:
+        self.work.end(("command", interaction.id))
 
     async def _sync_commands(self) -> None:
         guild_id = self.settings.DISCORD_GUILD_ID

@@ -34,6 +34,11 @@ class Reactions(commands.Cog):
         emoji = event.emoji.name
         if emoji is None or event.emoji.id is not None:
             return
+        async with self.bot.work.running(("reaction", event.message_id, event.user_id, emoji)):
+            await self._handle(event, emoji)
+
+    async def _handle(self, event: discord.RawReactionActionEvent, emoji: str) -> None:
+        assert event.guild_id is not None
         caller = Caller(user_id=event.user_id, guild_id=event.guild_id)
         service = self.bot.service
         try:
@@ -67,13 +72,16 @@ class Reactions(commands.Cog):
             # Strangers' reactions are removed quietly rather than answered in the channel.
             return
         channel = self.bot.get_partial_messageable(event.channel_id, guild_id=event.guild_id)
-        await channel.send(
-            f"<@{event.user_id}> {render_refusal(refusal)}",
-            reference=message,
-            mention_author=False,
-            allowed_mentions=discord.AllowedMentions(users=[discord.Object(event.user_id)]),
-            delete_after=NOTICE_SECONDS,
-        )
+        try:
+            await channel.send(
+                f"<@{event.user_id}> {render_refusal(refusal)}",
+                reference=message,
+                mention_author=False,
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(event.user_id)]),
+                delete_after=NOTICE_SECONDS,
+            )
+        except discord.HTTPException as error:
+            log.warning("could not post a refusal notice: %s", error)
 
     def _message(self, event: discord.RawReactionActionEvent) -> discord.PartialMessage:
         channel = self.bot.get_partial_messageable(event.channel_id, guild_id=event.guild_id)

@@ -31,6 +31,7 @@ from bot.tasks.service import (
     TaskService,
 )
 from bot.tasks.timers import Timers
+from tests.clock import Clock
 from tests.fakes.chaster import FakeChaster, FakeSession
 
 SLUG = "discord-tasks-bot"
@@ -38,14 +39,6 @@ GUILD = 10
 CHANNEL = 20
 KEYHOLDER = 501
 WEARER = 502
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 @dataclass

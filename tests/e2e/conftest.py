@@ -10,7 +10,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pytest
 
 from bot.app import TasksBot, create_bot
 from bot.config import Settings
+from tests.clock import Clock
 from tests.fakes.chaster import FakeChaster, FakeSession
 from tests.fakes.discord import (
     MANAGE_GUILD,
@@ -47,14 +48,18 @@ STRANGER = FakeUser(5003, "stranger")
 ADMIN = FakeUser(5004, "admin", roles=(ADMINS.id,))
 
 
-class Clock:
-    """The service's clock, moved forward by tests together with the fake Chaster's."""
+START, COMPLETE, FAIL = "▶️", "✅", "❌"
 
-    def __init__(self) -> None:
-        self.offset = timedelta()
 
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+def embed(message: dict[str, Any]) -> dict[str, Any]:
+    """The one embed of a feed message."""
+    [only] = message["embeds"]
+    return dict(only)
+
+
+def fields(message: dict[str, Any]) -> dict[str, str]:
+    """A feed message's embed fields by name."""
+    return {field["name"]: field["value"] for field in embed(message)["fields"]}
 
 
 @dataclass

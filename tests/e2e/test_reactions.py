@@ -9,25 +9,19 @@ import pytest
 from tests.e2e.conftest import (
     ADMIN,
     CHANNEL,
+    COMPLETE,
+    FAIL,
     FEED,
     KEYHOLDER,
+    START,
     STRANGER,
     WEARER,
     ChannelRef,
     FakeUser,
     World,
+    embed,
+    fields,
 )
-
-START, COMPLETE, FAIL = "▶️", "✅", "❌"
-
-
-def embed(message: dict[str, Any]) -> dict[str, Any]:
-    [only] = message["embeds"]
-    return dict(only)
-
-
-def fields(message: dict[str, Any]) -> dict[str, str]:
-    return {field["name"]: field["value"] for field in embed(message)["fields"]}
 
 
 async def notice_for(world: World, user: FakeUser, channel_id: int, after: int) -> dict[str, Any]:

@@ -9,20 +9,17 @@ import pytest
 from tests.e2e.conftest import (
     ADMIN,
     CHANNEL,
+    COMPLETE,
+    FAIL,
     FEED,
     KEYHOLDER,
+    START,
     STRANGER,
     WEARER,
     ChannelRef,
     World,
+    fields,
 )
-
-START, COMPLETE, FAIL = "▶️", "✅", "❌"
-
-
-def fields(message: dict[str, Any]) -> dict[str, str]:
-    [embed] = message["embeds"]
-    return {field["name"]: field["value"] for field in embed["fields"]}
 
 
 @pytest.mark.parametrize(
