@@ -405,3 +405,29 @@ async def test_sigterm_finishes_a_command_in_flight(deployment: Deployment) -> N
     answer = await handle.final_message(timeout=15)
     assert "Stand still" in str(answer.get("content")), answer
     assert await stopping == 0
+
+
+async def test_start_up_catches_up_with_a_task_assigned_while_the_bot_was_down(
+    deployment: Deployment,
+) -> None:
+    deployment.webhooks = False
+    await deployment.start()
+    session, feed = await deployment.link_and_assign()
+    await deployment.kill()
+    # While the bot is down the task is finished and a new one assigned, inside Chaster.
+    deployment.chaster.finish_in_app(session.session_id, completed=True)
+    deployment.chaster.assign_in_app(session.session_id, "Write 50 lines", points=2)
+
+    await deployment.start()
+    await deployment.wait_title(feed, "✅ Completed")
+    await deployment.discord.wait_until(
+        lambda: bool(deployment.bot_texts("assigned to you in Chaster")),
+        what="feed message for the task assigned in Chaster",
+        timeout=15,
+    )
+    [new] = [
+        m
+        for m in deployment.discord.bot_messages(CHANNEL)
+        if "assigned to you in Chaster" in str(m.get("content"))
+    ]
+    assert new["embeds"][0]["description"] == "Write 50 lines"
