@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.store import load_migrations
 from tests.fakes.chaster import FakeChaster
 from tests.fakes.discord import FakeDiscord
 
@@ -58,7 +59,7 @@ async def test_check_passes_and_counts_locked_sessions(tmp_path: Path) -> None:
     ]
     assert "3 locked session(s)" in lines[2]
     assert "testbot" in lines[1]
-    assert "schema version 2" in lines[3]
+    assert f"schema version {len(load_migrations())}" in lines[3]
     assert "discord-token-value" not in result.stdout + result.stderr
 
 

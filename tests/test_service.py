@@ -740,8 +740,34 @@ async def test_assign_is_refused_while_the_bot_still_records_an_open_task(env: E
     assert await env.count("tasks") == 1
 
 
-async def test_assign_is_refused_when_chaster_shows_a_task(env: Env) -> None:
+async def forget_lock_facts(env: Env) -> None:
+    """Make the link look like one made before the bot kept whether the lock has a keyholder."""
+    await env.store.db.write_one("UPDATE session_links SET lock_has_keyholder = NULL")
+
+
+async def test_assign_while_chaster_shows_a_task_gets_chasters_refusal(env: Env) -> None:
     await env.linked()
+    env.fake.assign_in_app(env.session.session_id, "Picked in Chaster", 3)
+    reads = env.fake.count_calls("GET", "/sessions/")
+    with pytest.raises(ChasterRefused):
+        await env.assign()
+    # One request, no read first: Chaster's own conflict answer is what the user sees.
+    assert len(env.posts("assign")) == 1
+    assert env.fake.count_calls("GET", "/sessions/") == reads
+    assert await env.count("tasks") == 0
+
+
+async def test_assign_during_a_vote_gets_chasters_refusal(env: Env) -> None:
+    await env.linked()
+    env.fake.start_vote_in_app(env.session.session_id)
+    with pytest.raises(ChasterRefused):
+        await env.assign()
+    assert await env.count("tasks") == 0
+
+
+async def test_old_link_reads_chaster_first_and_names_the_task(env: Env) -> None:
+    await env.linked()
+    await forget_lock_facts(env)
     env.fake.assign_in_app(env.session.session_id, "Picked in Chaster", 3)
     with pytest.raises(Refused) as caught:
         await env.assign()
@@ -750,14 +776,22 @@ async def test_assign_is_refused_when_chaster_shows_a_task(env: Env) -> None:
     assert await env.count("tasks") == 0
 
 
-async def test_assign_is_refused_during_a_vote(env: Env) -> None:
+async def test_old_link_reads_chaster_first_and_sees_a_vote(env: Env) -> None:
     await env.linked()
+    await forget_lock_facts(env)
     env.fake.start_vote_in_app(env.session.session_id)
     with pytest.raises(Refused) as caught:
         await env.assign()
     assert "vote" in caught.value.message
     assert env.posts("assign") == []
-    assert await env.count("tasks") == 0
+
+
+async def test_old_link_learns_the_lock_facts_once(env: Env) -> None:
+    await env.linked()
+    await forget_lock_facts(env)
+    await env.assign()
+    link = await env.store.get_open_link(GUILD, WEARER)
+    assert link is not None and link.lock_has_keyholder is True
 
 
 @pytest.mark.parametrize(
@@ -781,6 +815,7 @@ async def test_assign_reports_chaster_errors_in_chasters_words(
 
 async def test_assign_reports_a_failed_session_read_in_chasters_words(env: Env) -> None:
     await env.linked()
+    await forget_lock_facts(env)
     env.fake.fail_next("GET", "/sessions/", 503, "Maintenance until noon")
     with pytest.raises(ChasterRefused) as caught:
         await env.assign()
@@ -1182,6 +1217,7 @@ async def test_chaster_errors_leave_the_task_unchanged(
 async def test_a_failed_lock_read_before_completing_leaves_the_task_unchanged(env: Env) -> None:
     await env.linked()
     await env.assign()
+    await forget_lock_facts(env)
     before = await env.only_task()
     env.fake.fail_next("GET", "/sessions/", 502, "Bad gateway, try later")
     with pytest.raises(ChasterRefused) as caught:

@@ -363,3 +363,34 @@ async def test_unverifiable_wearer_can_only_be_linked_by_the_locks_keyholder(env
     held = env.fake.add_session(wearer_discord_id=None, keyholder_discord_id=str(KEYHOLDER))
     outcome = await env.service.link(Caller(KEYHOLDER, GUILD), WEARER, held.session_id, CHANNEL)
     assert outcome.link is not None
+
+
+async def test_poll_rounds_reach_every_open_task_when_there_are_more_than_a_round_reads(
+    env: Env,
+) -> None:
+    sessions = []
+    for index in range(5):
+        session = env.fake.add_session(wearer_discord_id=str(3000 + index))
+        sessions.append(session.session_id)
+        link = await env.store.create_link(
+            guild_id=GUILD,
+            wearer_id=3000 + index,
+            keyholder_id=KEYHOLDER,
+            chaster_session_id=session.session_id,
+            lock_id=session.lock_id,
+            now=env.clock.now(),
+        )
+        await env.store.create_task(
+            link_id=link.id,
+            description="x",
+            points=0,
+            verification_required=False,
+            duration_seconds=None,
+            assigned_by=KEYHOLDER,
+            now=env.clock.now(),
+        )
+    poller = Poller(env.service, interval_seconds=2.4)  # budget: 2.4 s * 100/60 * 0.5 = 2
+    assert poller.budget() == 2
+    rounds = [await poller.plan() for _ in range(3)]
+    assert all(len(chosen) == 2 for chosen in rounds)
+    assert {session for chosen in rounds for session in chosen} == set(sessions)

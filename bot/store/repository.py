@@ -22,6 +22,7 @@ from .rows import (
     SessionLink,
     Task,
     TaskState,
+    from_db,
     to_db,
 )
 
@@ -48,6 +49,14 @@ _OPEN_STATES_SQL: Final = ", ".join(f"'{state.value}'" for state in OPEN_TASK_ST
 _TASKS_MISSING_FEED_MESSAGE: Final = (
     "SELECT * FROM tasks WHERE feed_channel_id IS NOT NULL AND feed_message_id IS NULL"  # noqa: S608
     f" AND state IN ({_OPEN_STATES_SQL}) ORDER BY id"
+)
+
+# Sessions to poll, without loading whole rows: at 10,000 links that is most of start-up memory.
+_LINKED_SESSIONS: Final = (
+    "SELECT l.chaster_session_id, MAX(t.id IS NOT NULL) FROM session_links AS l"  # noqa: S608
+    " LEFT JOIN tasks AS t ON t.link_id = l.id"
+    f" AND t.state IN ({_OPEN_STATES_SQL})"
+    " WHERE l.closed_at IS NULL GROUP BY l.chaster_session_id ORDER BY MIN(l.id)"
 )
 
 _SET_FEED_CHANNEL: Final = (
@@ -149,6 +158,7 @@ class Store:
         lock_id: str,
         now: datetime,
         channel_id: int | None = None,
+        lock_has_keyholder: bool | None = None,
     ) -> SessionLink:
         """Link a session to a wearer; `LinkExists` if the wearer has an open link here."""
         async with self._db.transaction() as conn:
@@ -161,6 +171,7 @@ class Store:
                 lock_id=lock_id,
                 now=now,
                 channel_id=channel_id,
+                lock_has_keyholder=lock_has_keyholder,
             )
 
     async def _insert_link(
@@ -174,12 +185,14 @@ class Store:
         lock_id: str,
         now: datetime,
         channel_id: int | None,
+        lock_has_keyholder: bool | None = None,
     ) -> SessionLink:
         # No check-then-insert: the partial unique index decides, and transaction() maps it.
         link_id = await _write(
             conn,
             "INSERT INTO session_links (guild_id, wearer_id, keyholder_id, chaster_session_id,"
-            " lock_id, created_at, channel_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " lock_id, created_at, channel_id, lock_has_keyholder)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 guild_id,
                 wearer_id,
@@ -188,6 +201,7 @@ class Store:
                 lock_id,
                 to_db(now),
                 channel_id,
+                None if lock_has_keyholder is None else int(lock_has_keyholder),
             ),
         )
         row = await _one(conn, "SELECT * FROM session_links WHERE id = ?", (link_id,))
@@ -227,6 +241,20 @@ class Store:
             row = await _one(conn, "SELECT * FROM session_links WHERE id = ?", (link_id,))
         assert row is not None
         return SessionLink.from_row(row)
+
+    async def set_lock_has_keyholder(self, chaster_session_id: str, has_keyholder: bool) -> None:
+        """Record, for every link to the session, whether its lock has a keyholder."""
+        await self._db.write_one(
+            "UPDATE session_links SET lock_has_keyholder = ?"
+            " WHERE chaster_session_id = ? AND lock_has_keyholder IS NOT ?",
+            (int(has_keyholder), chaster_session_id, int(has_keyholder)),
+        )
+
+    async def linked_sessions(self) -> list[tuple[str, bool]]:
+        """Each session with an open link, and whether one of its links has an open task."""
+        async with self._db.reading() as conn:
+            rows = await _all(conn, _LINKED_SESSIONS)
+        return [(row[0], bool(row[1])) for row in rows]
 
     async def open_links_for_session(self, chaster_session_id: str) -> list[SessionLink]:
         """Open links to one Chaster session (one per server it is linked in)."""
@@ -573,6 +601,17 @@ class Store:
             )
         return [Task.from_row(row) for row in rows]
 
+    async def pending_timer_deadlines(self) -> list[tuple[int, datetime]]:
+        """(task id, timer end) of every running timer not yet announced, soonest first."""
+        async with self._db.reading() as conn:
+            rows = await _all(
+                conn,
+                "SELECT id, timer_ends_at FROM tasks WHERE state = 'timer_running'"
+                " AND timer_notified_at IS NULL AND timer_ends_at IS NOT NULL"
+                " ORDER BY timer_ends_at, id",
+            )
+        return [(row[0], from_db(row[1])) for row in rows]
+
     async def mark_timer_notified(self, task_id: int, *, now: datetime) -> Task | None:
         """Compare-and-set: note the timer's notice as sent; None if already sent or no timer."""
         async with self._db.transaction() as conn:
@@ -630,17 +669,24 @@ class Store:
         """Append one attempted action and its outcome to the audit log."""
         if result not in AUDIT_RESULTS:
             raise ValueError(f"audit result must be one of {sorted(AUDIT_RESULTS)}, not {result!r}")
-        async with self._db.transaction() as conn:
-            entry_id = await _write(
-                conn,
-                "INSERT INTO audit_log"
-                " (at, guild_id, user_id, action, result, detail, link_id, task_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (to_db(now), guild_id, user_id, action, result, detail, link_id, task_id),
-            )
-            row = await _one(conn, "SELECT * FROM audit_log WHERE id = ?", (entry_id,))
-        assert row is not None
-        return AuditEntry.from_row(row)
+        # Every action writes one of these: a single statement, no transaction, no read-back.
+        at = to_db(now)
+        entry_id = await self._db.write_one(
+            "INSERT INTO audit_log (at, guild_id, user_id, action, result, detail, link_id,"
+            " task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (at, guild_id, user_id, action, result, detail, link_id, task_id),
+        )
+        return AuditEntry(
+            id=entry_id,
+            at=from_db(at),
+            guild_id=guild_id,
+            user_id=user_id,
+            action=action,
+            result=result,
+            detail=detail,
+            link_id=link_id,
+            task_id=task_id,
+        )
 
     async def audit_entries(
         self, *, guild_id: int | None = None, limit: int = 100

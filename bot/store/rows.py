@@ -115,6 +115,8 @@ class SessionLink:
     closed_by: int | None
     close_reason: str | None
     channel_id: int | None = None
+    # Whether the Chaster lock has a keyholder; None until known (links from before 0003).
+    lock_has_keyholder: bool | None = None
 
     @property
     def is_open(self) -> bool:
@@ -136,6 +138,9 @@ class SessionLink:
             closed_by=row["closed_by"],
             close_reason=row["close_reason"],
             channel_id=row["channel_id"],
+            lock_has_keyholder=(
+                None if row["lock_has_keyholder"] is None else bool(row["lock_has_keyholder"])
+            ),
         )
 
 

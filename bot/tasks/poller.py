@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
 
 from bot.background import Background
 from bot.tasks.service import TaskService
@@ -28,8 +27,8 @@ class Poller:
     def __init__(self, service: TaskService, interval_seconds: float) -> None:
         self.service = service
         self.interval = interval_seconds
-        # Where the round-robin over sessions without an open task stopped last round.
-        self._cursor = 0
+        # Where the rotation through each group of sessions stopped last round.
+        self._cursors: dict[str, int] = {}
         self._loop = Background("poller", self._run)
         self.rounds = 0
 
@@ -46,25 +45,26 @@ class Poller:
         return max(1, int(self.interval * per_second * POLL_SHARE))
 
     async def plan(self) -> list[str]:
-        """This round's sessions: every one with an open task, then the rest in turn."""
-        store = self.service.store
-        links = await store.open_links()
-        with_task = {task.link_id for task in await store.open_tasks()}
-        urgent = _unique(link.chaster_session_id for link in links if link.id in with_task)
-        urgent_set = set(urgent)
-        rest = [
-            session
-            for session in _unique(link.chaster_session_id for link in links)
-            if session not in urgent_set
-        ]
+        """This round's sessions: those with an open task first, then the rest.
+
+        Both groups are read in turn from where the last round stopped, so when there are more
+        sessions than one round may read, every one still comes round.
+        """
+        sessions = await self.service.store.linked_sessions()
+        urgent = [session for session, has_open_task in sessions if has_open_task]
+        rest = [session for session, has_open_task in sessions if not has_open_task]
         budget = self.budget()
-        if len(urgent) >= budget or not rest:
-            return urgent[:budget]
-        take = min(len(rest), budget - len(urgent))
-        start = self._cursor % len(rest)
-        chosen = (rest[start:] + rest[:start])[:take]
-        self._cursor = start + take
-        return urgent + chosen
+        chosen = self._next(urgent, budget, "urgent")
+        return chosen + self._next(rest, budget - len(chosen), "rest")
+
+    def _next(self, sessions: list[str], count: int, group: str) -> list[str]:
+        """Up to `count` sessions of `group`, continuing the rotation of earlier rounds."""
+        if not sessions or count <= 0:
+            return []
+        start = self._cursors.get(group, 0) % len(sessions)
+        taken = (sessions[start:] + sessions[:start])[:count]
+        self._cursors[group] = start + len(taken)
+        return taken
 
     async def run_round(self, *, spread: bool = True) -> int:
         """Read one round of sessions; with `spread`, pace them over the interval."""
@@ -92,7 +92,3 @@ class Poller:
                 await asyncio.sleep(self.interval)
             elif count == 0:
                 await asyncio.sleep(self.interval)
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))

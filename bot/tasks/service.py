@@ -265,6 +265,7 @@ class TaskService:
                 lock_id=session.lock.id,
                 now=now,
                 channel_id=channel_id,
+                lock_has_keyholder=session.lock.keyholder is not None,
             )
         except LinkExists:
             raise Refused(f"<@{wearer_id}> is already linked here. Use /unlink first.") from None
@@ -386,15 +387,15 @@ class TaskService:
                         f"<@{wearer_id}> already has an open task: “{open_task.description}” "
                         f"({_state_words(open_task.state)}). Complete or fail it first."
                     )
-                lock = await self._read_lock(link)
-                tasks = _require_tasks(lock)
-                if tasks.user_data.status == "vote":
-                    raise Refused("A task vote is running in Chaster; wait until it ends.")
-                if tasks.current_task is not None:
-                    raise Refused(
-                        f"Chaster already shows a task for <@{wearer_id}>: "
-                        f"“{tasks.current_task.task}”. It must be finished there first."
-                    )
+                if link.lock_has_keyholder is None:
+                    # First action on a link made before the bot kept this fact: read the
+                    # session once, and check Chaster's side while at it.
+                    lock = await self._read_lock(link)
+                    _require_free(_require_tasks(lock), wearer_id)
+                # Otherwise no read first: Chaster itself refuses an assign while a task or a
+                # vote is current (its message reaches the user), and one request per assign
+                # doubles how many fit in Chaster's rate limit.
+                actor = await self._actor_for(Role.KEYHOLDER, link)
                 details = TaskDetails(
                     task=text,
                     points=points,
@@ -402,9 +403,7 @@ class TaskService:
                     duration=seconds,
                 )
                 try:
-                    await self.chaster.assign_task(
-                        link.chaster_session_id, details, self._actor(Role.KEYHOLDER, lock)
-                    )
+                    await self.chaster.assign_task(link.chaster_session_id, details, actor)
                 except ChasterUnavailable as error:
                     if not error.may_have_applied or not await self._assign_landed(link, text):
                         raise Refused(
@@ -759,6 +758,7 @@ class TaskService:
                 current = await self.store.get_link(link.id)
                 if current is None or not current.is_open:
                     continue
+                await self._remember_keyholder(current, session.lock)
                 await self._sync_link(current, session.lock, hint, background)
         else:
             return
@@ -875,21 +875,18 @@ class TaskService:
             return Role.WEARER
         return None
 
-    @staticmethod
-    def _actor(role: Role, lock: Lock) -> Actor:
-        if role is Role.WEARER:
-            return Actor.WEARER
-        # Chaster refuses actor "keyholder" on a lock without one (a self-lock).
-        return Actor.KEYHOLDER if lock.keyholder is not None else Actor.EXTENSION
-
     async def _actor_for(self, role: Role, link: SessionLink) -> Actor:
         if role is Role.WEARER:
             return Actor.WEARER
-        return self._actor(role, await self._read_lock(link))
+        has_keyholder = link.lock_has_keyholder
+        if has_keyholder is None:
+            has_keyholder = (await self._read_lock(link)).keyholder is not None
+        # Chaster refuses actor "keyholder" on a lock without one (a self-lock).
+        return Actor.KEYHOLDER if has_keyholder else Actor.EXTENSION
 
     async def _read_lock(self, link: SessionLink) -> Lock:
         try:
-            return (await self.chaster.get_session(link.chaster_session_id)).lock
+            lock = (await self.chaster.get_session(link.chaster_session_id)).lock
         except ChasterError as error:
             if error.status == 404:
                 raise Refused(
@@ -897,6 +894,13 @@ class TaskService:
                     "Use /unlink and link the new lock."
                 ) from None
             raise _chaster_refused(error) from None
+        await self._remember_keyholder(link, lock)
+        return lock
+
+    async def _remember_keyholder(self, link: SessionLink, lock: Lock) -> None:
+        has_keyholder = lock.keyholder is not None
+        if link.lock_has_keyholder is not has_keyholder:
+            await self.store.set_lock_has_keyholder(link.chaster_session_id, has_keyholder)
 
     async def _open_link(self, guild_id: int, wearer_id: int) -> SessionLink:
         link = await self.store.get_open_link(guild_id, wearer_id)
@@ -1029,6 +1033,17 @@ def _closes(entry: ActionLog, task: Task) -> bool:
 def _is_control(char: str) -> bool:
     # NUL and friends: SQLite's length() stops at NUL, and no one types these on purpose.
     return char not in "\n\t" and unicodedata.category(char) == "Cc"
+
+
+def _require_free(tasks: TasksState, wearer_id: int) -> None:
+    """Refuse an assign while Chaster shows a vote or a current task."""
+    if tasks.user_data.status == "vote":
+        raise Refused("A task vote is running in Chaster; wait until it ends.")
+    if tasks.current_task is not None:
+        raise Refused(
+            f"Chaster already shows a task for <@{wearer_id}>: "
+            f"“{tasks.current_task.task}”. It must be finished there first."
+        )
 
 
 def _require_tasks(lock: Lock) -> TasksState:

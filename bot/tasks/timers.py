@@ -82,9 +82,8 @@ class Timers:
 
     async def start(self) -> None:
         """Load every pending deadline (some may be overdue: they run at once) and start."""
-        for task in await self.service.store.pending_timers():
-            if task.timer_ends_at is not None:
-                self._timer(task.id, task.timer_ends_at)
+        for task_id, ends_at in await self.service.store.pending_timer_deadlines():
+            self._timer(task_id, ends_at)
         for request in await self.service.store.pending_link_requests():
             self._expiry(request.id, request.expires_at)
         log.info("%d deadlines pending after start-up", len(self.deadlines))
