@@ -654,3 +654,35 @@ async def test_audit_newest_first_with_guild_filter(store: Store) -> None:
         await store.record_audit(
             action="x", result="ok", guild_id=None, user_id=None, task_id=9999, now=T0
         )
+
+
+async def test_reads_do_not_wait_for_a_write_in_progress(tmp_path: Path) -> None:
+    async with await Database.open(tmp_path / "bot.db") as db:
+        store = Store(db)
+        link = await make_link(store)
+        inside = asyncio.Event()
+        release = asyncio.Event()
+
+        async def slow_write() -> None:
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "UPDATE session_links SET lock_id = 'changing' WHERE id = ?", (link.id,)
+                )
+                inside.set()
+                await release.wait()
+
+        writer = asyncio.create_task(slow_write())
+        await inside.wait()
+        # The write holds the lock; a read still answers, with the last committed state.
+        seen = await asyncio.wait_for(store.get_link(link.id), timeout=2)
+        assert seen is not None and seen.lock_id == "lock-1"
+        release.set()
+        await writer
+        after = await store.get_link(link.id)
+        assert after is not None and after.lock_id == "changing"
+
+
+async def test_the_reader_cannot_write(tmp_path: Path) -> None:
+    async with await Database.open(tmp_path / "bot.db") as db, db.reading() as conn:
+        with pytest.raises(sqlite3.OperationalError):
+            await conn.execute("DELETE FROM session_links")

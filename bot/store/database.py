@@ -107,11 +107,19 @@ def load_migrations(source: Traversable | Path | None = None) -> list[Migration]
 
 
 class Database:
-    """One aiosqlite connection, serialised by a lock so transactions never interleave."""
+    """A writer connection, serialised by a lock so transactions never interleave, and a
+    reader connection, so reads never queue behind a write (WAL lets them run side by side)."""
 
-    def __init__(self, connection: aiosqlite.Connection, path: Path, schema_version: int) -> None:
-        """Wrap an open, migrated connection; use `Database.open` instead."""
+    def __init__(
+        self,
+        connection: aiosqlite.Connection,
+        path: Path,
+        schema_version: int,
+        reader: aiosqlite.Connection | None = None,
+    ) -> None:
+        """Wrap open, migrated connections; use `Database.open` instead."""
         self._connection: aiosqlite.Connection | None = connection
+        self._reader: aiosqlite.Connection | None = reader
         self._path = path
         self._schema_version = schema_version
         # aiosqlite runs statements in order on one thread, but awaits between statements
@@ -138,10 +146,11 @@ class Database:
             for pragma in ("foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
                 await connection.execute(f"PRAGMA {pragma}")
             version = await _migrate(connection, migrations)
+            reader = await _open_reader(path)
         except BaseException:
             await connection.close()
             raise
-        return cls(connection, path, version)
+        return cls(connection, path, version, reader)
 
     @property
     def path(self) -> Path:
@@ -161,7 +170,10 @@ class Database:
         return self._connection
 
     async def close(self) -> None:
-        """Close the connection; closing twice is harmless."""
+        """Close both connections; closing twice is harmless."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await reader.close()
         connection, self._connection = self._connection, None
         if connection is not None:
             async with self._lock:
@@ -217,9 +229,29 @@ class Database:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Hold the lock for reads in autocommit mode, so they never see a half-done write."""
+        """A connection for reads in autocommit mode: each sees only committed writes.
+
+        Reads go to the reader connection without taking the write lock; without one (a
+        database opened by hand with a single connection) they share the writer's lock.
+        """
+        if self._reader is not None:
+            yield self._reader
+            return
         async with self._lock:
             yield self.connection
+
+
+async def _open_reader(path: Path) -> aiosqlite.Connection:
+    reader = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        reader.row_factory = sqlite3.Row
+        # query_only: a write through the reader would bypass the writer's lock.
+        for pragma in ("query_only=ON", "busy_timeout=5000", "foreign_keys=ON"):
+            await reader.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        await reader.close()
+        raise
+    return reader
 
 
 async def _user_version(connection: aiosqlite.Connection) -> int:
