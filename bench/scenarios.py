@@ -454,7 +454,7 @@ async def deadline(config: Config, report: Report) -> None:
     report.add(
         Figure(
             "3 slow Chaster (4 s)",
-            "final answer max (status 1 call, assign 2 calls for ours)",
+            "final answer max (status and assign: 1 Chaster call each)",
             "ms",
             detail["ours"]["final_answer_ms"]["max"],
             detail["floor"]["final_answer_ms"]["max"],
