@@ -394,3 +394,45 @@ async def test_poll_rounds_reach_every_open_task_when_there_are_more_than_a_roun
     rounds = [await poller.plan() for _ in range(3)]
     assert all(len(chosen) == 2 for chosen in rounds)
     assert {session for chosen in rounds for session in chosen} == set(sessions)
+
+
+async def test_completing_a_task_chaster_has_replaced_touches_nothing_in_chaster(env: Env) -> None:
+    session, link = await env.link()
+    await env.assign(description="Old task")
+    # Inside Chaster, before any webhook or poll: the old task ends and a new one is assigned.
+    env.fake.finish_in_app(session.session_id, completed=True)
+    env.fake.assign_in_app(session.session_id, "New task")
+    with pytest.raises(Refused, match="no longer the current one"):
+        await env.service.act(Caller(KEYHOLDER, GUILD), WEARER, TaskAction.COMPLETE)
+    # Chaster's new task was not completed by mistake; both tasks are now recorded here.
+    assert env.fake.count_calls("POST", "/tasks/complete") == 0
+    assert session.current_task is not None and session.current_task["task"] == "New task"
+    open_task = await env.store.get_open_task(link.id)
+    assert open_task is not None and open_task.description == "New task"
+
+
+async def test_completion_points_come_from_the_read_before_it(env: Env) -> None:
+    session, link = await env.link(enable_points=True, points_required=30, points=4)
+    await env.assign(points=7)
+    reads = env.fake.count_calls("GET", "/sessions/")
+    await env.service.act(Caller(KEYHOLDER, GUILD), WEARER, TaskAction.COMPLETE)
+    task = await env.store.latest_task(link.id)
+    assert task is not None and (task.points_total, task.points_required) == (11, 30)
+    assert session.points == 11  # the fake agrees
+    assert env.fake.count_calls("GET", "/sessions/") == reads + 1
+
+
+async def test_a_long_chaster_task_is_still_matched_and_closed(env: Env) -> None:
+    session, link = await env.link()
+    long_text = "Line one\r\n" + "x" * 600
+    env.fake.assign_in_app(session.session_id, long_text)
+    await env.service.sync_session(session.session_id)
+    recorded = await env.store.get_open_task(link.id)
+    assert recorded is not None and len(recorded.description) == 500
+    # Still the same task on the next sync: no second record, no extra history read.
+    await env.service.sync_session(session.session_id)
+    assert env.fake.count_calls("POST", "/logs/search") == 0
+    env.fake.finish_in_app(session.session_id, completed=True)
+    await env.service.sync_session(session.session_id)
+    closed = await env.store.latest_task(link.id)
+    assert closed is not None and closed.state is TaskState.COMPLETED

@@ -303,6 +303,12 @@ class TaskService:
     async def attach_link_request_message(self, request_id: int, message_id: int) -> LinkRequest:
         return await self.store.set_link_request_message(request_id, message_id)
 
+    async def cancel_link_request(self, request_id: int) -> None:
+        """Withdraw a request that could not be shown to the wearer (no message was posted)."""
+        await self.store.resolve_link_request(
+            request_id, LinkRequestState.CANCELLED, now=self.clock()
+        )
+
     async def confirm_link(self, caller: Caller, request: LinkRequest) -> SessionLink:
         """The wearer's ✅ on a link request: the requester becomes keyholder of record."""
         async with (
@@ -315,7 +321,8 @@ class TaskService:
             if request.state is not LinkRequestState.PENDING:
                 raise Refused(f"This link request is {request.state}.")
             if request.expires_at <= now:
-                await self.store.resolve_link_request(request.id, LinkRequestState.EXPIRED, now=now)
+                # The same path as the expiry timer, so the request message says so too.
+                await self.expire_link_request(request.id)
                 raise Refused("This link request has expired. Ask for a new /link.")
             try:
                 link = await self.store.accept_link_request(request.id, now=now)
@@ -436,7 +443,7 @@ class TaskService:
         return (
             tasks is not None
             and tasks.current_task is not None
-            and (tasks.current_task.task == text)
+            and _same_task(tasks.current_task.task, text)
         )
 
     async def act(self, caller: Caller, wearer_id: int, action: TaskAction) -> Task:
@@ -468,13 +475,14 @@ class TaskService:
             audit.link_id = link.id
             audit.detail = f"wearer={link.wearer_id}"
             async with self._wearer_lock(link.guild_id, link.wearer_id):
-                # Re-read under the lock: another action may have moved the task meanwhile.
+                # Re-read under the lock: an unlink or another action may have come first.
                 current = await self.store.get_task(task.id)
+                fresh = await self.store.get_link(link.id)
                 if current is None:
                     raise Refused("That task no longer exists.")
-                if not link.is_open:
+                if fresh is None or not fresh.is_open:
                     raise Refused("This wearer is no longer linked here.")
-                return await self._act(caller, link, current, action)
+                return await self._act(caller, fresh, current, action)
 
     async def _act(self, caller: Caller, link: SessionLink, task: Task, action: TaskAction) -> Task:
         role = self._role(caller, link)
@@ -495,7 +503,8 @@ class TaskService:
             raise Refused(
                 "The timer has already been started; it ends {at}.", at=task.timer_ends_at
             )
-        actor = await self._actor_for(role, link)
+        lock = await self._require_current(link, task)
+        actor = await self._actor_for(role, link, lock)
         try:
             await self.chaster.start_task_timer(link.chaster_session_id, actor)
         except ChasterUnavailable as error:
@@ -543,7 +552,7 @@ class TaskService:
             except ChasterError:
                 tasks = None
             current = tasks.current_task if tasks is not None else None
-            if current is not None and current.task == task.description:
+            if current is not None and _same_task(current.task, task.description):
                 started = current.timer_started()
                 if started is None or started:
                     return
@@ -564,9 +573,10 @@ class TaskService:
             settings = await self.store.get_guild_settings(link.guild_id)
             if not settings.wearer_can_complete:
                 return await self._request_confirmation(caller, link, task)
-        actor = await self._actor_for(role, link)
+        lock = await self._require_current(link, task)
+        actor = await self._actor_for(role, link, lock)
         await self._close_in_chaster(link, actor, completed=True)
-        points_total, points_required = await self._points(link)
+        points_total, points_required = _points_after_completion(lock)
         updated = await self._transition(
             task,
             OPEN_STATES,
@@ -593,7 +603,8 @@ class TaskService:
         return updated
 
     async def _fail(self, caller: Caller, role: Role, link: SessionLink, task: Task) -> Task:
-        actor = await self._actor_for(role, link)
+        lock = await self._require_current(link, task)
+        actor = await self._actor_for(role, link, lock)
         await self._close_in_chaster(link, actor, completed=False)
         updated = await self._transition(
             task,
@@ -623,16 +634,23 @@ class TaskService:
             return False
         return tasks is not None and tasks.current_task is None
 
-    async def _points(self, link: SessionLink) -> tuple[int | None, int | None]:
-        """The wearer's points and target after a completion, when Chaster reports them."""
-        try:
-            tasks = (await self.chaster.get_session(link.chaster_session_id)).lock.tasks
-        except ChasterError as error:
-            log.info("points unavailable for link %d: %s", link.id, error.text)
-            return None, None
-        if tasks is None or not tasks.config.enable_points:
-            return None, None
-        return tasks.user_data.points, tasks.config.points_required or None
+    async def _require_current(self, link: SessionLink, task: Task) -> Lock:
+        """Read Chaster and make sure `task` is still its current task.
+
+        Chaster's start-timer and complete act on whatever task is current, so without this a
+        reaction on an old feed message could finish a newer task assigned inside Chaster.
+        When they differ, the stored state is brought in line first.
+        """
+        lock = await self._read_lock(link)
+        tasks = lock.tasks
+        current = tasks.current_task if tasks is not None else None
+        if current is None or not _same_task(current.task, task.description):
+            await self._sync_link(link, lock, None, background=False)
+            raise Refused(
+                "That task is no longer the current one in Chaster (it was finished or "
+                "replaced there); the feed now shows what Chaster has."
+            )
+        return lock
 
     async def status(self, caller: Caller, wearer_id: int) -> TaskStatus:
         """The wearer's link, task and Chaster points (wearer and keyholder only)."""
@@ -662,7 +680,7 @@ class TaskService:
         if task is None:
             return None
         link = await self.store.get_link(task.link_id)
-        if link is None:
+        if link is None or not link.is_open:
             return None
         # Under the wearer's lock, so the notice never races a completion of the same task.
         async with self._wearer_lock(link.guild_id, link.wearer_id):
@@ -774,7 +792,7 @@ class TaskService:
         chaster_task = tasks.current_task
         open_task = await self.store.get_open_task(link.id)
         if open_task is not None and (
-            chaster_task is None or chaster_task.task != open_task.description
+            chaster_task is None or not _same_task(chaster_task.task, open_task.description)
         ):
             outcome = await self._outcome_in_chaster(link, open_task, hint, background)
             if outcome is None:
@@ -834,10 +852,9 @@ class TaskService:
     async def _record_task_from_chaster(self, link: SessionLink, details: TaskDetails) -> None:
         duration = details.duration
         settings = await self.store.get_guild_settings(link.guild_id)
-        text = "".join(" " if _is_control(char) else char for char in details.task).strip()
         task = await self.store.create_task(
             link_id=link.id,
-            description=text[:MAX_DESCRIPTION_LENGTH] or "(no description)",
+            description=_task_text(details.task),
             points=max(0, details.points),
             verification_required=details.verification_required,
             duration_seconds=duration
@@ -859,7 +876,7 @@ class TaskService:
         """After a restart: post feed messages that a crash kept from being posted."""
         for task in await self.store.tasks_missing_feed_message():
             link = await self.store.get_link(task.link_id)
-            if link is not None:
+            if link is not None and link.is_open:
                 await self._emit(EventKind.ASSIGNED, task, link, task.assigned_by)
 
     # -- helpers ----------------------------------------------------------------------------
@@ -875,11 +892,14 @@ class TaskService:
             return Role.WEARER
         return None
 
-    async def _actor_for(self, role: Role, link: SessionLink) -> Actor:
+    async def _actor_for(self, role: Role, link: SessionLink, lock: Lock | None = None) -> Actor:
         if role is Role.WEARER:
             return Actor.WEARER
-        has_keyholder = link.lock_has_keyholder
-        if has_keyholder is None:
+        if lock is not None:
+            has_keyholder = lock.keyholder is not None
+        elif link.lock_has_keyholder is not None:
+            has_keyholder = link.lock_has_keyholder
+        else:
             has_keyholder = (await self._read_lock(link)).keyholder is not None
         # Chaster refuses actor "keyholder" on a lock without one (a self-lock).
         return Actor.KEYHOLDER if has_keyholder else Actor.EXTENSION
@@ -1022,12 +1042,33 @@ class _Audit:
     task_id: int | None = None
 
 
+def _points_after_completion(lock: Lock) -> tuple[int | None, int | None]:
+    """The wearer's points and target once the current task is completed, when Chaster counts
+    points: completing adds the task's points (read just before, so no read is needed after)."""
+    tasks = lock.tasks
+    if tasks is None or not tasks.config.enable_points or tasks.current_task is None:
+        return None, None
+    total = tasks.user_data.points + tasks.current_task.points
+    return total, tasks.config.points_required or None
+
+
+def _task_text(raw: str) -> str:
+    """A task's text as stored here: control characters blanked, trimmed, within the limit."""
+    text = "".join(" " if _is_control(char) else char for char in raw).strip()
+    return text[:MAX_DESCRIPTION_LENGTH] or "(no description)"
+
+
+def _same_task(chaster_text: str, stored: str) -> bool:
+    """Whether Chaster's task text is the task stored here (stored text went through _task_text)."""
+    return _task_text(chaster_text) == stored
+
+
 def _closes(entry: ActionLog, task: Task) -> bool:
     """Whether a history entry records the end (completed or failed) of `task`."""
     if entry.type not in (TASK_COMPLETED, TASK_FAILED):
         return False
     details = entry.task_details()
-    return details is None or details.task.strip() == task.description
+    return details is None or _same_task(details.task, task.description)
 
 
 def _is_control(char: str) -> bool:
