@@ -36,10 +36,19 @@ async def run(settings: Settings) -> None:
     """Run until the gateway closes or SIGTERM/SIGINT arrives, then shut down cleanly."""
     async with create_bot(settings) as bot:
         loop = asyncio.get_running_loop()
+        # The loop keeps only weak references to tasks: hold the shutdown task here.
+        closing: set[asyncio.Task[None]] = set()
+
+        def shut_down() -> None:
+            if not closing:
+                closing.add(asyncio.create_task(bot.close(), name="shutdown"))
+
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+                loop.add_signal_handler(sig, shut_down)
         await bot.start(settings.DISCORD_TOKEN.get_secret_value())
+        for task in closing:
+            await task
 
 
 USAGE = "usage: python -m bot [run | check | healthcheck]"

@@ -2,7 +2,9 @@
 
 Chaster only offers HTTP Basic auth for webhooks (no signature), so the credentials are
 required and compared in constant time. A delivery is acknowledged as soon as it is recorded;
-the work happens afterwards, because Chaster gives up on a slow endpoint after 10 seconds.
+the work happens afterwards, because Chaster gives up on a slow endpoint after 10 seconds. A
+delivery counts as seen once it has been handled, so Chaster's retry of one that never was (a
+crash, a 503) is handled then; retries of one in the queue or already handled are ignored.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class WebServer:
         self._expected = (username.encode(), password.get_secret_value().encode())
         self._is_healthy = is_healthy
         self._queue: asyncio.Queue[WebhookEnvelope] = asyncio.Queue(MAX_QUEUED)
+        # Request ids accepted but not handled yet; handled ones are in the store.
+        self._queued: set[str] = set()
         self._worker: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
 
@@ -102,19 +106,20 @@ class WebServer:
             envelope = WebhookEnvelope.model_validate(json.loads(raw))
         except (ValueError, ValidationError):
             return web.json_response({"error": "not a Chaster webhook body"}, status=400)
-        if envelope.request_id is not None:
-            fresh = await self.service.store.record_webhook_delivery(
-                envelope.request_id, event=envelope.event, now=self.service.clock()
-            )
-            if not fresh:
-                log.info("webhook %s delivered again; ignored", envelope.request_id)
-                return web.json_response({"status": "duplicate"})
+        request_id = envelope.request_id
+        if request_id is not None and (
+            request_id in self._queued or await self.service.store.webhook_delivery_seen(request_id)
+        ):
+            log.info("webhook %s delivered again; ignored", request_id)
+            return web.json_response({"status": "duplicate"})
         try:
             self._queue.put_nowait(envelope)
         except asyncio.QueueFull:
-            log.warning("webhook queue full; asking Chaster to retry %s", envelope.request_id)
+            log.warning("webhook queue full; asking Chaster to retry %s", request_id)
             return web.json_response({"error": "busy"}, status=503)
-        log.debug("webhook %s (%s) accepted", envelope.request_id, envelope.event)
+        if request_id is not None:
+            self._queued.add(request_id)
+        log.debug("webhook %s (%s) accepted", request_id, envelope.event)
         return web.json_response({"status": "accepted"})
 
     def _authorised(self, header: str) -> bool:
@@ -137,7 +142,15 @@ class WebServer:
             envelope = await self._queue.get()
             try:
                 await self.service.handle_webhook(envelope)
+                # Recorded only once handled: a delivery lost to a crash or a refusal (503)
+                # is handled when Chaster sends it again.
+                if envelope.request_id is not None:
+                    await self.service.store.record_webhook_delivery(
+                        envelope.request_id, event=envelope.event, now=self.service.clock()
+                    )
             except Exception:
                 log.exception("webhook %s (%s) failed", envelope.request_id, envelope.event)
             finally:
+                if envelope.request_id is not None:
+                    self._queued.discard(envelope.request_id)
                 self._queue.task_done()

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 from discord.utils import format_dt
 
-from bot.app import caller_of
+from bot.app import caller_of, reply
 from bot.feed import COMPLETE_EMOJI
 from bot.tasks.errors import Refused
 
@@ -45,7 +45,8 @@ class Links(commands.Cog):
         )
         title = f"“{outcome.lock_title}”" if outcome.lock_title else "their lock"
         if outcome.link is not None:
-            await interaction.followup.send(
+            await reply(
+                interaction,
                 f"Linked {wearer.mention} ({title}). <@{outcome.link.keyholder_id}> is their "
                 "keyholder here.",
                 ephemeral=True,
@@ -54,15 +55,24 @@ class Links(commands.Cog):
         request = outcome.request
         assert request is not None
         channel = self.bot.get_partial_messageable(request.channel_id, guild_id=caller.guild_id)
-        message = await channel.send(
-            f"{wearer.mention}, {interaction.user.mention} wants to manage your Chaster tasks "
-            f"for {title} from this server. React {COMPLETE_EMOJI} to accept "
-            f"(until {format_dt(request.expires_at, 't')}, {format_dt(request.expires_at, 'R')}).",
-            allowed_mentions=discord.AllowedMentions(users=[wearer]),
-        )
-        await self.bot.service.attach_link_request_message(request.id, message.id)
-        await message.add_reaction(COMPLETE_EMOJI)
-        await interaction.followup.send(
+        try:
+            message = await channel.send(
+                f"{wearer.mention}, {interaction.user.mention} wants to manage your Chaster "
+                f"tasks for {title} from this server. React {COMPLETE_EMOJI} to accept (until "
+                f"{format_dt(request.expires_at, 't')}, {format_dt(request.expires_at, 'R')}).",
+                allowed_mentions=discord.AllowedMentions(users=[wearer]),
+            )
+            await self.bot.service.attach_link_request_message(request.id, message.id)
+            await message.add_reaction(COMPLETE_EMOJI)
+        except discord.HTTPException as error:
+            # The wearer cannot answer a request they cannot see: withdraw it.
+            await self.bot.service.cancel_link_request(request.id)
+            raise Refused(
+                "I can't post the link request in this channel (I need to send messages and "
+                f"add reactions here): {error.text or error.status}."
+            ) from None
+        await reply(
+            interaction,
             f"Asked {wearer.mention} to confirm with {COMPLETE_EMOJI} within 15 minutes.",
             ephemeral=True,
         )
@@ -75,8 +85,10 @@ class Links(commands.Cog):
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self.bot.service.unlink(caller_of(interaction), wearer.id)
-        await interaction.followup.send(
-            f"Unlinked {wearer.mention}. Nothing was changed in Chaster.", ephemeral=True
+        await reply(
+            interaction,
+            f"Unlinked {wearer.mention}. Nothing was changed in Chaster.",
+            ephemeral=True,
         )
 
 

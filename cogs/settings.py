@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import caller_of
+from bot.app import caller_of, reply
 
 if TYPE_CHECKING:
     from bot.app import TasksBot
@@ -33,8 +33,8 @@ class ServerSettings(
         self, interaction: discord.Interaction[TasksBot], channel: discord.TextChannel
     ) -> None:
         await self.bot.service.set_feed_channel(caller_of(interaction), channel.id)
-        await interaction.response.send_message(
-            f"Task updates will be posted in {channel.mention}.", ephemeral=True
+        await reply(
+            interaction, f"Task updates will be posted in {channel.mention}.", ephemeral=True
         )
 
     @app_commands.command(
@@ -46,7 +46,8 @@ class ServerSettings(
         self, interaction: discord.Interaction[TasksBot], allowed: bool
     ) -> None:
         await self.bot.service.set_wearer_can_complete(caller_of(interaction), allowed)
-        await interaction.response.send_message(
+        await reply(
+            interaction,
             "Wearers can now complete their own tasks."
             if allowed
             else "A wearer's completion now waits for their keyholder's confirmation.",

@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 from discord.utils import format_dt
 
-from bot.app import caller_of
+from bot.app import caller_of, reply
 from bot.feed import timer_finished
 from bot.store import TaskState
 from bot.tasks.durations import format_duration
@@ -62,7 +62,8 @@ class Tasks(commands.GroupCog, group_name="task", group_description="Chaster tas
             channel_id=interaction.channel_id or 0,
         )
         timed = f", timed {format_duration(task.duration_seconds)}" if task.duration_seconds else ""
-        await interaction.followup.send(
+        await reply(
+            interaction,
             f"Assigned to {wearer.mention}: “{task.description}” ({task.points} points{timed}).",
             ephemeral=True,
         )
@@ -103,7 +104,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description="Chaster tas
             message = f"Timer started; it ends {format_dt(task.timer_ends_at, 'R')}."
         else:
             message = _DONE[action]
-        await interaction.followup.send(message, ephemeral=True)
+        await reply(interaction, message, ephemeral=True)
 
     @app_commands.command(name="status", description="Show a wearer's current task and points.")
     @app_commands.describe(wearer="Whose status (default: yours)")
@@ -113,7 +114,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description="Chaster tas
         await interaction.response.defer(ephemeral=True, thinking=True)
         wearer_id = (wearer or interaction.user).id
         status = await self.bot.service.status(caller_of(interaction), wearer_id)
-        await interaction.followup.send(_describe(status, self.bot.service.clock()), ephemeral=True)
+        await reply(interaction, _describe(status, self.bot.service.clock()), ephemeral=True)
 
 
 def _describe(status: TaskStatus, now: datetime) -> str:

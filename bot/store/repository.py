@@ -633,6 +633,14 @@ class Store:
 
     # ---- webhook deliveries -----------------------------------------------------------------
 
+    async def webhook_delivery_seen(self, request_id: str) -> bool:
+        """Whether a delivery with this `requestId` has been handled."""
+        async with self._db.reading() as conn:
+            row = await _one(
+                conn, "SELECT 1 FROM webhook_deliveries WHERE request_id = ?", (request_id,)
+            )
+        return row is not None
+
     async def record_webhook_delivery(
         self, request_id: str, *, event: str, now: datetime, keep: timedelta = timedelta(days=2)
     ) -> bool:

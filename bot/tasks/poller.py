@@ -2,8 +2,9 @@
 and to catch deliveries that never arrived.
 
 Each round reads the sessions with an open task first, then the others in turn, spread evenly
-over `CHASTER_POLL_SECONDS`. A round never spends more than half of Chaster's rate limit, and
-its requests are background work, so commands always find room.
+over `CHASTER_POLL_SECONDS`. A round reads at most half as many sessions as Chaster's rate limit
+allows in that time, and its requests are background work, which the rate limiter keeps out of
+the fifth of the limit reserved for commands.
 """
 
 from __future__ import annotations

@@ -229,3 +229,13 @@ async def test_accepting_a_request_after_someone_else_linked_is_refused(world: W
     assert "accepted" not in world.discord.messages[int(request["id"])]["content"]
     status = await world.reply("task", KEYHOLDER, "status", wearer=WEARER)
     assert status.startswith("**<@5002>** · keyholder <@5001>"), status
+
+
+async def test_link_request_that_cannot_be_posted_is_withdrawn(world: World) -> None:
+    session = world.session()
+    world.discord.fail("POST", rf"/channels/{CHANNEL}/messages", 403, 50013, "Missing Permissions")
+    text = await world.refusal("link", ADMIN, wearer=WEARER, session_id=session.session_id)
+    assert text.startswith("I can't post the link request in this channel"), text
+    # Withdrawn: no request is left waiting (and expiring later) for a message nobody saw.
+    assert await world.bot.service.store.pending_link_requests() == []
+    assert await world.bot.service.store.get_open_link(world.discord.guild_id, WEARER.id) is None
