@@ -84,3 +84,18 @@ def test_task_log_payload_object_or_string(payload: dict[str, Any], text: str, p
     )
     details = log.task_details()
     assert details is not None and details.task == text and details.points == points
+
+
+def test_nulls_in_the_tasks_extension_fall_back_to_defaults() -> None:
+    raw = fixture("webhook-extension_session.created.json")["data"]["session"]
+    tasks = next(e for e in raw["lock"]["extensions"] if e["slug"] == "tasks")
+    tasks["userData"].update(points=None, status=None, currentTask=None)
+    tasks["config"].update(enablePoints=None, pointsRequired=None)
+    state = ExtensionSession.model_validate(raw).lock.tasks
+    assert state is not None
+    assert (state.user_data.points, state.user_data.status, state.current_task) == (
+        0,
+        "start",
+        None,
+    )
+    assert (state.config.enable_points, state.config.points_required) == (False, 0)

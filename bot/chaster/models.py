@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 TASKS_SLUG = "tasks"
@@ -66,14 +66,25 @@ class TaskDetails(ChasterModel):
         return self.timer_started_at is not None
 
 
-class TasksConfig(ChasterModel):
+class _NullMeansDefault(ChasterModel):
+    """A payload where Chaster may send null for a missing value: the default applies."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+class TasksConfig(_NullMeansDefault):
     """The Tasks extension's configuration on a lock (only what the bot uses)."""
 
     enable_points: bool = False
     points_required: int = 0
 
 
-class TasksUserData(ChasterModel):
+class TasksUserData(_NullMeansDefault):
     """The Tasks extension's live state on a lock."""
 
     # start = no task, pending = a task is assigned, vote = a vote is running.
