@@ -63,6 +63,20 @@ NORMAL_TIMEOUT = httpx.Timeout(5.0)
 SSL_CONTEXT = ssl.create_default_context()
 
 
+# Everyone who is neither the wearer nor the keyholder here: a stranger, a server admin, and the
+# wearer and keyholder themselves seen from another server.
+OUTSIDERS = pytest.mark.parametrize(
+    ("caller", "error"),
+    [
+        (OTHER, NotAllowed),
+        (MANAGER, NotAllowed),
+        (Caller(KEYHOLDER, OTHER_GUILD), Refused),
+        (Caller(WEARER, OTHER_GUILD), Refused),
+    ],
+    ids=["stranger", "admin", "keyholder-elsewhere", "wearer-elsewhere"],
+)
+
+
 class Clock:
     """The service's clock: it only moves when a test advances it."""
 
@@ -579,16 +593,7 @@ async def test_keyholder_or_wearer_unlinks(env: Env, caller: Caller) -> None:
     assert env.fake.calls == []
 
 
-@pytest.mark.parametrize(
-    ("caller", "error"),
-    [
-        (OTHER, NotAllowed),
-        (MANAGER, NotAllowed),
-        (Caller(KEYHOLDER, OTHER_GUILD), Refused),
-        (Caller(WEARER, OTHER_GUILD), Refused),
-    ],
-    ids=["stranger", "admin", "keyholder-elsewhere", "wearer-elsewhere"],
-)
+@OUTSIDERS
 async def test_nobody_else_unlinks(env: Env, caller: Caller, error: type[Refused]) -> None:
     link = await env.linked()
     with pytest.raises(error):
@@ -1013,16 +1018,7 @@ async def test_status_shows_chaster_trouble_instead_of_failing(env: Env) -> None
     assert status.chaster_error is not None and "Mongo went away" in status.chaster_error
 
 
-@pytest.mark.parametrize(
-    ("caller", "error"),
-    [
-        (OTHER, NotAllowed),
-        (MANAGER, NotAllowed),
-        (Caller(KEYHOLDER, OTHER_GUILD), Refused),
-        (Caller(WEARER, OTHER_GUILD), Refused),
-    ],
-    ids=["stranger", "admin", "keyholder-elsewhere", "wearer-elsewhere"],
-)
+@OUTSIDERS
 async def test_nobody_else_sees_the_status(env: Env, caller: Caller, error: type[Refused]) -> None:
     await env.linked()
     with pytest.raises(error):
