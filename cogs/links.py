@@ -43,7 +43,9 @@ class Links(commands.Cog):
         outcome = await self.bot.service.link(
             caller, wearer.id, session_id, interaction.channel_id or 0
         )
-        title = f"“{outcome.lock_title}”" if outcome.lock_title else "their lock"
+        # The lock's title is the wearer's own text from Chaster: shown, never formatted.
+        lock_title = discord.utils.escape_markdown(outcome.lock_title or "")
+        title = f"“{lock_title}”" if lock_title else "their lock"
         if outcome.link is not None:
             await reply(
                 interaction,
