@@ -145,9 +145,8 @@ async def startup_memory(folder: Path) -> None:
     async with await Database.open(path) as database:
         store = Store(database)
         loads: list[tuple[str, Callable[[], Awaitable[list[Any]]]]] = [
-            ("Store.pending_timers() (Timers.start)", store.pending_timers),
-            ("Store.open_links() (Poller.plan)", store.open_links),
-            ("Store.open_tasks() (Poller.plan)", store.open_tasks),
+            ("Store.pending_timer_deadlines() (Timers.start)", store.pending_timer_deadlines),
+            ("Store.linked_sessions() (Poller.plan)", store.linked_sessions),
             ("Poller.plan() as a whole", Poller(_service(store), 86_400).plan),
         ]
         for name, load in loads:

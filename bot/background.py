@@ -16,10 +16,6 @@ class Background:
         self._work = work
         self._task: asyncio.Task[None] | None = None
 
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._work(), name=self.name)

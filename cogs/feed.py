@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.feed import COMPLETE_EMOJI, FEED_EMOJI, reactions_for, task_embed
+from bot.feed import COMPLETE_EMOJI, FAIL_EMOJI, FEED_EMOJI, reactions_for, task_embed
 from bot.tasks.service import Event, EventKind, LinkEvent, LinkEventKind, TaskEvent
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class Feed(commands.Cog):
                 [link.keyholder_id],
                 f"<@{link.keyholder_id}>, <@{link.wearer_id}> says they finished "
                 f"“{_short(task.description)}”. Confirm with {COMPLETE_EMOJI} on the task "
-                "(or ❌).",
+                f"(or {FAIL_EMOJI}).",
             )
         elif event.kind is EventKind.TIMER_FINISHED:
             await self._ping(

@@ -123,7 +123,7 @@ def _describe(status: TaskStatus, now: datetime) -> str:
     if task is None:
         lines.append("No task yet.")
     else:
-        state = task.state.value.replace("_", " ")
+        state = task.state.label
         if timer_finished(task, now):
             state = "timer finished"
         line = f"Task #{task.id}: “{task.description}” · {task.points} points · {state}"

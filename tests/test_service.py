@@ -1423,7 +1423,7 @@ async def test_settings_need_manage_server(env: Env) -> None:
             await env.service.set_feed_channel(caller, FEED_CHANNEL)
         with pytest.raises(NotAllowed):
             await env.service.set_wearer_can_complete(caller, True)
-    settings = await env.service.guild_settings(GUILD)
+    settings = await env.store.get_guild_settings(GUILD)
     assert settings.feed_channel_id is None
     assert settings.wearer_can_complete is False
     assert settings.updated_at is None
@@ -1433,10 +1433,10 @@ async def test_settings_need_manage_server(env: Env) -> None:
 async def test_a_manager_changes_the_settings_of_their_server_only(env: Env) -> None:
     await env.service.set_feed_channel(MANAGER, FEED_CHANNEL)
     await env.service.set_wearer_can_complete(MANAGER, True)
-    settings = await env.service.guild_settings(GUILD)
+    settings = await env.store.get_guild_settings(GUILD)
     assert settings.feed_channel_id == FEED_CHANNEL
     assert settings.wearer_can_complete is True
-    other = await env.service.guild_settings(OTHER_GUILD)
+    other = await env.store.get_guild_settings(OTHER_GUILD)
     assert (other.feed_channel_id, other.wearer_can_complete) == (None, False)
     assert await env.audit() == [("settings.feed", "ok"), ("settings.wearer-complete", "ok")]
 

@@ -408,22 +408,6 @@ async def test_accept_after_expiry_is_refused(store: Store) -> None:
     assert [r.id for r in await store.pending_link_requests()] == [request_id]
 
 
-async def test_expire_link_requests(store: Store) -> None:
-    soon = await make_request(store, wearer_id=1, minutes=5)
-    due = await make_request(store, wearer_id=2, minutes=10)
-    late = await make_request(store, wearer_id=3, minutes=60)
-    cancelled = await make_request(store, wearer_id=4, minutes=1)
-    await store.resolve_link_request(cancelled, LinkRequestState.CANCELLED, now=T0)
-
-    now = T0 + timedelta(minutes=10)
-    expired = await store.expire_link_requests(now)
-    assert [r.id for r in expired] == [soon, due]
-    assert all(r.state is LinkRequestState.EXPIRED and r.resolved_at == now for r in expired)
-    assert [r.id for r in await store.pending_link_requests()] == [late]
-    assert await store.expire_link_requests(now) == []
-    assert (await store.get_link_request(cancelled)).state is LinkRequestState.CANCELLED  # type: ignore[union-attr]
-
-
 # ---- tasks ----------------------------------------------------------------------------------
 
 
@@ -493,7 +477,7 @@ async def test_transition_task_is_compare_and_set(store: Store) -> None:
         ends,
     )
     assert running.updated_at == started and running.assigned_at == T0
-    assert [t.id for t in await store.tasks_with_running_timers()] == [task.id]
+    assert await store.pending_timer_deadlines() == [(task.id, ends)]
 
     results = await asyncio.gather(
         *(
@@ -511,7 +495,7 @@ async def test_transition_task_is_compare_and_set(store: Store) -> None:
     assert len(winners) == 1
     assert await store.get_task(task.id) == winners[0]
     assert winners[0].closed_at == ends
-    assert await store.tasks_with_running_timers() == []
+    assert await store.pending_timer_deadlines() == []
     assert await store.open_tasks() == []
 
 

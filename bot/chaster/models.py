@@ -121,12 +121,6 @@ class TasksState(BaseModel):
         return self.user_data.status != "start" or self.user_data.current_task is not None
 
 
-class LockStatus(StrEnum):
-    LOCKED = "locked"
-    UNLOCKED = "unlocked"
-    DESERTED = "deserted"
-
-
 class Lock(ChasterModel):
     """A lock as an extension sees it (`LockForPublic`)."""
 

@@ -18,6 +18,7 @@ from .errors import (
 )
 from .repository import TASK_TRANSITION_FIELDS, Store
 from .rows import (
+    OPEN_TASK_STATES,
     AuditEntry,
     AuditResult,
     GuildSettings,
@@ -31,6 +32,7 @@ from .rows import (
 )
 
 __all__ = [
+    "OPEN_TASK_STATES",
     "TASK_TRANSITION_FIELDS",
     "AuditEntry",
     "AuditResult",

@@ -412,37 +412,6 @@ class Store:
             )
         return [LinkRequest.from_row(row) for row in rows]
 
-    async def expire_link_requests(self, now: datetime) -> list[LinkRequest]:
-        """Mark pending requests with `expires_at <= now` expired and return them."""
-        stamp = to_db(now)
-        async with self._db.transaction() as conn:
-            ids = [
-                row["id"]
-                for row in await _all(
-                    conn,
-                    "SELECT id FROM link_requests"
-                    " WHERE state = 'pending' AND expires_at <= ? ORDER BY id",
-                    (stamp,),
-                )
-            ]
-            if not ids:
-                return []
-            marks = _placeholders(len(ids))
-            await _changed(
-                conn,
-                "UPDATE link_requests SET state = 'expired', resolved_at = ?"  # noqa: S608
-                f" WHERE id IN ({marks})",
-                (stamp, *ids),
-            )
-            rows = await _all(
-                conn,
-                f"SELECT * FROM link_requests WHERE id IN ({marks}) ORDER BY id",  # noqa: S608
-                ids,
-            )
-        return [LinkRequest.from_row(row) for row in rows]
-
-    # ---- tasks ------------------------------------------------------------------------------
-
     async def create_task(
         self,
         *,
@@ -579,25 +548,6 @@ class Store:
             rows = await _all(
                 conn,
                 f"SELECT * FROM tasks WHERE state IN ({_OPEN_STATES_SQL}) ORDER BY id",  # noqa: S608
-            )
-        return [Task.from_row(row) for row in rows]
-
-    async def tasks_with_running_timers(self) -> list[Task]:
-        """Tasks whose timer is running, soonest end first."""
-        async with self._db.reading() as conn:
-            rows = await _all(
-                conn,
-                "SELECT * FROM tasks WHERE state = 'timer_running' ORDER BY timer_ends_at, id",
-            )
-        return [Task.from_row(row) for row in rows]
-
-    async def pending_timers(self) -> list[Task]:
-        """Running timers whose "finished" notice has not gone out yet, soonest first."""
-        async with self._db.reading() as conn:
-            rows = await _all(
-                conn,
-                "SELECT * FROM tasks WHERE state = 'timer_running' AND timer_notified_at IS NULL"
-                " ORDER BY timer_ends_at, id",
             )
         return [Task.from_row(row) for row in rows]
 

@@ -67,6 +67,11 @@ class TaskState(StrEnum):
         """True until the task is completed or failed."""
         return self not in (TaskState.COMPLETED, TaskState.FAILED)
 
+    @property
+    def label(self) -> str:
+        """The state in words: "timer running"."""
+        return self.value.replace("_", " ")
+
 
 OPEN_TASK_STATES: tuple[TaskState, ...] = tuple(s for s in TaskState if s.is_open)
 

@@ -31,7 +31,6 @@ class Poller:
         # Where the rotation through each group of sessions stopped last round.
         self._cursors: dict[str, int] = {}
         self._loop = Background("poller", self._run)
-        self.rounds = 0
 
     def start(self) -> None:
         self._loop.start()
@@ -78,7 +77,6 @@ class Poller:
             except Exception:
                 log.exception("poll of session %s failed", session_id)
             await asyncio.sleep(max(0.0, gap - (time.monotonic() - started)))
-        self.rounds += 1
         return len(sessions)
 
     async def _run(self) -> None:

@@ -1,4 +1,4 @@
-"""The task service: every way in (command, reaction, later webhook, poll and timer) ends here.
+"""The task service: every way in (command, reaction, webhook, poll and timer) ends here.
 
 It decides who may do what, picks the Chaster actor, calls Chaster, records the new state and
 emits an event for the feed. It knows nothing about Discord beyond user, server, channel and
@@ -33,6 +33,7 @@ from bot.chaster import (
 from bot.chaster.client import record_calls
 from bot.chaster.models import TASK_COMPLETED, TASK_FAILED, TASK_LOG_TYPES
 from bot.store import (
+    OPEN_TASK_STATES,
     AuditResult,
     GuildSettings,
     LinkExists,
@@ -50,7 +51,6 @@ from bot.tasks.errors import ChasterRefused, NotAllowed, Refused
 log = logging.getLogger(__name__)
 
 LINK_REQUEST_TTL = timedelta(minutes=15)
-OPEN_STATES = (TaskState.ASSIGNED, TaskState.TIMER_RUNNING, TaskState.AWAITING_CONFIRMATION)
 MAX_DESCRIPTION_LENGTH = 500
 
 
@@ -177,9 +177,6 @@ class TaskService:
         async with self._audited(caller, "settings.wearer-complete", detail=f"allowed={allowed}"):
             self._require_manage_guild(caller)
             return await self.store.set_wearer_can_complete(caller.guild_id, allowed)
-
-    async def guild_settings(self, guild_id: int) -> GuildSettings:
-        return await self.store.get_guild_settings(guild_id)
 
     @staticmethod
     def _require_manage_guild(caller: Caller) -> None:
@@ -392,7 +389,7 @@ class TaskService:
                 if open_task is not None:
                     raise Refused(
                         f"<@{wearer_id}> already has an open task: “{open_task.description}” "
-                        f"({_state_words(open_task.state)}). Complete or fail it first."
+                        f"({open_task.state.label}). Complete or fail it first."
                     )
                 if link.lock_has_keyholder is None:
                     # First action on a link made before the bot kept this fact: read the
@@ -436,15 +433,16 @@ class TaskService:
 
     async def _assign_landed(self, link: SessionLink, text: str) -> bool:
         """After a lost answer: does Chaster now show our task as the current one?"""
+        return await self._is_current(link, text) is True
+
+    async def _is_current(self, link: SessionLink, text: str) -> bool | None:
+        """Whether Chaster's current task is the one with this text; None if it can't be read."""
         try:
             tasks = (await self.chaster.get_session(link.chaster_session_id)).lock.tasks
         except ChasterError:
-            return False
-        return (
-            tasks is not None
-            and tasks.current_task is not None
-            and _same_task(tasks.current_task.task, text)
-        )
+            return None
+        current = tasks.current_task if tasks is not None else None
+        return current is not None and _same_task(current.task, text)
 
     async def act(self, caller: Caller, wearer_id: int, action: TaskAction) -> Task:
         """/task start|complete|fail for the wearer's open task."""
@@ -489,7 +487,7 @@ class TaskService:
         if role is None:
             raise NotAllowed("Only the wearer or their keyholder can act on this task.")
         if not task.state.is_open:
-            raise Refused(f"This task is already {_state_words(task.state)}.")
+            raise Refused(f"This task is already {task.state.label}.")
         if action is TaskAction.START:
             return await self._start_timer(caller, role, link, task)
         if action is TaskAction.COMPLETE:
@@ -548,14 +546,16 @@ class TaskService:
             refusal = error
         if refusal.status in (400, 409, 422):
             try:
-                tasks = (await self.chaster.get_session(link.chaster_session_id)).lock.tasks
+                lock = (await self.chaster.get_session(link.chaster_session_id)).lock
             except ChasterError:
-                tasks = None
-            current = tasks.current_task if tasks is not None else None
-            if current is not None and _same_task(current.task, task.description):
-                started = current.timer_started()
-                if started is None or started:
-                    return
+                raise _chaster_refused(refusal) from None
+            current = lock.tasks.current_task if lock.tasks is not None else None
+            if (
+                current is not None
+                and _same_task(current.task, task.description)
+                and current.timer_started() is not False
+            ):
+                return
         raise _chaster_refused(refusal)
 
     async def _complete(self, caller: Caller, role: Role, link: SessionLink, task: Task) -> Task:
@@ -575,11 +575,11 @@ class TaskService:
                 return await self._request_confirmation(caller, link, task)
         lock = await self._require_current(link, task)
         actor = await self._actor_for(role, link, lock)
-        await self._close_in_chaster(link, actor, completed=True)
+        await self._close_in_chaster(link, task, actor, completed=True)
         points_total, points_required = _points_after_completion(lock)
         updated = await self._transition(
             task,
-            OPEN_STATES,
+            OPEN_TASK_STATES,
             TaskState.COMPLETED,
             closed_by=caller.user_id,
             closed_at=self.clock(),
@@ -605,10 +605,10 @@ class TaskService:
     async def _fail(self, caller: Caller, role: Role, link: SessionLink, task: Task) -> Task:
         lock = await self._require_current(link, task)
         actor = await self._actor_for(role, link, lock)
-        await self._close_in_chaster(link, actor, completed=False)
+        await self._close_in_chaster(link, task, actor, completed=False)
         updated = await self._transition(
             task,
-            OPEN_STATES,
+            OPEN_TASK_STATES,
             TaskState.FAILED,
             closed_by=caller.user_id,
             closed_at=self.clock(),
@@ -616,23 +616,19 @@ class TaskService:
         await self._emit(EventKind.FAILED, updated, link, caller.user_id)
         return updated
 
-    async def _close_in_chaster(self, link: SessionLink, actor: Actor, *, completed: bool) -> None:
+    async def _close_in_chaster(
+        self, link: SessionLink, task: Task, actor: Actor, *, completed: bool
+    ) -> None:
         try:
             await self.chaster.complete_task(link.chaster_session_id, actor, is_completed=completed)
         except ChasterUnavailable as error:
-            # A lost answer: the task is closed in Chaster exactly when it has no current task.
-            if error.may_have_applied and await self._task_closed_in_chaster(link):
+            # A lost answer: it landed exactly when our task is no longer Chaster's current one
+            # (it was current just before: _require_current checked).
+            if error.may_have_applied and await self._is_current(link, task.description) is False:
                 return
             raise Refused("Chaster did not answer; nothing was changed. Try again.") from None
         except ChasterError as error:
             raise _chaster_refused(error) from None
-
-    async def _task_closed_in_chaster(self, link: SessionLink) -> bool:
-        try:
-            tasks = (await self.chaster.get_session(link.chaster_session_id)).lock.tasks
-        except ChasterError:
-            return False
-        return tasks is not None and tasks.current_task is None
 
     async def _require_current(self, link: SessionLink, task: Task) -> Lock:
         """Read Chaster and make sure `task` is still its current task.
@@ -832,7 +828,7 @@ class TaskService:
             points_required = tasks.config.points_required or None
         closed = await self.store.transition_task(
             task.id,
-            from_states=OPEN_STATES,
+            from_states=OPEN_TASK_STATES,
             to_state=outcome,
             now=self.clock(),
             points_total=points_total,
@@ -1096,13 +1092,3 @@ def _require_tasks(lock: Lock) -> TasksState:
 
 def _chaster_refused(error: ChasterError) -> ChasterRefused:
     return ChasterRefused(error.text, error.status)
-
-
-def _state_words(state: TaskState) -> str:
-    return {
-        TaskState.ASSIGNED: "assigned",
-        TaskState.TIMER_RUNNING: "timer running",
-        TaskState.AWAITING_CONFIRMATION: "awaiting confirmation",
-        TaskState.COMPLETED: "completed",
-        TaskState.FAILED: "failed",
-    }[state]
