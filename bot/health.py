@@ -46,13 +46,17 @@ class Heartbeat:
         with suppress(FileNotFoundError):
             self.path.unlink()
 
+    def beat(self) -> None:
+        """Touch the file if the bot is alive right now."""
+        if self._alive():
+            try:
+                self.path.touch()
+            except OSError as error:
+                log.warning("cannot write heartbeat %s: %s", self.path, error)
+
     async def _run(self) -> None:
         while True:
-            if self._alive():
-                try:
-                    self.path.touch()
-                except OSError as error:
-                    log.warning("cannot write heartbeat %s: %s", self.path, error)
+            self.beat()
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
