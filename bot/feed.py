@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 
 import discord
@@ -15,7 +18,20 @@ START_EMOJI = "\N{BLACK RIGHT-POINTING TRIANGLE}\N{VARIATION SELECTOR-16}"  # �
 COMPLETE_EMOJI = "\N{WHITE HEAVY CHECK MARK}"  # ✅
 FAIL_EMOJI = "\N{CROSS MARK}"  # ❌
 TIMER_EMOJI = "\N{STOPWATCH}\N{VARIATION SELECTOR-16}"  # ⏱️
+WARNING_EMOJI = "\N{WARNING SIGN}\N{VARIATION SELECTOR-16}"  # ⚠️
 FEED_EMOJI = (START_EMOJI, COMPLETE_EMOJI, FAIL_EMOJI)
+
+# Discord's JSON error codes for a channel or message that no longer exists.
+UNKNOWN_CHANNEL = 10003
+UNKNOWN_MESSAGE = 10008
+# What the feed needs in its channel; the README's invite link grants all of them.
+FEED_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    add_reactions=True,
+    read_message_history=True,
+)
 
 _EMOJI_ACTIONS = {
     START_EMOJI: TaskAction.START,
@@ -128,3 +144,69 @@ def _hint(task: Task) -> str:
         return "closed"
     names = {START_EMOJI: "start the timer", COMPLETE_EMOJI: "complete", FAIL_EMOJI: "fail"}
     return ", ".join(f"{emoji} {names[emoji]}" for emoji in reactions_for(task))
+
+
+# The feed runs inside the command that caused its event, so its troubles can be added to that
+# command's reply: the task itself is saved, but the person should know the feed is stuck.
+_feed_problems: ContextVar[list[str] | None] = ContextVar("feed_problems", default=None)
+
+
+@contextmanager
+def collect_feed_problems() -> Iterator[list[str]]:
+    """Collect what kept the feed from showing a change made inside the block."""
+    problems: list[str] = []
+    token = _feed_problems.set(problems)
+    try:
+        yield problems
+    finally:
+        _feed_problems.reset(token)
+
+
+def report_feed_problem(error: discord.HTTPException, channel_id: int | None) -> None:
+    """Tell the command being handled, if any, what to fix so the feed works again."""
+    problems = _feed_problems.get()
+    text = feed_problem(error, channel_id)
+    if problems is not None and text not in problems:
+        problems.append(text)
+
+
+def feed_problem(error: discord.HTTPException, channel_id: int | None) -> str:
+    """What went wrong with the feed, and who can fix it how."""
+    where = f"<#{channel_id}>" if channel_id else "the feed channel"
+    if isinstance(error, discord.NotFound) and error.code == UNKNOWN_CHANNEL:
+        return (
+            f"The task feed channel {where} no longer exists. A server manager should pick "
+            "another with `/settings feed`."
+        )
+    if isinstance(error, discord.Forbidden):
+        return (
+            f"I can't post the task feed in {where}: I'm missing permissions there. A server "
+            f"manager should let me {missing_permissions_text(FEED_PERMISSIONS)} in that "
+            "channel, or pick another with `/settings feed`."
+        )
+    return (
+        f"Discord did not take the task feed update in {where} ({error.status}). The task is "
+        "saved; the feed catches up with its next change."
+    )
+
+
+# As Discord's channel settings name them, in the order they show them.
+_PERMISSION_NAMES = {
+    "view_channel": "view the channel",
+    "send_messages": "send messages",
+    "embed_links": "embed links",
+    "add_reactions": "add reactions",
+    "read_message_history": "read message history",
+}
+
+
+def missing_permissions_text(permissions: discord.Permissions) -> str:
+    """The feed's `permissions` as words, e.g. "send messages, add reactions"."""
+    return ", ".join(
+        words for name, words in _PERMISSION_NAMES.items() if getattr(permissions, name)
+    )
+
+
+def with_feed_problems(text: str, problems: list[str]) -> str:
+    """A command's reply, followed by anything that kept the feed from showing it."""
+    return "\n".join([text, *(f"{WARNING_EMOJI} {problem}" for problem in problems)])

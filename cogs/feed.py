@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.feed import COMPLETE_EMOJI, FAIL_EMOJI, FEED_EMOJI, reactions_for, task_embed
+from bot.feed import (
+    COMPLETE_EMOJI,
+    FAIL_EMOJI,
+    FEED_EMOJI,
+    UNKNOWN_CHANNEL,
+    UNKNOWN_MESSAGE,
+    reactions_for,
+    report_feed_problem,
+    task_embed,
+)
+from bot.store import SessionLink, Task
 from bot.tasks.service import Event, EventKind, LinkEvent, LinkEventKind, TaskEvent
 
 if TYPE_CHECKING:
@@ -26,29 +36,47 @@ class Feed(commands.Cog):
         bot.service.subscribe(self.on_event)
 
     async def on_event(self, event: Event) -> None:
-        if isinstance(event, LinkEvent):
-            await self._on_link_event(event)
-            return
+        try:
+            if isinstance(event, LinkEvent):
+                await self._on_link_event(event)
+            else:
+                await self._on_task_event(event)
+        except discord.HTTPException as error:
+            # The change itself is saved; only showing it failed. Tell the person whose
+            # command caused it (if any) and the log what to fix.
+            channel_id = event.channel_id if isinstance(event, LinkEvent) else _feed_channel(event)
+            log.warning(
+                "feed: could not show %s in channel %s: %s %s",
+                event.kind,
+                channel_id,
+                error.status,
+                error.text,
+            )
+            report_feed_problem(error, channel_id)
+
+    async def _on_task_event(self, event: TaskEvent) -> None:
         if event.kind is EventKind.ASSIGNED:
             await self._post(event)
             return
-        await self._update(event)
-        task, link = event.task, event.link
+        task = await self._update(event)
+        link = event.link
         # An edit notifies nobody, so these also get a message that mentions who must act.
         if event.kind is EventKind.CONFIRMATION_REQUESTED:
             await self._ping(
-                event,
+                task,
+                link,
                 [link.keyholder_id],
                 f"<@{link.keyholder_id}>, <@{link.wearer_id}> says they finished "
-                f"“{_short(task.description)}”. Confirm with {COMPLETE_EMOJI} on the task "
+                f"“{_quote(task.description)}”. Confirm with {COMPLETE_EMOJI} on the task "
                 f"(or {FAIL_EMOJI}).",
             )
         elif event.kind is EventKind.TIMER_FINISHED:
             await self._ping(
-                event,
+                task,
+                link,
                 [link.wearer_id, link.keyholder_id],
                 f"<@{link.wearer_id}> <@{link.keyholder_id}>, the timer of "
-                f"“{_short(task.description)}” has finished: react {COMPLETE_EMOJI} on the "
+                f"“{_quote(task.description)}” has finished: react {COMPLETE_EMOJI} on the "
                 "task to complete it.",
             )
 
@@ -77,32 +105,58 @@ class Feed(commands.Cog):
                 allowed_mentions=discord.AllowedMentions.none(),
             )
 
-    async def _post(self, event: TaskEvent) -> None:
-        if event.channel_id is None:
-            log.warning("task %d has no feed channel; it is not shown", event.task.id)
-            return
-        channel = self.bot.get_partial_messageable(event.channel_id, guild_id=event.link.guild_id)
-        message = await channel.send(
-            f"<@{event.link.wearer_id}>, a new task for you."
-            if event.task.assigned_by is not None
-            else f"<@{event.link.wearer_id}>, a task was assigned to you in Chaster.",
-            embed=task_embed(event.task, event.link, self.bot.service.clock()),
-            allowed_mentions=discord.AllowedMentions(users=[discord.Object(event.link.wearer_id)]),
-        )
-        task = await self.bot.service.attach_feed_message(event.task.id, channel.id, message.id)
+    async def _post(self, event: TaskEvent, *, again: bool = False) -> Task:
+        """Post the task's message with its reactions; `again` when an earlier one is gone."""
+        task, link = event.task, event.link
+        channel_id = _feed_channel(event)
+        if channel_id is None:
+            log.warning("task %d has no feed channel; it is not shown", task.id)
+            return task
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=link.guild_id)
+        if again:
+            content = f"<@{link.wearer_id}>'s task (its earlier message is gone)."
+            mentions = discord.AllowedMentions.none()
+        else:
+            content = (
+                f"<@{link.wearer_id}>, a new task for you."
+                if task.assigned_by is not None
+                else f"<@{link.wearer_id}>, a task was assigned to you in Chaster."
+            )
+            mentions = discord.AllowedMentions(users=[discord.Object(link.wearer_id)])
+        embed = task_embed(task, link, self.bot.service.clock())
+        try:
+            message = await channel.send(content, embed=embed, allowed_mentions=mentions)
+        except discord.NotFound as error:
+            # The task's channel was deleted; if the server has picked another feed since, the
+            # task moves there.
+            now_feed = await self.bot.service.feed_channel_for(link)
+            if error.code != UNKNOWN_CHANNEL or now_feed is None or now_feed == channel_id:
+                raise
+            channel = self.bot.get_partial_messageable(now_feed, guild_id=link.guild_id)
+            message = await channel.send(content, embed=embed, allowed_mentions=mentions)
+        task = await self.bot.service.attach_feed_message(task.id, channel.id, message.id)
         for emoji in reactions_for(task):
             await message.add_reaction(emoji)
+        return task
 
-    async def _update(self, event: TaskEvent) -> None:
+    async def _update(self, event: TaskEvent) -> Task:
+        """Show the task's new state on its message; returns the task as now shown."""
         task = event.task
         if task.feed_message_id is None or task.feed_channel_id is None:
-            log.warning("task %d has no feed message to update", task.id)
-            return
+            # Its message was never posted (Discord refused it, or a crash came first).
+            return await self._post(event, again=True)
         channel = self.bot.get_partial_messageable(
             task.feed_channel_id, guild_id=event.link.guild_id
         )
         message = channel.get_partial_message(task.feed_message_id)
-        await message.edit(embed=task_embed(task, event.link, self.bot.service.clock()))
+        try:
+            await message.edit(embed=task_embed(task, event.link, self.bot.service.clock()))
+        except discord.NotFound as error:
+            if error.code != UNKNOWN_MESSAGE:
+                raise
+            # Someone deleted the message: a task must stay visible and reactable.
+            log.info("feed message of task %d was deleted; posting it again", task.id)
+            return await self._post(event, again=True)
         wanted = reactions_for(task)
         if not wanted:
             # Closed: nothing left to react to; clearing needs Manage Messages.
@@ -111,30 +165,29 @@ class Feed(commands.Cog):
             except discord.Forbidden:
                 for emoji in FEED_EMOJI:
                     await message.remove_reaction(emoji, discord.Object(self._bot_id))
-            return
+            return task
         for emoji in FEED_EMOJI:
             if emoji in wanted:
                 await message.add_reaction(emoji)
             else:
                 await message.remove_reaction(emoji, discord.Object(self._bot_id))
+        return task
 
-    async def _ping(self, event: TaskEvent, user_ids: list[int], content: str) -> None:
-        task = event.task
+    async def _ping(self, task: Task, link: SessionLink, user_ids: list[int], content: str) -> None:
         if task.feed_channel_id is None:
             return
-        channel = self.bot.get_partial_messageable(
-            task.feed_channel_id, guild_id=event.link.guild_id
-        )
+        channel = self.bot.get_partial_messageable(task.feed_channel_id, guild_id=link.guild_id)
         mentions = discord.AllowedMentions(users=[discord.Object(uid) for uid in set(user_ids)])
         if task.feed_message_id is None:
             await channel.send(content, allowed_mentions=mentions)
             return
-        # A reply, so the ping links straight to the task's message.
+        # A reply, so the ping links straight to the task's message; still sent if that
+        # message has just been deleted.
+        reference = channel.get_partial_message(task.feed_message_id).to_reference(
+            fail_if_not_exists=False
+        )
         await channel.send(
-            content,
-            reference=channel.get_partial_message(task.feed_message_id),
-            mention_author=False,
-            allowed_mentions=mentions,
+            content, reference=reference, mention_author=False, allowed_mentions=mentions
         )
 
     @property
@@ -143,8 +196,15 @@ class Feed(commands.Cog):
         return self.bot.user.id
 
 
-def _short(text: str, limit: int = 100) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _feed_channel(event: TaskEvent) -> int | None:
+    """The channel the task's message is in, or where it goes when it has none yet."""
+    return event.task.feed_channel_id or event.channel_id
+
+
+def _quote(text: str, limit: int = 100) -> str:
+    """A task's text inside a message: shortened, and its mentions shown but never pinging."""
+    short = text if len(text) <= limit else text[: limit - 1] + "…"
+    return discord.utils.escape_mentions(short)
 
 
 async def setup(bot: TasksBot) -> None:

@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import caller_of, reply
+from bot.feed import FEED_PERMISSIONS, missing_permissions_text
 
 if TYPE_CHECKING:
     from bot.app import TasksBot
@@ -32,7 +33,9 @@ class ServerSettings(
     async def feed(
         self, interaction: discord.Interaction[TasksBot], channel: discord.TextChannel
     ) -> None:
-        await self.bot.service.set_feed_channel(caller_of(interaction), channel.id)
+        await self.bot.service.set_feed_channel(
+            caller_of(interaction), channel.id, unusable_because=_unusable_for_feed(channel)
+        )
         await reply(
             interaction, f"Task updates will be posted in {channel.mention}.", ephemeral=True
         )
@@ -53,6 +56,20 @@ class ServerSettings(
             else "A wearer's completion now waits for their keyholder's confirmation.",
             ephemeral=True,
         )
+
+
+def _unusable_for_feed(channel: discord.TextChannel) -> str | None:
+    """Why the bot could not run the feed in `channel`, judged by its permissions there."""
+    me = channel.guild.me
+    if me is None:
+        return None
+    missing = discord.Permissions(FEED_PERMISSIONS.value & ~channel.permissions_for(me).value)
+    if not missing.value:
+        return None
+    return (
+        f"I can't run the task feed in {channel.mention}: I need permission to "
+        f"{missing_permissions_text(missing)} there. Give me that, or pick another channel."
+    )
 
 
 async def setup(bot: TasksBot) -> None:

@@ -11,7 +11,7 @@ from discord.ext import commands
 from discord.utils import format_dt
 
 from bot.app import caller_of, reply
-from bot.feed import timer_finished
+from bot.feed import collect_feed_problems, timer_finished, with_feed_problems
 from bot.store import TaskState
 from bot.tasks.durations import format_duration
 from bot.tasks.service import TaskAction, TaskStatus
@@ -52,21 +52,19 @@ class Tasks(commands.GroupCog, group_name="task", group_description="Chaster tas
         duration: str | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        task = await self.bot.service.assign(
-            caller_of(interaction),
-            wearer.id,
-            description=description,
-            points=points,
-            verification_required=verification,
-            duration=duration,
-            channel_id=interaction.channel_id or 0,
-        )
+        with collect_feed_problems() as problems:
+            task = await self.bot.service.assign(
+                caller_of(interaction),
+                wearer.id,
+                description=description,
+                points=points,
+                verification_required=verification,
+                duration=duration,
+                channel_id=interaction.channel_id or 0,
+            )
         timed = f", timed {format_duration(task.duration_seconds)}" if task.duration_seconds else ""
-        await reply(
-            interaction,
-            f"Assigned to {wearer.mention}: “{task.description}” ({task.points} points{timed}).",
-            ephemeral=True,
-        )
+        done = f"Assigned to {wearer.mention}: “{task.description}” ({task.points} points{timed})."
+        await reply(interaction, with_feed_problems(done, problems), ephemeral=True)
 
     @app_commands.command(name="start", description="Start the timer of a timed task.")
     @app_commands.describe(wearer="Whose task (default: yours)")
@@ -97,14 +95,15 @@ class Tasks(commands.GroupCog, group_name="task", group_description="Chaster tas
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         wearer_id = (wearer or interaction.user).id
-        task = await self.bot.service.act(caller_of(interaction), wearer_id, action)
+        with collect_feed_problems() as problems:
+            task = await self.bot.service.act(caller_of(interaction), wearer_id, action)
         if task.state is TaskState.AWAITING_CONFIRMATION:
             message = "Marked as done; waiting for the keyholder to confirm."
         elif task.state is TaskState.TIMER_RUNNING and task.timer_ends_at is not None:
             message = f"Timer started; it ends {format_dt(task.timer_ends_at, 'R')}."
         else:
             message = _DONE[action]
-        await reply(interaction, message, ephemeral=True)
+        await reply(interaction, with_feed_problems(message, problems), ephemeral=True)
 
     @app_commands.command(name="status", description="Show a wearer's current task and points.")
     @app_commands.describe(wearer="Whose status (default: yours)")

@@ -168,9 +168,14 @@ class TaskService:
 
     # -- settings ---------------------------------------------------------------------------
 
-    async def set_feed_channel(self, caller: Caller, channel_id: int) -> GuildSettings:
+    async def set_feed_channel(
+        self, caller: Caller, channel_id: int, *, unusable_because: str | None = None
+    ) -> GuildSettings:
+        """Post the feed in `channel_id`; `unusable_because` says why the bot can't post there."""
         async with self._audited(caller, "settings.feed", detail=f"channel={channel_id}"):
             self._require_manage_guild(caller)
+            if unusable_because is not None:
+                raise Refused(unusable_because)
             return await self.store.set_feed_channel(caller.guild_id, channel_id)
 
     async def set_wearer_can_complete(self, caller: Caller, allowed: bool) -> GuildSettings:
@@ -661,6 +666,11 @@ class TaskService:
             except ChasterError as error:
                 return TaskStatus(link=link, task=task, chaster=None, chaster_error=error.text)
             return TaskStatus(link=link, task=task, chaster=lock.tasks, chaster_error=None)
+
+    async def feed_channel_for(self, link: SessionLink) -> int | None:
+        """Where the link's task messages go now: the server's feed, else its /link channel."""
+        settings = await self.store.get_guild_settings(link.guild_id)
+        return settings.feed_channel_id or link.channel_id
 
     async def attach_feed_message(self, task_id: int, channel_id: int, message_id: int) -> Task:
         """Remember the message that shows the task, so reactions find it even after a restart."""
