@@ -1557,6 +1557,34 @@ async def test_two_concurrent_assigns_assign_once(env: Env) -> None:
     assert await env.count("tasks") == 1
 
 
+async def test_keyholders_in_two_servers_assigning_at_once_make_one_task(env: Env) -> None:
+    # One lock linked in two servers, each with its own keyholder of record (the second by
+    # the wearer's consent): Chaster holds one current task, so only one assign can win.
+    await env.linked()
+    elsewhere = Caller(STRANGER, OTHER_GUILD)
+    outcome = await env.service.link(elsewhere, WEARER, env.session.session_id, CHANNEL)
+    assert outcome.request is not None
+    await env.service.confirm_link(Caller(WEARER, OTHER_GUILD), outcome.request)
+    env.fake.latency = 0.05
+
+    async def assign_as(caller: Caller, text: str) -> Task:
+        return await env.service.assign(
+            caller, WEARER, description=text, points=1, channel_id=CHANNEL
+        )
+
+    results = await asyncio.gather(
+        assign_as(KH, "Hold a plank"), assign_as(elsewhere, "Run a lap"), return_exceptions=True
+    )
+
+    [won] = [r for r in results if isinstance(r, Task)]
+    [lost] = [r for r in results if isinstance(r, BaseException)]
+    assert isinstance(lost, Refused), lost
+    assert "task" in lost.message, lost
+    assert await env.count("tasks") == 1
+    current = env.session.current_task
+    assert current is not None and current["task"] == won.description
+
+
 # ---------------------------------------------------------------------------------- audit
 
 
