@@ -137,7 +137,7 @@ def _describe(status: TaskStatus, now: datetime) -> str:
         if data.current_task is not None and (task is None or not task.state.is_open):
             lines.append(f"Chaster shows a current task: “{data.current_task.task}”")
     elif status.chaster_error is not None:
-        lines.append(f"(Chaster could not be read: {status.chaster_error})")
+        lines.append(f"⚠️ {status.chaster_error}")
     return "\n".join(lines)
 
 

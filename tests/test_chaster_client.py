@@ -278,3 +278,105 @@ def test_window_is_learned_from_the_first_request_of_a_window() -> None:
         {"x-ratelimit-limit": "100", "x-ratelimit-remaining": "99", "x-ratelimit-reset": "6"}
     )
     assert 6 <= limiter.window <= 6.2
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "message"),
+    [
+        pytest.param(
+            500,
+            '{"statusCode":500,"message":"Internal server error"}',
+            "application/json",
+            "Internal server error",
+            id="500",
+        ),
+        pytest.param(502, "<html>bad</html>", "text/html", "Bad Gateway", id="502-html"),
+        pytest.param(503, "", "text/plain", "Service Unavailable", id="503-empty"),
+    ],
+)
+async def test_server_error_on_a_write_may_have_applied_and_is_not_resent(
+    fake: FakeChaster,
+    client: ChasterClient,
+    status: int,
+    body: str,
+    content_type: str,
+    message: str,
+) -> None:
+    session = fake.add_session()
+    fake.answer_next("POST", "/tasks/assign", status, body, content_type=content_type, apply=True)
+    with pytest.raises(ChasterUnavailable) as caught:
+        await client.assign_task(session.session_id, TaskDetails(task="x", points=1), Actor.WEARER)
+    assert (caught.value.status, caught.value.text) == (status, message)
+    assert caught.value.may_have_applied
+    assert fake.count_calls("POST", "/tasks/assign") == 1
+
+
+async def test_server_error_on_a_read_did_not_apply(
+    fake: FakeChaster, client: ChasterClient
+) -> None:
+    session = fake.add_session()
+    fake.fail_next("GET", "/sessions/", 503, "Service Unavailable")
+    with pytest.raises(ChasterUnavailable) as caught:
+        await client.get_session(session.session_id)
+    assert (caught.value.status, caught.value.may_have_applied) == (503, False)
+    assert fake.count_calls("GET", "/sessions/") == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param('{"session": {"sessionId": ', id="cut-off"),
+        pytest.param("[1, 2]", id="not-an-object"),
+        pytest.param('{"session": {"lock": 3}}', id="wrong-shape"),
+    ],
+)
+async def test_unreadable_success_on_a_read(
+    fake: FakeChaster, client: ChasterClient, body: str
+) -> None:
+    session = fake.add_session()
+    fake.answer_next("GET", "/sessions/", 200, body)
+    with pytest.raises(ChasterUnavailable) as caught:
+        await client.get_session(session.session_id)
+    assert "Chaster sent an answer the bot" in caught.value.text
+    assert not caught.value.may_have_applied
+
+
+async def test_unreadable_success_on_a_write_may_have_applied(
+    fake: FakeChaster, client: ChasterClient
+) -> None:
+    session = fake.add_session()
+    fake.answer_next("POST", "/tasks/assign", 200, "<html>ok</html>", apply=True)
+    with pytest.raises(ChasterUnavailable) as caught:
+        await client.assign_task(session.session_id, TaskDetails(task="x", points=1), Actor.WEARER)
+    assert caught.value.may_have_applied
+    assert caught.value.text == "Chaster sent an answer the bot can't read"
+    assert fake.count_calls("POST", "/tasks/assign") == 1
+    # An empty or JSON body is a plain success.
+    fake.answer_next("POST", "/tasks/complete", 200, '{"ok": true}', apply=True)
+    await client.complete_task(session.session_id, Actor.WEARER, is_completed=True)
+    assert session.current_task is None
+
+
+async def test_a_429_without_headers_waits_the_default_backoff(
+    fake: FakeChaster, client: ChasterClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "THROTTLE_BACKOFF_SECONDS", 0.2)
+    session = fake.add_session()
+    fake.fail_next("POST", "/tasks/assign", 429, "ThrottlerException: Too Many Requests")
+    await client.assign_task(session.session_id, TaskDetails(task="x", points=1), Actor.WEARER)
+    first, second = await fake.wait_for_call("POST", "/tasks/assign", count=2)
+    assert (first.status, second.status) == (429, 201)
+    assert second.at - first.at >= 0.2
+    assert session.current_task is not None
+
+
+async def test_a_429_that_does_not_lift_is_reported(
+    fake: FakeChaster, client: ChasterClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "THROTTLE_BACKOFF_SECONDS", 0.001)
+    session = fake.add_session()
+    fake.fail_next("GET", "/sessions/", 429, "ThrottlerException: Too Many Requests", times=10)
+    with pytest.raises(ChasterUnavailable) as caught:
+        await client.get_session(session.session_id)
+    assert (caught.value.status, caught.value.may_have_applied) == (429, False)
+    assert fake.count_calls("GET", "/sessions/") == client_module.MAX_THROTTLE_RETRIES + 1

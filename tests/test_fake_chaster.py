@@ -740,3 +740,77 @@ def test_cli_arguments() -> None:
     )
     args = _parse_args(["--port", "0", "--seed-sessions", "5", "--rate-limit", "100"])
     assert (args.port, args.seed_sessions, args.rate_limit, args.rate_window) == (0, 5, 100, 60.0)
+
+
+async def test_answer_next_sends_exactly_the_body(
+    fake: FakeChaster, client: httpx.AsyncClient
+) -> None:
+    sess = fake.add_session()
+    fake.answer_next("GET", "/sessions/", 200, '{"session": {"sessionId": ')
+    r = await client.get(sess_path(sess))
+    assert (r.status_code, r.text) == (200, '{"session": {"sessionId": ')
+    with pytest.raises(ValueError):
+        r.json()
+    fake.answer_next(
+        "POST", "/tasks/assign", 502, "<html>Bad Gateway</html>", content_type="text/html"
+    )
+    r = await client.post(sess_path(sess, "/tasks/assign"), json=assign_body())
+    assert (r.status_code, r.headers["content-type"]) == (502, "text/html")
+    assert sess.current_task is None
+    fake.answer_next("POST", "/tasks/assign", 200, "not json", apply=True)
+    r = await client.post(sess_path(sess, "/tasks/assign"), json=assign_body())
+    assert (r.status_code, r.text) == (200, "not json")
+    assert sess.current_task is not None
+    assert [c.status for c in fake.calls] == [200, 502, 200]
+    # Spent: the next request gets the normal answer.
+    assert (await client.get(sess_path(sess))).status_code == 200
+
+
+async def test_injected_429_has_no_rate_limit_headers(
+    fake: FakeChaster, client: httpx.AsyncClient
+) -> None:
+    sess = fake.add_session()
+    fake.fail_next("GET", "/sessions/", 429, "ThrottlerException: Too Many Requests")
+    r = await client.get(sess_path(sess))
+    assert_nest_error(r, 429)
+    assert not [h for h in r.headers if h.lower().startswith(("x-ratelimit", "retry-after"))]
+
+
+async def test_tasks_extension_removed_and_added_back(
+    fake: FakeChaster, client: httpx.AsyncClient
+) -> None:
+    sess = fake.add_session(enable_points=True, points=7)
+    r = await client.post(sess_path(sess, "/tasks/assign"), json=assign_body())
+    assert r.status_code == 201
+    fake.remove_tasks_extension(sess.session_id)
+    got = await get_session(client, sess)
+    assert [e["slug"] for e in got["lock"]["extensions"]] == [fake.slug]
+    for action, body in (
+        ("/tasks/assign", assign_body()),
+        ("/tasks/start-timer", {"actor": "extension"}),
+        ("/tasks/complete", {"actor": "extension", "isCompleted": True}),
+    ):
+        r = await client.post(sess_path(sess, action), json=body)
+        assert "Tasks extension" in assert_nest_error(r, 404)
+    fake.add_tasks_extension(sess.session_id)
+    user_data = tasks_party(await get_session(client, sess))["userData"]
+    assert (user_data["status"], user_data["currentTask"], user_data["points"]) == (
+        "start",
+        None,
+        0,
+    )
+
+
+async def test_offline_refuses_connections_and_keeps_state(
+    fake: FakeChaster, client: httpx.AsyncClient
+) -> None:
+    sess = fake.add_session()
+    assert (await client.get(sess_path(sess))).status_code == 200
+    port = fake.port
+    await fake.go_offline()
+    with pytest.raises(httpx.ConnectError):
+        await client.get(sess_path(sess))
+    await fake.go_online()
+    assert fake.port == port
+    assert (await client.get(sess_path(sess))).status_code == 200
+    assert fake.count_calls("GET", sess.session_id) == 2

@@ -33,6 +33,10 @@ SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # How often a 429 is retried before the caller sees it.
 MAX_THROTTLE_RETRIES = 5
+# A 429 without a usable X-RateLimit-Reset waits this long, doubling on each further 429
+# (1 + 2 + 4 + 8 + 16 s at most): long enough for a per-minute window to move on, and the
+# pause holds every request, so nothing spins against the limit meanwhile.
+THROTTLE_BACKOFF_SECONDS = 1.0
 # Delays before retrying a request that never reached Chaster (or a GET that failed).
 TRANSPORT_RETRY_DELAYS = (0.5, 1.5)
 SEARCH_PAGE_SIZE = 100
@@ -84,14 +88,18 @@ class ChasterError(Exception):
 
 
 class ChasterUnavailable(ChasterError):
-    """No usable answer: network failure or timeout.
+    """No usable answer: network failure, timeout, a server error (5xx), a rate limit that did
+    not lift, or a success whose body can't be read.
 
-    `may_have_applied` is true when the request may have reached Chaster (a POST that timed out
-    after being sent): the caller must check Chaster's state instead of repeating it.
+    `status` is the HTTP status when there was one. `may_have_applied` is true when a write may
+    have taken effect in Chaster (a POST that timed out after being sent, or answered 5xx or
+    unreadably): the caller must check Chaster's state instead of repeating it.
     """
 
-    def __init__(self, message: str, *, may_have_applied: bool) -> None:
-        super().__init__(None, message)
+    def __init__(
+        self, message: str | list[str], *, may_have_applied: bool, status: int | None = None
+    ) -> None:
+        super().__init__(status, message)
         self.may_have_applied = may_have_applied
 
 
@@ -120,14 +128,15 @@ class ChasterClient:
         base_url: str,
         token: SecretStr,
         *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | None = None,
         limiter: RateLimiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.limiter = limiter or RateLimiter()
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            timeout=timeout,
+            # Read at construction, not at import, so a test can shorten it for a whole bot.
+            timeout=timeout or DEFAULT_TIMEOUT,
             transport=transport,
             headers={
                 "Authorization": f"Bearer {token.get_secret_value()}",
@@ -242,7 +251,18 @@ class ChasterClient:
 
     async def _post_task_action(self, session_id: str, action: str, body: dict[str, Any]) -> None:
         path = f"/api/extensions/sessions/{checked_session_id(session_id)}/tasks/{action}"
-        await self._request("POST", path, json=body)
+        response = await self._request("POST", path, json=body)
+        # Chaster answers these with an empty 201. A body that is not JSON is not Chaster's
+        # answer (a cut-off reply, a proxy's page): whether the action landed is unknown.
+        if response.content.strip():
+            try:
+                response.json()
+            except ValueError:
+                raise ChasterUnavailable(
+                    "Chaster sent an answer the bot can't read",
+                    may_have_applied=True,
+                    status=response.status_code,
+                ) from None
 
     # -- transport --------------------------------------------------------------------------
 
@@ -250,14 +270,21 @@ class ChasterClient:
         self, method: str, path: str, *, json: Any = None, background: bool = False
     ) -> dict[str, Any]:
         response = await self._request(method, path, json=json, background=background)
+        # Only reads come here (a search is a POST that changes nothing).
         try:
             body = response.json()
         except ValueError:
-            raise ChasterError(
-                response.status_code, "Chaster sent a response that is not JSON"
+            raise ChasterUnavailable(
+                "Chaster sent an answer the bot can't read",
+                may_have_applied=False,
+                status=response.status_code,
             ) from None
         if not isinstance(body, dict):
-            raise ChasterError(response.status_code, "Chaster sent an unexpected response")
+            raise ChasterUnavailable(
+                "Chaster sent an answer the bot does not understand",
+                may_have_applied=False,
+                status=response.status_code,
+            )
         return body
 
     async def _request(
@@ -300,15 +327,29 @@ class ChasterClient:
             if response.status_code == httpx.codes.TOO_MANY_REQUESTS:
                 # A throttled request was not processed, so sending it again is safe.
                 if throttled >= MAX_THROTTLE_RETRIES:
-                    raise _api_error(response)
+                    throttled_error = _api_error(response)
+                    raise ChasterUnavailable(
+                        throttled_error.message,
+                        may_have_applied=False,
+                        status=throttled_error.status,
+                    )
                 wait = self.limiter.seconds_until_reset(response.headers)
-                self.limiter.pause_for(wait if wait is not None and wait > 0 else 2.0**throttled)
+                if wait is None or wait <= 0:
+                    wait = THROTTLE_BACKOFF_SECONDS * 2.0**throttled
+                self.limiter.pause_for(wait)
                 throttled += 1
                 log.warning("chaster rate limit hit on %s %s; waiting", method, path)
                 continue
             if response.is_success:
                 return response
-            raise _api_error(response)
+            failure = _api_error(response)
+            if response.is_server_error:
+                # A gateway's 502/504 or Chaster's own 500 can come after the change was made:
+                # a write's outcome is unknown, not refused.
+                raise ChasterUnavailable(
+                    failure.message, may_have_applied=method != "GET", status=failure.status
+                )
+            raise failure
 
     @staticmethod
     def _may_retry(method: str, error: httpx.TransportError, failures: int) -> bool:
@@ -348,4 +389,6 @@ def _parse(model: type[_M], body: Any) -> _M:
         return model.model_validate(body)
     except ValidationError as error:
         log.warning("unexpected Chaster payload for %s: %s", model.__name__, error)
-        raise ChasterError(None, "Chaster sent a response the bot does not understand") from None
+        raise ChasterUnavailable(
+            "Chaster sent an answer the bot does not understand", may_have_applied=False
+        ) from None

@@ -33,9 +33,13 @@ class NotAllowed(Refused):
 
 
 class ChasterRefused(Refused):
-    """Chaster rejected the call; the message carries Chaster's own words."""
+    """Chaster rejected the call or failed to answer it; `chaster_message` and `status` keep
+    Chaster's own words and HTTP status, and `message` (default "Chaster said: ...") is for
+    the person who asked."""
 
-    def __init__(self, chaster_message: str, status: int | None) -> None:
-        super().__init__(f"Chaster said: {chaster_message}")
+    def __init__(
+        self, chaster_message: str, status: int | None, *, message: str | None = None
+    ) -> None:
+        super().__init__(message or f"Chaster said: {chaster_message}")
         self.chaster_message = chaster_message
         self.status = status

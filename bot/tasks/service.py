@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from http import HTTPStatus
 
 from bot.chaster import (
     ActionLog,
@@ -283,11 +284,11 @@ class TaskService:
                     raise Refused(
                         f"Chaster has no session `{session_id.strip()}` for this extension."
                     ) from None
-                raise _chaster_refused(error) from None
+                raise _chaster_failed(error, "nothing was linked") from None
         try:
             sessions = await self.chaster.search_sessions(self.extension_slug, status="locked")
         except ChasterError as error:
-            raise _chaster_refused(error) from None
+            raise _chaster_failed(error, "nothing was linked") from None
         mine = [s for s in sessions if s.lock.user.discord_id == str(wearer_id)]
         if not mine:
             raise Refused(
@@ -414,13 +415,10 @@ class TaskService:
                 try:
                     await self.chaster.assign_task(link.chaster_session_id, details, actor)
                 except ChasterUnavailable as error:
-                    if not error.may_have_applied or not await self._assign_landed(link, text):
-                        raise Refused(
-                            "Chaster did not answer and shows no new task: nothing was "
-                            "assigned. Try again."
-                        ) from None
+                    # Never sent again: a second assign could give the wearer two tasks.
+                    await self._require_assign_landed(link, text, error)
                 except ChasterError as error:
-                    raise _chaster_refused(error) from None
+                    raise await self._refusal_for(link, error, assigning=True) from None
                 settings = await self.store.get_guild_settings(caller.guild_id)
                 task = await self.store.create_task(
                     link_id=link.id,
@@ -436,9 +434,24 @@ class TaskService:
                 await self._emit(EventKind.ASSIGNED, task, link, caller.user_id)
                 return task
 
-    async def _assign_landed(self, link: SessionLink, text: str) -> bool:
-        """After a lost answer: does Chaster now show our task as the current one?"""
-        return await self._is_current(link, text) is True
+    async def _require_assign_landed(
+        self, link: SessionLink, text: str, error: ChasterUnavailable
+    ) -> None:
+        """After an assign without a usable answer: return if Chaster shows our task as the
+        current one, else raise Refused saying what is known."""
+        if not error.may_have_applied:
+            raise _chaster_failed(error, "nothing was assigned")
+        landed = await self._is_current(link, text)
+        if landed is None:
+            raise Refused(
+                f"{_chaster_trouble(error)}, and I can't tell whether the task was assigned. "
+                "Check /task status in a moment before assigning again."
+            )
+        if not landed:
+            raise Refused(
+                f"{_chaster_trouble(error)}, and Chaster shows no new task: nothing was "
+                "assigned. Try again."
+            )
 
     async def _is_current(self, link: SessionLink, text: str) -> bool | None:
         """Whether Chaster's current task is the one with this text; None if it can't be read."""
@@ -512,12 +525,10 @@ class TaskService:
             await self.chaster.start_task_timer(link.chaster_session_id, actor)
         except ChasterUnavailable as error:
             if not error.may_have_applied:
-                raise Refused(
-                    "Chaster could not be reached; the timer was not started. Try again."
-                ) from None
+                raise _chaster_failed(error, "the timer was not started") from None
             await self._confirm_timer_started(link, actor, task)
         except ChasterError as error:
-            raise _chaster_refused(error) from None
+            raise await self._refusal_for(link, error) from None
         now = self.clock()
         updated = await self._transition(
             task,
@@ -542,10 +553,10 @@ class TaskService:
         try:
             await self.chaster.start_task_timer(link.chaster_session_id, actor)
             return
-        except ChasterUnavailable:
+        except ChasterUnavailable as error:
             raise Refused(
-                "Chaster did not answer, so I can't tell whether the timer started. "
-                "Check the task in Chaster, then try again."
+                f"{_chaster_trouble(error)}, so I can't tell whether the timer started. "
+                "Check /task status in a moment, then try again."
             ) from None
         except ChasterError as error:
             refusal = error
@@ -627,13 +638,22 @@ class TaskService:
         try:
             await self.chaster.complete_task(link.chaster_session_id, actor, is_completed=completed)
         except ChasterUnavailable as error:
-            # A lost answer: it landed exactly when our task is no longer Chaster's current one
-            # (it was current just before: _require_current checked).
-            if error.may_have_applied and await self._is_current(link, task.description) is False:
+            if not error.may_have_applied:
+                raise _chaster_failed(error) from None
+            # Never sent again: a second complete would close whatever task came next. It
+            # landed exactly when our task is no longer Chaster's current one (it was current
+            # just before: _require_current checked).
+            current = await self._is_current(link, task.description)
+            if current is False:
                 return
-            raise Refused("Chaster did not answer; nothing was changed. Try again.") from None
+            if current is None:
+                raise Refused(
+                    f"{_chaster_trouble(error)}, and I can't tell whether the task was closed "
+                    "there. Check /task status in a moment before trying again."
+                ) from None
+            raise _chaster_failed(error) from None
         except ChasterError as error:
-            raise _chaster_refused(error) from None
+            raise await self._refusal_for(link, error) from None
 
     async def _require_current(self, link: SessionLink, task: Task) -> Lock:
         """Read Chaster and make sure `task` is still its current task.
@@ -644,7 +664,14 @@ class TaskService:
         """
         lock = await self._read_lock(link)
         tasks = lock.tasks
-        current = tasks.current_task if tasks is not None else None
+        if tasks is None:
+            await self._close_without_tasks(link, task)
+            raise Refused(
+                "The lock no longer has the Tasks extension in Chaster, so this task can't be "
+                "finished; it is now closed as failed. Add Tasks to the lock in Chaster to "
+                "assign new tasks."
+            )
+        current = tasks.current_task
         if current is None or not _same_task(current.task, task.description):
             await self._sync_link(link, lock, None, background=False)
             raise Refused(
@@ -652,6 +679,35 @@ class TaskService:
                 "replaced there); the feed now shows what Chaster has."
             )
         return lock
+
+    async def _close_without_tasks(self, link: SessionLink, task: Task) -> None:
+        """The Tasks extension left the lock, and the task's state in Chaster went with it:
+        nothing can finish the task any more, and left open it would block every new assign."""
+        closed = await self.store.transition_task(
+            task.id, from_states=OPEN_TASK_STATES, to_state=TaskState.FAILED, now=self.clock()
+        )
+        if closed is not None:
+            log.info("task %d closed: the lock has no Tasks extension any more", task.id)
+            await self._emit(EventKind.FAILED, closed, link, None)
+
+    async def _refusal_for(
+        self, link: SessionLink, error: ChasterError, *, assigning: bool = False
+    ) -> Refused:
+        """Chaster refused a task action. Its 404 means either the session or the lock's Tasks
+        extension is gone, in words that may not say which: read the session to tell."""
+        if error.status != 404:
+            return _chaster_refused(error)
+        try:
+            lock = await self._read_lock(link)
+        except Refused as refusal:
+            return refusal
+        if lock.tasks is None:
+            advice = "then try again" if assigning else "then assign a new task"
+            return Refused(
+                f"The lock no longer has the Tasks extension in Chaster. Add Tasks to the lock "
+                f"in Chaster, {advice}."
+            )
+        return _chaster_refused(error)
 
     async def status(self, caller: Caller, wearer_id: int) -> TaskStatus:
         """The wearer's link, task and Chaster points (wearer and keyholder only)."""
@@ -664,7 +720,21 @@ class TaskService:
             try:
                 lock = (await self.chaster.get_session(link.chaster_session_id)).lock
             except ChasterError as error:
-                return TaskStatus(link=link, task=task, chaster=None, chaster_error=error.text)
+                if error.status == 404:
+                    trouble = (
+                        "Chaster no longer has this session (the lock may have ended). "
+                        "Use /unlink and link the new lock."
+                    )
+                else:
+                    trouble = f"{_chaster_trouble(error)}; its side can't be shown right now."
+                return TaskStatus(link=link, task=task, chaster=None, chaster_error=trouble)
+            if lock.tasks is None:
+                return TaskStatus(
+                    link=link,
+                    task=task,
+                    chaster=None,
+                    chaster_error="The lock no longer has the Tasks extension in Chaster.",
+                )
             return TaskStatus(link=link, task=task, chaster=lock.tasks, chaster_error=None)
 
     async def feed_channel_for(self, link: SessionLink) -> int | None:
@@ -919,7 +989,7 @@ class TaskService:
                     "Chaster no longer has this wearer's session (the lock may have ended). "
                     "Use /unlink and link the new lock."
                 ) from None
-            raise _chaster_refused(error) from None
+            raise _chaster_failed(error) from None
         await self._remember_keyholder(link, lock)
         return lock
 
@@ -1102,3 +1172,25 @@ def _require_tasks(lock: Lock) -> TasksState:
 
 def _chaster_refused(error: ChasterError) -> ChasterRefused:
     return ChasterRefused(error.text, error.status)
+
+
+def _chaster_trouble(error: ChasterError) -> str:
+    """Why Chaster gave no usable answer, as the start of a sentence."""
+    if isinstance(error, ChasterUnavailable) and error.status is not None:
+        if error.status == HTTPStatus.TOO_MANY_REQUESTS:
+            return "Chaster is limiting how often the bot may call it"
+        if error.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            return f"Chaster is having trouble (HTTP {error.status}: {error.text})"
+    return error.text
+
+
+def _chaster_failed(error: ChasterError, consequence: str = "nothing was changed") -> Refused:
+    """A Chaster failure for the person who asked: its own refusal (4xx) in its words, or, when
+    it gave no usable answer, what went wrong and that trying again later is safe."""
+    if isinstance(error, ChasterUnavailable):
+        return ChasterRefused(
+            error.text,
+            error.status,
+            message=f"{_chaster_trouble(error)}; {consequence}. Try again in a moment.",
+        )
+    return _chaster_refused(error)

@@ -185,7 +185,7 @@ class FakeSession:
 
 @dataclass
 class _Rule:
-    kind: Literal["fail", "drop", "hang"]
+    kind: Literal["fail", "drop", "hang", "raw"]
     method: str
     path_contains: str
     remaining: int
@@ -193,6 +193,8 @@ class _Rule:
     message: str | list[str] = ""
     apply: bool = False
     seconds: float = 0.0
+    body: str = ""
+    content_type: str = "application/json"
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method == "*" or self.method.upper() == method) and self.path_contains in path
@@ -300,6 +302,9 @@ class FakeChaster:
             raise RuntimeError("FakeChaster already started")
         self._closing = asyncio.Event()
         self._cond = asyncio.Condition()
+        await self._listen()
+
+    async def _listen(self) -> None:
         app = web.Application(middlewares=[self._middleware])
         p = API_PREFIX
         app.router.add_post(f"{p}/sessions/search", self._h_search)
@@ -430,6 +435,48 @@ class FakeChaster:
         self._rules.append(
             _Rule("hang", method, path_contains, times, apply=apply, seconds=seconds)
         )
+
+    def answer_next(
+        self,
+        method: str,
+        path_contains: str,
+        status: int,
+        body: str,
+        *,
+        content_type: str = "application/json",
+        apply: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` matching requests with exactly ``body`` (no rate headers).
+
+        For answers that are not Chaster's own: a 200 whose JSON is cut off, or a proxy's HTML
+        502 page. apply=True: the change is made first, as when a gateway loses Chaster's answer.
+        """
+        self._rules.append(
+            _Rule(
+                "raw",
+                method,
+                path_contains,
+                times,
+                status,
+                apply=apply,
+                body=body,
+                content_type=content_type,
+            )
+        )
+
+    async def go_offline(self) -> None:
+        """Stop listening (connections are refused) but keep every session and recorded call."""
+        if self._runner is None:
+            raise RuntimeError("FakeChaster is not listening")
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+
+    async def go_online(self) -> None:
+        """Listen again on the same port after ``go_offline``."""
+        if self._runner is not None:
+            raise RuntimeError("FakeChaster is already listening")
+        await self._listen()
 
     def _take_rule(self, method: str, path: str) -> _Rule | None:
         for rule in self._rules:
@@ -868,6 +915,25 @@ class FakeChaster:
             {"session": self.session_json(session_id), "extension": {"slug": sess.slug}},
         )
 
+    def remove_tasks_extension(self, session_id: str) -> None:
+        """The Tasks extension is taken off the lock: its state (current task, points) is gone."""
+        sess = self.sessions[session_id]
+        sess.tasks_extension = False
+        sess.status = "start"
+        sess.current_task = None
+        sess.timer_started_at = None
+        sess.points = 0
+        sess.vote_started_at = sess.vote_ends_at = None
+        sess.current_task_vote = None
+        sess.tasks_party_id = object_id()
+        self._touch(sess)
+
+    def add_tasks_extension(self, session_id: str) -> None:
+        """The Tasks extension is put (back) on the lock, starting with no task."""
+        sess = self.sessions[session_id]
+        sess.tasks_extension = True
+        self._touch(sess)
+
     # ------------------------------------------------------------------ webhooks
 
     def _envelope(self, event: str, data: dict[str, Any], request_id: str | None) -> dict[str, Any]:
@@ -1138,6 +1204,15 @@ class FakeChaster:
             return with_headers(await self._dispatch(request, handler))
         if rule.kind == "fail":
             return with_headers(self._error(rule.status, rule.message))
+        if rule.kind == "raw":
+            if rule.apply:
+                await self._dispatch(request, handler)
+            raw = web.Response(
+                status=rule.status,
+                body=rule.body.encode(),
+                headers={"Content-Type": rule.content_type},
+            )
+            return raw, 0.0
         if rule.kind == "drop":
             if rule.apply:
                 await self._dispatch(request, handler)
