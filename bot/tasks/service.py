@@ -1171,16 +1171,26 @@ def _require_tasks(lock: Lock) -> TasksState:
 
 
 def _chaster_refused(error: ChasterError) -> ChasterRefused:
+    if error.status == HTTPStatus.UNAUTHORIZED:
+        return ChasterRefused(error.text, error.status, message=f"{_chaster_trouble(error)}.")
     return ChasterRefused(error.text, error.status)
 
 
 def _chaster_trouble(error: ChasterError) -> str:
     """Why Chaster gave no usable answer, as the start of a sentence."""
+    if error.status == HTTPStatus.UNAUTHORIZED:
+        # Nobody in Discord can fix this: it is the bot's own credentials.
+        return (
+            f"Chaster refused the bot's API token (HTTP {error.status}); whoever runs the bot "
+            "should check CHASTER_API_TOKEN"
+        )
     if isinstance(error, ChasterUnavailable) and error.status is not None:
         if error.status == HTTPStatus.TOO_MANY_REQUESTS:
             return "Chaster is limiting how often the bot may call it"
         if error.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             return f"Chaster is having trouble (HTTP {error.status}: {error.text})"
+    if not isinstance(error, ChasterUnavailable):
+        return f"Chaster said: {error.text}"
     return error.text
 
 

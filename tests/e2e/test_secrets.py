@@ -61,7 +61,7 @@ async def test_no_secret_in_any_log_line_or_reply(tmp_path: Path) -> None:
             assert refused.startswith("Only the wearer or their keyholder"), refused
             chaster.fail_next("GET", "/sessions/", 401, "Unauthorized")
             status = await deployment.reply("task", KEYHOLDER, "status", wearer=WEARER)
-            assert "Chaster could not be read" in status, status
+            assert "Chaster refused the bot's API token (HTTP 401)" in status, status
             await deployment.react(KEYHOLDER, feed, COMPLETE)
             await deployment.wait_title(feed, "✅ Completed")
 
