@@ -720,23 +720,15 @@ class TaskService:
         return closed
 
     async def handle_webhook(self, envelope: WebhookEnvelope) -> None:
-        """Act on one Chaster webhook delivery (already authenticated and de-duplicated)."""
-        if envelope.event == "action_log.created":
-            session_id = envelope.data.get("sessionId")
-            raw_log = envelope.data.get("actionLog")
-            if not isinstance(session_id, str) or not isinstance(raw_log, dict):
-                log.warning("action_log.created without sessionId or actionLog; ignored")
-                return
-            action_log = ActionLog.model_validate(raw_log)
+        """Act on one Chaster webhook delivery (already authenticated, parsed and de-duplicated)."""
+        if (created := envelope.action_log_created) is not None:
+            session_id, action_log = created.session_id, created.action_log
             if action_log.type not in TASK_LOG_TYPES or action_log.prefix not in (None, "default"):
                 log.debug("action log %s on %s is not about tasks", action_log.type, session_id)
                 return
             await self.sync_session(session_id, hint=action_log)
-        elif envelope.event == "extension_session.deleted":
-            session = envelope.data.get("session")
-            session_id = session.get("sessionId") if isinstance(session, dict) else None
-            if isinstance(session_id, str):
-                await self.end_session(session_id, "lock ended in Chaster")
+        elif (deleted := envelope.session_deleted) is not None:
+            await self.end_session(deleted.session.session_id, "lock ended in Chaster")
         else:
             log.debug("webhook %s acknowledged and ignored", envelope.event)
 
