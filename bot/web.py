@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Callable
 from contextlib import suppress
+from typing import Any
 
 from aiohttp import web
 from pydantic import SecretStr, ValidationError
@@ -103,7 +104,7 @@ class WebServer:
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": "body too large"}, status=413)
         try:
-            envelope = WebhookEnvelope.model_validate(json.loads(raw))
+            envelope = WebhookEnvelope.model_validate(_decode_json(raw))
         except (ValueError, ValidationError):
             return web.json_response({"error": "not a Chaster webhook body"}, status=400)
         request_id = envelope.request_id
@@ -154,3 +155,20 @@ class WebServer:
                 if envelope.request_id is not None:
                     self._queued.discard(envelope.request_id)
                 self._queue.task_done()
+
+
+def _decode_json(raw: bytes) -> Any:
+    """The JSON value in a webhook body; ValueError for anything the bot could not store or log.
+
+    Deep nesting exhausts the parser's recursion (RecursionError is not a ValueError), and a lone
+    UTF-16 surrogate escape (`"\\ud800"`) decodes to a string that SQLite cannot encode.
+    """
+    try:
+        value = json.loads(raw)
+        # Encoding again finds lone surrogates anywhere, keys included.
+        json.dumps(value, ensure_ascii=False).encode()
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except UnicodeEncodeError:
+        raise ValueError("JSON with a lone surrogate") from None
+    return value

@@ -7,7 +7,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 TASKS_SLUG = "tasks"
@@ -17,6 +24,11 @@ TASK_VOTE_ENDED = "tasks_vote_ended"
 TASK_COMPLETED = "tasks_task_completed"
 TASK_FAILED = "tasks_task_failed"
 TASK_LOG_TYPES = frozenset({TASK_ASSIGNED, TASK_VOTE_ENDED, TASK_COMPLETED, TASK_FAILED})
+# Webhook events the bot acts on; every other event is acknowledged and ignored.
+ACTION_LOG_CREATED = "action_log.created"
+SESSION_DELETED = "extension_session.deleted"
+# The form of a Chaster session id, as the client checks it before building a URL.
+SESSION_ID_REGEX = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 class ChasterModel(BaseModel):
@@ -204,10 +216,59 @@ class ActionLogPage(ChasterModel):
     results: list[ActionLog]
 
 
+class ActionLogCreated(ChasterModel):
+    """`data` of an `action_log.created` webhook: a new entry in a lock's history."""
+
+    session_id: str = Field(pattern=SESSION_ID_REGEX)
+    action_log: ActionLog
+
+    @model_validator(mode="after")
+    def _task_readable(self) -> ActionLogCreated:
+        # The task inside a Tasks log is read later, by the worker; a malformed one is refused
+        # now, while the sender can still be told (a ValidationError is a ValueError).
+        self.action_log.task_details()
+        return self
+
+
+class DeletedSession(ChasterModel):
+    """The session of an `extension_session.deleted` webhook (only what the bot reads)."""
+
+    session_id: str = Field(pattern=SESSION_ID_REGEX)
+
+
+class SessionDeleted(ChasterModel):
+    """`data` of an `extension_session.deleted` webhook: the lock ended or dropped the extension."""
+
+    session: DeletedSession
+
+
 class WebhookEnvelope(ChasterModel):
-    """The body Chaster POSTs to an extension's webhook URL."""
+    """The body Chaster POSTs to an extension's webhook URL.
+
+    `data` of an event the bot acts on is parsed with the envelope, so a malformed delivery is
+    refused on receipt instead of failing later in the worker.
+    """
 
     event: str
     data: dict[str, Any]
     sent_at: datetime | None = None
     request_id: str | None = None
+    _payload: ActionLogCreated | SessionDeleted | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _parse_data(self) -> WebhookEnvelope:
+        if self.event == ACTION_LOG_CREATED:
+            self._payload = ActionLogCreated.model_validate(self.data)
+        elif self.event == SESSION_DELETED:
+            self._payload = SessionDeleted.model_validate(self.data)
+        return self
+
+    @property
+    def action_log_created(self) -> ActionLogCreated | None:
+        """The parsed `data` when this is an `action_log.created` delivery."""
+        return self._payload if isinstance(self._payload, ActionLogCreated) else None
+
+    @property
+    def session_deleted(self) -> SessionDeleted | None:
+        """The parsed `data` when this is an `extension_session.deleted` delivery."""
+        return self._payload if isinstance(self._payload, SessionDeleted) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.tasks.errors import Refused
+from bot.tasks.text import quotable
 
 # Chaster's range for a timed task.
 MIN_DURATION_SECONDS = 60
@@ -25,14 +26,14 @@ def parse_duration(text: str) -> int:
         match = _UNITS.fullmatch(cleaned)
         if not cleaned or match is None:
             raise Refused(
-                f"I can't read the duration `{text.strip()[:40]}`: "
+                f"I can't read the duration `{quotable(text)}`: "
                 "use forms like `90s`, `15m`, `1h30m`, `2h`, or a number of minutes."
             )
         seconds = int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
     if not MIN_DURATION_SECONDS <= seconds <= MAX_DURATION_SECONDS:
         raise Refused(
             f"A timed task must last between 1 minute and 24 hours; "
-            f"`{text.strip()[:40]}` is {format_duration(seconds)}."
+            f"`{quotable(text)}` is {format_duration(seconds)}."
         )
     return seconds
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -48,11 +47,13 @@ from bot.store import (
 )
 from bot.tasks.durations import MAX_DURATION_SECONDS, MIN_DURATION_SECONDS, parse_duration
 from bot.tasks.errors import ChasterRefused, NotAllowed, Refused
+from bot.tasks.text import check_description
+from bot.tasks.text import clean_task_text as _task_text
+from bot.tasks.text import same_task as _same_task
 
 log = logging.getLogger(__name__)
 
 LINK_REQUEST_TTL = timedelta(minutes=15)
-MAX_DESCRIPTION_LENGTH = 500
 
 
 def utc_now() -> datetime:
@@ -368,17 +369,7 @@ class TaskService:
     ) -> Task:
         """Give the wearer a task in Chaster (keyholder of record only)."""
         async with self._audited(caller, "task.assign", detail=f"wearer={wearer_id}") as audit:
-            text = description.strip()
-            if any(_is_control(char) for char in text):
-                raise Refused(
-                    "The description contains control characters; use plain text "
-                    "(line breaks are fine)."
-                )
-            if not 1 <= len(text) <= MAX_DESCRIPTION_LENGTH:
-                raise Refused(
-                    f"The description must be 1 to {MAX_DESCRIPTION_LENGTH} characters "
-                    f"(it is {len(text)})."
-                )
+            text = check_description(description)
             if points < 0:
                 raise Refused("Points cannot be negative.")
             seconds = (
@@ -809,23 +800,15 @@ class TaskService:
         return closed
 
     async def handle_webhook(self, envelope: WebhookEnvelope) -> None:
-        """Act on one Chaster webhook delivery (already authenticated and de-duplicated)."""
-        if envelope.event == "action_log.created":
-            session_id = envelope.data.get("sessionId")
-            raw_log = envelope.data.get("actionLog")
-            if not isinstance(session_id, str) or not isinstance(raw_log, dict):
-                log.warning("action_log.created without sessionId or actionLog; ignored")
-                return
-            action_log = ActionLog.model_validate(raw_log)
+        """Act on one Chaster webhook delivery (already authenticated, parsed and de-duplicated)."""
+        if (created := envelope.action_log_created) is not None:
+            session_id, action_log = created.session_id, created.action_log
             if action_log.type not in TASK_LOG_TYPES or action_log.prefix not in (None, "default"):
                 log.debug("action log %s on %s is not about tasks", action_log.type, session_id)
                 return
             await self.sync_session(session_id, hint=action_log)
-        elif envelope.event == "extension_session.deleted":
-            session = envelope.data.get("session")
-            session_id = session.get("sessionId") if isinstance(session, dict) else None
-            if isinstance(session_id, str):
-                await self.end_session(session_id, "lock ended in Chaster")
+        elif (deleted := envelope.session_deleted) is not None:
+            await self.end_session(deleted.session.session_id, "lock ended in Chaster")
         else:
             log.debug("webhook %s acknowledged and ignored", envelope.event)
 
@@ -1128,28 +1111,12 @@ def _points_after_completion(lock: Lock) -> tuple[int | None, int | None]:
     return total, tasks.config.points_required or None
 
 
-def _task_text(raw: str) -> str:
-    """A task's text as stored here: control characters blanked, trimmed, within the limit."""
-    text = "".join(" " if _is_control(char) else char for char in raw).strip()
-    return text[:MAX_DESCRIPTION_LENGTH] or "(no description)"
-
-
-def _same_task(chaster_text: str, stored: str) -> bool:
-    """Whether Chaster's task text is the task stored here (stored text went through _task_text)."""
-    return _task_text(chaster_text) == stored
-
-
 def _closes(entry: ActionLog, task: Task) -> bool:
     """Whether a history entry records the end (completed or failed) of `task`."""
     if entry.type not in (TASK_COMPLETED, TASK_FAILED):
         return False
     details = entry.task_details()
     return details is None or _same_task(details.task, task.description)
-
-
-def _is_control(char: str) -> bool:
-    # NUL and friends: SQLite's length() stops at NUL, and no one types these on purpose.
-    return char not in "\n\t" and unicodedata.category(char) == "Cc"
 
 
 def _require_free(tasks: TasksState, wearer_id: int) -> None:
