@@ -27,6 +27,7 @@ from tests.fakes.discord import (
     FakeDiscord,
     FakeRole,
     FakeUser,
+    channel_option,
     option,
     reaction_add,
     user_option,
@@ -263,6 +264,41 @@ async def test_send_slash_refuses_what_discord_would(fake: FakeDiscord, bot: Min
         await fake.send_slash("echo", user=ALICE)
     with pytest.raises(ValueError, match="needs a subcommand"):
         await fake.send_slash("task", user=ALICE)
+
+
+async def test_commands_from_another_server(fake: FakeDiscord, bot: MiniBot) -> None:
+    elsewhere, elsewhere_channel = 1500, 2500
+
+    # A deployment whose commands are global: they can be run in every server the bot is in.
+    @bot.tree.command(name="where", description="Where it was run")
+    async def where(interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        await interaction.response.send_message(
+            f"{interaction.guild_id} {interaction.channel_id} {channel.guild.id}", ephemeral=True
+        )
+
+    await bot.tree.sync()
+    await fake.join_other_server(elsewhere, elsewhere_channel)
+    handle = await fake.send_slash(
+        "where",
+        user=ALICE,
+        guild_id=elsewhere,
+        options=[channel_option("channel", elsewhere_channel)],
+    )
+    content = (await handle.final_message())["content"]
+    assert content == f"{elsewhere} {elsewhere_channel} {elsewhere}"
+    server = bot.get_guild(elsewhere)
+    assert server is not None and [c.id for c in server.text_channels] == [elsewhere_channel]
+    # Commands synced to one server exist only there; a channel belongs to one server.
+    with pytest.raises(LookupError, match="never synced"):
+        await fake.send_slash("ping", user=ALICE, guild_id=elsewhere)
+    with pytest.raises(ValueError, match=f"is in server {GUILD}"):
+        await fake.send_slash(
+            "where",
+            user=ALICE,
+            guild_id=elsewhere,
+            channel_id=CHANNEL,
+            options=[channel_option("channel", elsewhere_channel)],
+        )
 
 
 async def test_autocomplete(fake: FakeDiscord, bot: MiniBot) -> None:

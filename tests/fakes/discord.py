@@ -18,7 +18,9 @@ What the fake models beyond answering routes, because real Discord does:
   followups/@original before the callback are 404 10015, the first followup after a deferred
   ("thinking") response edits the loading message instead of creating a new one;
 * ``send_slash`` refuses commands that were never synced, unknown options, and users who lack the
-  command's ``default_member_permissions`` (Discord would not let them invoke it).
+  command's ``default_member_permissions`` (Discord would not let them invoke it);
+* one server in full; ``join_other_server`` adds another by id with one channel, so commands
+  synced globally can come from there (a channel is in one server; guild commands stay in theirs).
 
 Typical fixture (see tests/test_fake_discord.py)::
 
@@ -897,6 +899,9 @@ class FakeDiscord:
         }
         #: DM channels the bot opened: id -> channel JSON
         self.dm_channels: dict[int, JSON] = {}
+        #: text channels of other servers the bot is in, known only by id: channel id -> server
+        #: id (see ``add_other_server_channel``)
+        self.other_server_channels: dict[int, int] = {}
 
         # knobs
         self.rest_latency = 0.0
@@ -1582,31 +1587,74 @@ class FakeDiscord:
         if t in (OPTION_ROLE, OPTION_MENTIONABLE) and sid in self.roles:
             resolved.setdefault("roles", {})[key] = role_payload(self.roles[sid])
             return
-        if t == OPTION_CHANNEL and sid in self.channels:
-            ch = self.channels[sid]
+        if t == OPTION_CHANNEL and (sid in self.channels or sid in self.other_server_channels):
+            server = self._channel_server(sid)
+            ch = self.channels.get(sid) or channel_payload(
+                sid, guild_id=server, name=f"channel-{sid}"
+            )
             resolved.setdefault("channels", {})[key] = {
                 "id": ch["id"],
                 "type": ch["type"],
                 "name": ch["name"],
                 "position": ch["position"],
                 "parent_id": ch.get("parent_id"),
-                "guild_id": str(self.guild_id),
+                "guild_id": str(server),
                 "permissions": str(member_perms),
                 "flags": 0,
             }
             return
         raise ValueError(f"option {raw['name']!r}: id {sid} is not a known user/role/channel")
 
-    def _channel_for_interaction(self, channel_id: int, perms: int) -> JSON:
-        ch = self.channels.get(channel_id)
-        if ch is None:
-            raise LookupError(f"unknown channel {channel_id}")
+    async def join_other_server(self, guild_id: int, channel_id: int) -> None:
+        """The bot joins another server (GUILD_CREATE) that has one text channel, so commands
+        synced globally can be run there and reactions can carry its id. The fake models
+        nothing else of it: no members but the bot, no messages, no REST routes."""
+        if guild_id == self.guild_id or channel_id in self.channels:
+            raise ValueError(f"server {guild_id} or channel {channel_id} is the fake's own")
+        self.other_server_channels[channel_id] = guild_id
+        everyone = FakeRole(guild_id, "@everyone", self.everyone_permissions, position=0)
+        guild: JSON = {
+            **self.guild_payload(),
+            "id": str(guild_id),
+            "name": f"Server {guild_id}",
+            "member_count": 1,
+            "roles": [role_payload(everyone)],
+            "channels": [
+                channel_payload(channel_id, guild_id=guild_id, name=f"channel-{channel_id}")
+            ],
+            "members": [member_payload(self.bot_user)],
+        }
+        await self._broadcast("GUILD_CREATE", guild)
+
+    def _first_channel(self, guild_id: int) -> int:
+        if guild_id == self.guild_id:
+            return next(iter(self.channels))
+        for channel_id, server in self.other_server_channels.items():
+            if server == guild_id:
+                return channel_id
+        raise LookupError(f"the bot is in no server {guild_id}; see join_other_server")
+
+    def _channel_server(self, channel_id: int) -> int:
+        if channel_id in self.channels:
+            return self.guild_id
+        if channel_id in self.other_server_channels:
+            return self.other_server_channels[channel_id]
+        raise LookupError(f"unknown channel {channel_id}")
+
+    def _channel_for_interaction(self, channel_id: int, perms: int, guild_id: int) -> JSON:
+        server = self._channel_server(channel_id)
+        if server != guild_id:
+            # A channel belongs to one server; an interaction says which one it came from.
+            raise ValueError(f"channel {channel_id} is in server {server}, not {guild_id}")
+        ch = self.channels.get(channel_id) or channel_payload(
+            channel_id, guild_id=guild_id, name=f"channel-{channel_id}"
+        )
         return {
             "id": ch["id"],
             "type": ch["type"],
             "name": ch["name"],
             "position": ch["position"],
-            "guild_id": str(self.guild_id),
+            "guild_id": str(guild_id),
             "parent_id": ch.get("parent_id"),
             "nsfw": False,
             "flags": 0,
@@ -1629,7 +1677,7 @@ class FakeDiscord:
     ) -> InteractionHandle:
         self.users.setdefault(user.id, user)
         gid = guild_id if guild_id is not None else self.guild_id
-        cid = channel_id if channel_id is not None else next(iter(self.channels))
+        cid = channel_id if channel_id is not None else self._first_channel(gid)
         perms = self.member_permissions(user) if permissions is None else permissions
         iid = self._snowflakes.next()
         token = f"fake-interaction-token-{next(self._token_counter)}-{iid}"
@@ -1640,7 +1688,7 @@ class FakeDiscord:
             type=type,
             data=data,
             guild_id=gid,
-            channel=self._channel_for_interaction(cid, perms),
+            channel=self._channel_for_interaction(cid, perms, gid),
             member=member_payload(user, permissions=perms),
             app_permissions=self.bot_permissions,
             message=message,

@@ -1,0 +1,540 @@
+"""Who may do what: every role against every command and reaction, with the wearer linked or not.
+
+POLICY is the whole rule set at a glance (from the README's tables and bot/tasks/service.py);
+EXTRA adds the keyholders of record who are not the lock's Chaster keyholder. Each cell is one
+test on a fresh world that runs the real bot against the fakes:
+
+* allowed: the effect happened (the Chaster call was made, the state moved);
+* asks: a request now waits for someone else's ✅ (the wearer's consent to a link, the
+  keyholder's confirmation of a completion), and nothing was written to Chaster;
+* refused: no Chaster write and no change here. A command gets an ephemeral reply that gives
+  the reason; a reaction is removed, with a notice giving the reason to the people the task or
+  request concerns and quietly for everyone else.
+
+"Linked" means the wearer's lock is linked in this server; "unlinked" means it was linked, got
+a task (for the task actions), and was then unlinked, so old feed messages and the task in
+Chaster are still there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import pytest
+
+from bot.store import GuildSettings, TaskState
+from tests.e2e.conftest import (
+    ADMIN,
+    CHANNEL,
+    EPHEMERAL,
+    FEED,
+    GUILD,
+    KEYHOLDER,
+    STRANGER,
+    WEARER,
+    World,
+)
+from tests.fakes.chaster import FakeSession
+from tests.fakes.discord import (
+    MANAGE_GUILD,
+    OPTION_BOOLEAN,
+    OPTION_INTEGER,
+    OPTION_STRING,
+    FakeUser,
+    channel_option,
+    option,
+    reaction_add,
+    user_option,
+)
+
+Outcome = Literal["allowed", "asks", "refused"]
+OK: Outcome = "allowed"
+ASK: Outcome = "asks"
+NO: Outcome = "refused"
+
+# Another server the bot is in (its commands are then global), where the keyholder of record
+# also is and has Manage Server.
+OTHER_GUILD = 1500
+OTHER_CHANNEL = 2500
+
+ROLES = ("keyholder", "wearer", "member", "manager", "elsewhere")
+
+# keyholder: the keyholder of record, here also the lock's keyholder in Chaster (KEYHOLDER).
+# wearer:    the wearer (WEARER).
+# member:    another member of this server (STRANGER).
+# manager:   a member with Manage Server, neither keyholder nor wearer (ADMIN).
+# elsewhere: the keyholder of record acting from another server: a command run there, or a
+#            reaction event that carries the other server's id. Everything they could do here
+#            is refused there; what they can do there changes nothing here.
+# fmt: off
+POLICY: dict[tuple[str, bool], tuple[Outcome, ...]] = {
+    # action                           linked   keyholder wearer member manager elsewhere
+    ("link",                           False): (OK,       NO,    ASK,   ASK,    OK),
+    ("link",                           True):  (NO,       NO,    NO,    NO,     OK),
+    ("unlink",                         False): (NO,       NO,    NO,    NO,     NO),
+    ("unlink",                         True):  (OK,       OK,    NO,    NO,     NO),
+    ("assign",                         False): (NO,       NO,    NO,    NO,     NO),
+    ("assign",                         True):  (OK,       NO,    NO,    NO,     NO),
+    ("start",                          False): (NO,       NO,    NO,    NO,     NO),
+    ("start",                          True):  (OK,       OK,    NO,    NO,     NO),
+    ("complete",                       False): (NO,       NO,    NO,    NO,     NO),
+    ("complete",                       True):  (OK,       ASK,   NO,    NO,     NO),
+    ("fail",                           False): (NO,       NO,    NO,    NO,     NO),
+    ("fail",                           True):  (OK,       OK,    NO,    NO,     NO),
+    ("status",                         False): (NO,       NO,    NO,    NO,     NO),
+    ("status",                         True):  (OK,       OK,    NO,    NO,     NO),
+    ("settings-feed",                  False): (NO,       NO,    NO,    OK,     OK),
+    ("settings-feed",                  True):  (NO,       NO,    NO,    OK,     OK),
+    ("settings-wearer-complete",       False): (NO,       NO,    NO,    OK,     OK),
+    ("settings-wearer-complete",       True):  (NO,       NO,    NO,    OK,     OK),
+    ("react-start",                    False): (NO,       NO,    NO,    NO,     NO),
+    ("react-start",                    True):  (OK,       OK,    NO,    NO,     NO),
+    ("react-complete",                 False): (NO,       NO,    NO,    NO,     NO),
+    ("react-complete",                 True):  (OK,       ASK,   NO,    NO,     NO),
+    ("react-fail",                     False): (NO,       NO,    NO,    NO,     NO),
+    ("react-fail",                     True):  (OK,       OK,    NO,    NO,     NO),
+    # ✅ on the link request of the manager's /link; "linked": the keyholder linked meanwhile.
+    ("react-accept-link",              False): (NO,       OK,    NO,    NO,     NO),
+    ("react-accept-link",              True):  (NO,       NO,    NO,    NO,     NO),
+}
+
+# self-locked:      the wearer of a self-lock, their own keyholder of record (no confirmation).
+# consented:        the manager, keyholder of record after the wearer's ✅ on their request.
+# lock-keyholder:   the lock's Chaster keyholder while the consented manager is keyholder of record.
+# trusting-wearer:  the wearer where /settings wearer-complete is on.
+EXTRA: list[tuple[str, str, bool, Outcome]] = [
+    # role               action              linked  outcome
+    ("self-locked",      "link",             False,  OK),
+    ("self-locked",      "assign",           True,   OK),
+    ("self-locked",      "complete",         True,   OK),
+    ("self-locked",      "react-complete",   True,   OK),
+    ("self-locked",      "unlink",           True,   OK),
+    ("consented",        "assign",           True,   OK),
+    ("consented",        "complete",         True,   OK),
+    ("consented",        "react-complete",   True,   OK),
+    ("consented",        "status",           True,   OK),
+    ("consented",        "unlink",           True,   OK),
+    ("lock-keyholder",   "assign",           True,   NO),
+    ("lock-keyholder",   "complete",         True,   NO),
+    ("lock-keyholder",   "react-complete",   True,   NO),
+    ("lock-keyholder",   "status",           True,   NO),
+    ("lock-keyholder",   "unlink",           True,   NO),
+    ("trusting-wearer",  "complete",         True,   OK),
+    ("trusting-wearer",  "react-complete",   True,   OK),
+]
+# fmt: on
+
+LinkKind = Literal["chaster-keyholder", "self-lock", "consent"]
+
+
+@dataclass(frozen=True)
+class Role:
+    """Who acts, from which server, and how the wearer's link came about."""
+
+    user: FakeUser
+    link_kind: LinkKind = "chaster-keyholder"
+    elsewhere: bool = False
+    wearer_complete: bool = False
+
+    @property
+    def guild_id(self) -> int:
+        return OTHER_GUILD if self.elsewhere else GUILD
+
+    @property
+    def channel_id(self) -> int:
+        return OTHER_CHANNEL if self.elsewhere else CHANNEL
+
+
+ROLE = {
+    "keyholder": Role(KEYHOLDER),
+    "wearer": Role(WEARER),
+    "member": Role(STRANGER),
+    "manager": Role(ADMIN),
+    "elsewhere": Role(KEYHOLDER, elsewhere=True),
+    "self-locked": Role(WEARER, link_kind="self-lock"),
+    "consented": Role(ADMIN, link_kind="consent"),
+    "lock-keyholder": Role(KEYHOLDER, link_kind="consent"),
+    "trusting-wearer": Role(WEARER, wearer_complete=True),
+}
+KEYHOLDER_OF_RECORD: dict[LinkKind, FakeUser] = {
+    "chaster-keyholder": KEYHOLDER,
+    "self-lock": WEARER,
+    "consent": ADMIN,
+}
+
+TASK_ACTIONS = ("start", "complete", "fail", "react-start", "react-complete", "react-fail")
+REACTIONS = {
+    "react-start": "▶️",
+    "react-complete": "✅",
+    "react-fail": "❌",
+    "react-accept-link": "✅",
+}
+DESCRIPTION = "Hold a plank"
+
+
+# Cells where the bot does not yet do what POLICY says; each fails today (strict), and passes
+# once the bug is fixed.
+STRANGER_ANSWERED = (
+    "TaskService.act_on_message says 'This wearer is no longer linked here.' before it checks "
+    "who reacted, so after an unlink anyone's reaction on the old feed message is answered in "
+    "the channel instead of removed quietly"
+)
+KNOWN_BUGS: dict[tuple[str, str, bool], str] = {
+    (role, action, False): STRANGER_ANSWERED
+    for role in ("member", "manager")
+    for action in ("react-start", "react-complete", "react-fail")
+}
+
+
+def case(role: str, action: str, linked: bool, outcome: Outcome) -> Any:
+    state = "linked" if linked else "unlinked"
+    bug = KNOWN_BUGS.get((role, action, linked))
+    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+    return pytest.param(role, action, linked, outcome, id=f"{role}-{action}-{state}", marks=marks)
+
+
+CASES = [
+    case(role, action, linked, outcome)
+    for (action, linked), row in POLICY.items()
+    for role, outcome in zip(ROLES, row, strict=True)
+] + [case(*row) for row in EXTRA]
+
+
+@dataclass
+class Scene:
+    """What the action acts on."""
+
+    session: FakeSession
+    message_id: int | None = None  # the task's feed message, or the link request
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a refused action must leave as it was."""
+
+    chaster_writes: int
+    session_reads: int
+    link: tuple[int, int] | None
+    settings: GuildSettings
+    task_state: TaskState | None
+    chaster_task: dict[str, Any] | None
+    timer_started: bool
+    bot_message_ids: tuple[str, ...]  # not counting replies (notices and pings)
+
+
+@pytest.mark.parametrize(("role_name", "action", "linked", "outcome"), CASES)
+async def test_permission(
+    world: World, role_name: str, action: str, linked: bool, outcome: Outcome
+) -> None:
+    role = ROLE[role_name]
+    scene = await prepare(world, role, action, linked)
+    before = await snapshot(world, scene)
+    if action in REACTIONS:
+        await react(world, role, action, scene, outcome)
+    else:
+        await run_command(world, role, action, scene, linked, outcome)
+    after = await snapshot(world, scene)
+    if outcome == NO:
+        if role.user is WEARER and (action, linked) == ("link", False):
+            # Only Chaster knows that the lock has a keyholder, so this refusal needs a read;
+            # every other one is decided before Chaster is asked anything.
+            after = replace(after, session_reads=before.session_reads)
+        assert after == before
+        return
+    if outcome == ASK:
+        assert after.chaster_writes == before.chaster_writes
+        assert after.link == before.link
+        assert after.chaster_task == before.chaster_task
+    await check_effect(world, role, action, scene, outcome, before, after)
+
+
+# -- setting the scene ----------------------------------------------------------------------
+
+
+async def prepare(world: World, role: Role, action: str, linked: bool) -> Scene:
+    if role.elsewhere:
+        # A deployment in several servers registers its commands globally.
+        await world.bot.tree.sync()
+        await world.discord.join_other_server(OTHER_GUILD, OTHER_CHANNEL)
+    if role.wearer_complete:
+        await world.reply("settings", ADMIN, "wearer-complete", allowed=True)
+    if action == "react-accept-link":
+        session = world.session()
+        text = await world.reply("link", ADMIN, wearer=WEARER, session_id=session.session_id)
+        assert text.startswith("Asked"), text
+        [request] = world.discord.bot_messages(CHANNEL)
+        await world.wait_reactions(request["id"], ["✅"])
+        if linked:
+            text = await world.reply(
+                "link", KEYHOLDER, wearer=WEARER, session_id=session.session_id
+            )
+            assert text.startswith("Linked"), text
+        return Scene(session, int(request["id"]))
+    if action == "link":
+        session = world.session(has_keyholder=role.link_kind != "self-lock")
+        if linked:
+            await establish(world, role.link_kind, session)
+        return Scene(session)
+    session = world.session(has_keyholder=role.link_kind != "self-lock")
+    await establish(world, role.link_kind, session)
+    scene = Scene(session)
+    if action in TASK_ACTIONS:
+        by = KEYHOLDER_OF_RECORD[role.link_kind]
+        if action.endswith("start"):
+            feed = await world.assign(by=by, duration="5m")
+        else:
+            feed = await world.assign(by=by)
+        scene.message_id = int(feed["id"])
+    if not linked:
+        unlinked = await world.reply("unlink", KEYHOLDER_OF_RECORD[role.link_kind], wearer=WEARER)
+        assert unlinked.startswith("Unlinked"), unlinked
+    return scene
+
+
+async def establish(world: World, kind: LinkKind, session: FakeSession) -> None:
+    """Link the wearer's lock the way `kind` says."""
+    by = KEYHOLDER_OF_RECORD[kind]
+    text = await world.reply("link", by, wearer=WEARER, session_id=session.session_id)
+    if kind != "consent":
+        assert text.startswith("Linked"), text
+        return
+    assert text.startswith("Asked"), text
+    request = world.discord.bot_messages(CHANNEL)[-1]
+    await world.wait_reactions(request["id"], ["✅"])
+    await world.react(WEARER, int(request["id"]), "✅", CHANNEL)
+    edited = await world.wait_edits(request["id"])
+    assert "accepted" in edited["content"], edited
+
+
+async def snapshot(world: World, scene: Scene) -> Snapshot:
+    store = world.bot.service.store
+    link = await store.get_open_link(GUILD, WEARER.id)
+    task = None
+    if scene.message_id is not None:
+        task = await store.get_task_by_feed_message(scene.message_id)
+    return Snapshot(
+        chaster_writes=world.chaster.count_calls("POST", "/tasks/"),
+        session_reads=world.chaster.count_calls("GET", scene.session.session_id),
+        link=(link.id, link.keyholder_id) if link is not None else None,
+        settings=await store.get_guild_settings(GUILD),
+        task_state=task.state if task is not None else None,
+        chaster_task=dict(scene.session.current_task) if scene.session.current_task else None,
+        timer_started=scene.session.timer_started_at is not None,
+        bot_message_ids=tuple(
+            m["id"] for m in world.discord.bot_messages(CHANNEL) if "message_reference" not in m
+        ),
+    )
+
+
+# -- acting ---------------------------------------------------------------------------------
+
+
+def command_of(action: str, role: Role, scene: Scene) -> tuple[str, str | None, list[Any]]:
+    """The slash command (name, subcommand, options) that performs `action`."""
+    wearer = user_option("wearer", WEARER)
+    if action == "link":
+        session_id = option("session_id", scene.session.session_id, OPTION_STRING)
+        return "link", None, [wearer, session_id]
+    if action == "unlink":
+        return "unlink", None, [wearer]
+    if action == "assign":
+        description = option("description", DESCRIPTION, OPTION_STRING)
+        return "task", "assign", [wearer, description, option("points", 3, OPTION_INTEGER)]
+    if action == "settings-feed":
+        feed = OTHER_CHANNEL if role.elsewhere else FEED
+        return "settings", "feed", [channel_option("channel", feed)]
+    if action == "settings-wearer-complete":
+        return "settings", "wearer-complete", [option("allowed", True, OPTION_BOOLEAN)]
+    return "task", action, [wearer]
+
+
+async def run_command(
+    world: World, role: Role, action: str, scene: Scene, linked: bool, outcome: Outcome
+) -> None:
+    name, subcommand, options = command_of(action, role, scene)
+    # Discord hides /settings from members without Manage Server, but a server's admins can
+    # open it to anyone (Server Settings > Integrations): the bot must refuse by itself.
+    world.discord.enforce_command_permissions = False
+    handle = await world.discord.send_slash(
+        name,
+        user=role.user,
+        subcommand=subcommand,
+        options=options,
+        channel_id=role.channel_id,
+        guild_id=role.guild_id,
+        permissions=MANAGE_GUILD if role.elsewhere else None,
+    )
+    reply = await handle.final_message()
+    assert int(reply.get("flags") or 0) & EPHEMERAL, reply
+    text = str(reply["content"])
+    if outcome == OK:
+        expected = ALLOWED_REPLY[action]
+    elif outcome == ASK:
+        expected = ASKS_REPLY[action]
+    else:
+        expected = refusal_reason(role, action, linked)
+    assert re.search(expected, text), f"expected /{expected}/, got {text!r}"
+
+
+ALLOWED_REPLY = {
+    "link": r"^Linked <@5002> \(",
+    "unlink": r"^Unlinked <@5002>\. Nothing was changed in Chaster\.$",
+    "assign": rf"^Assigned to <@5002>: “{DESCRIPTION}”",
+    "start": r"^Timer started; it ends <t:\d+:R>\.$",
+    "complete": r"^Task completed\.$",
+    "fail": r"^Task marked as failed\.$",
+    "status": r"^\*\*<@5002>\*\* · keyholder <@\d+>\n",
+    "settings-feed": r"^Task updates will be posted in <#\d+>\.$",
+    "settings-wearer-complete": r"^Wearers can now complete their own tasks\.$",
+}
+ASKS_REPLY = {
+    "link": r"^Asked <@5002> to confirm with ✅ within 15 minutes\.$",
+    "complete": r"^Marked as done; waiting for the keyholder to confirm\.$",
+}
+
+
+def refusal_reason(role: Role, action: str, linked: bool) -> str:
+    """The reason a refused command gives (a pattern): never a generic error."""
+    if action.startswith("settings"):
+        return r"^You need the Manage Server permission to change the bot's settings\.$"
+    if action == "link":
+        if linked:
+            return r"^<@5002> is already linked here\. Use /unlink first\.$"
+        return r"^Your lock has a keyholder on Chaster\. Ask them"
+    if not linked or role.elsewhere:
+        return r"^<@5002> is not linked to a Chaster lock here\. Use /link first\.$"
+    return {
+        "unlink": r"^Only the wearer or their keyholder of record can unlink\.$",
+        "assign": r"^Only <@\d+>, the keyholder, can assign tasks\.$",
+        "status": r"^Only the wearer or their keyholder can see their task status\.$",
+    }.get(action, r"^Only the wearer or their keyholder can act on this task\.$")
+
+
+# The reasons given to the people a refused reaction concerns (only those the POLICY refuses).
+NOTICE_REASONS = {
+    "react-start": r"This wearer is no longer linked here\.$",
+    "react-complete": r"This wearer is no longer linked here\.$",
+    "react-fail": r"This wearer is no longer linked here\.$",
+    "react-accept-link": r"You are already linked here\. Use /unlink first\.$",
+}
+
+
+def concerned(role: Role, action: str) -> bool:
+    """Whether a refused reaction is answered with a notice: only for the people the task (its
+    keyholder of record and wearer) or the request (its wearer) concerns, in their server."""
+    if role.elsewhere:
+        return False
+    if action == "react-accept-link":
+        return role.user is WEARER
+    return role.user in (WEARER, KEYHOLDER_OF_RECORD[role.link_kind])
+
+
+async def react(world: World, role: Role, action: str, scene: Scene, outcome: Outcome) -> None:
+    emoji = REACTIONS[action]
+    assert scene.message_id is not None
+    message_path = rf"/channels/\d+/messages/{scene.message_id}"
+    edits = len(world.discord.find_calls("PATCH", message_path))
+    await world.discord.dispatch(
+        "MESSAGE_REACTION_ADD",
+        reaction_add(
+            user=role.user,
+            channel_id=CHANNEL,
+            message_id=scene.message_id,
+            guild_id=role.guild_id,
+            emoji=emoji,
+            message_author_id=world.discord.bot_user.id,
+        ),
+    )
+    if outcome == NO:
+        # The removal is the refusal everyone sees; a notice, if any, is sent after it.
+        await world.wait_reaction_removed(scene.message_id, role.user, emoji)
+    else:
+        await world.discord.wait_for_call("PATCH", message_path, count=edits + 1)
+    assert await world.bot.work.drained(5), "the reaction was still being handled after 5 s"
+    notices = [
+        m
+        for m in world.discord.bot_messages(CHANNEL)
+        if (m.get("message_reference") or {}).get("message_id") == str(scene.message_id)
+        and m["content"].startswith(f"<@{role.user.id}>")
+    ]
+    if outcome != NO:
+        assert notices == [], notices
+        if outcome == ASK:
+            # The wearer's ✅ is the request: it stays.
+            assert world.reactions_by(scene.message_id, role.user.id) == [emoji]
+        return
+    if concerned(role, action):
+        [notice] = notices
+        assert re.search(NOTICE_REASONS[action], notice["content"]), notice["content"]
+    else:
+        answers = [m["content"] for m in notices]
+        assert answers == [], f"{role.user.name}'s refused reaction was answered: {answers}"
+
+
+# -- what must have happened ----------------------------------------------------------------
+
+
+async def check_effect(
+    world: World,
+    role: Role,
+    action: str,
+    scene: Scene,
+    outcome: Outcome,
+    before: Snapshot,
+    after: Snapshot,
+) -> None:
+    store = world.bot.service.store
+    session = scene.session
+    writes = after.chaster_writes - before.chaster_writes
+    verb = action.removeprefix("react-")
+    if verb == "link":
+        link = await store.get_open_link(role.guild_id, WEARER.id)
+        if outcome == ASK:
+            assert link is None
+            request = world.discord.bot_messages(CHANNEL)[-1]
+            assert request["content"].startswith(f"<@5002>, <@{role.user.id}> wants to manage")
+        else:
+            assert link is not None and link.keyholder_id == role.user.id
+            if role.elsewhere:
+                assert after.link == before.link  # this server's link is untouched
+        assert writes == 0
+    elif verb == "accept-link":
+        link = await store.get_open_link(GUILD, WEARER.id)
+        assert link is not None and link.keyholder_id == ADMIN.id
+        edited = world.discord.messages[scene.message_id or 0]
+        assert edited["content"] == "<@5002> accepted: <@5004> is now their keyholder here."
+        assert writes == 0
+    elif verb == "unlink":
+        assert after.link is None
+        assert writes == 0
+    elif verb == "assign":
+        assert world.chaster_bodies("POST", "/tasks/assign")[-1]["task"]["task"] == DESCRIPTION
+        assert writes == 1
+        assert session.current_task is not None and session.current_task["task"] == DESCRIPTION
+    elif verb == "start":
+        assert writes == 1
+        assert session.timer_started_at is not None
+        assert after.task_state is TaskState.TIMER_RUNNING
+    elif verb == "complete" and outcome == ASK:
+        assert after.task_state is TaskState.AWAITING_CONFIRMATION
+        assert session.current_task is not None
+    elif verb in ("complete", "fail"):
+        assert writes == 1
+        completed = verb == "complete"
+        [body] = world.chaster_bodies("POST", "/tasks/complete")
+        assert body["isCompleted"] is completed
+        assert session.current_task is None
+        assert after.task_state is (TaskState.COMPLETED if completed else TaskState.FAILED)
+    elif verb == "status":
+        assert replace(after, session_reads=before.session_reads) == before
+    else:
+        settings = await store.get_guild_settings(role.guild_id)
+        if verb == "settings-feed":
+            assert settings.feed_channel_id == (OTHER_CHANNEL if role.elsewhere else FEED)
+        else:
+            assert settings.wearer_can_complete
+        if role.elsewhere:
+            assert after.settings == before.settings  # this server's settings are untouched
+        assert writes == 0
