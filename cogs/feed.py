@@ -202,9 +202,10 @@ def _feed_channel(event: TaskEvent) -> int | None:
 
 
 def _quote(text: str, limit: int = 100) -> str:
-    """A task's text inside a message: shortened, and its mentions shown but never pinging."""
+    """A task's text inside a message, shown as typed: shortened, its markdown escaped (a stray
+    `||` or backtick would swallow the rest of the message) and its mentions never pinging."""
     short = text if len(text) <= limit else text[: limit - 1] + "…"
-    return discord.utils.escape_mentions(short)
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(short))
 
 
 async def setup(bot: TasksBot) -> None:

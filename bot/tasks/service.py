@@ -47,9 +47,7 @@ from bot.store import (
 )
 from bot.tasks.durations import MAX_DURATION_SECONDS, MIN_DURATION_SECONDS, parse_duration
 from bot.tasks.errors import ChasterRefused, NotAllowed, Refused
-from bot.tasks.text import check_description
-from bot.tasks.text import clean_task_text as _task_text
-from bot.tasks.text import same_task as _same_task
+from bot.tasks.text import check_description, clean_task_text, quotable, same_task
 
 log = logging.getLogger(__name__)
 
@@ -279,11 +277,11 @@ class TaskService:
             try:
                 return await self.chaster.get_session(session_id.strip())
             except InvalidSessionId as error:
-                raise Refused(f"`{session_id.strip()[:80]}`: {error}") from None
+                raise Refused(f"`{quotable(session_id, 80)}`: {error}") from None
             except ChasterError as error:
                 if error.status == 404:
                     raise Refused(
-                        f"Chaster has no session `{session_id.strip()}` for this extension."
+                        f"Chaster has no session `{quotable(session_id, 80)}` for this extension."
                     ) from None
                 raise _chaster_failed(error, "nothing was linked") from None
         try:
@@ -451,7 +449,7 @@ class TaskService:
         except ChasterError:
             return None
         current = tasks.current_task if tasks is not None else None
-        return current is not None and _same_task(current.task, text)
+        return current is not None and same_task(current.task, text)
 
     async def act(self, caller: Caller, wearer_id: int, action: TaskAction) -> Task:
         """/task start|complete|fail for the wearer's open task."""
@@ -488,6 +486,9 @@ class TaskService:
                 if current is None:
                     raise Refused("That task no longer exists.")
                 if fresh is None or not fresh.is_open:
+                    if self._role(caller, fresh or link) is None:
+                        # Not their task: removed quietly, like any stranger's reaction.
+                        raise NotAllowed("Only the wearer or their keyholder can act on this task.")
                     raise Refused("This wearer is no longer linked here.")
                 return await self._act(caller, fresh, current, action)
 
@@ -559,7 +560,7 @@ class TaskService:
             current = lock.tasks.current_task if lock.tasks is not None else None
             if (
                 current is not None
-                and _same_task(current.task, task.description)
+                and same_task(current.task, task.description)
                 and current.timer_started() is not False
             ):
                 return
@@ -663,7 +664,7 @@ class TaskService:
                 "assign new tasks."
             )
         current = tasks.current_task
-        if current is None or not _same_task(current.task, task.description):
+        if current is None or not same_task(current.task, task.description):
             await self._sync_link(link, lock, None, background=False)
             raise Refused(
                 "That task is no longer the current one in Chaster (it was finished or "
@@ -851,7 +852,7 @@ class TaskService:
         chaster_task = tasks.current_task
         open_task = await self.store.get_open_task(link.id)
         if open_task is not None and (
-            chaster_task is None or not _same_task(chaster_task.task, open_task.description)
+            chaster_task is None or not same_task(chaster_task.task, open_task.description)
         ):
             outcome = await self._outcome_in_chaster(link, open_task, hint, background)
             if outcome is None:
@@ -913,7 +914,7 @@ class TaskService:
         settings = await self.store.get_guild_settings(link.guild_id)
         task = await self.store.create_task(
             link_id=link.id,
-            description=_task_text(details.task),
+            description=clean_task_text(details.task),
             points=max(0, details.points),
             verification_required=details.verification_required,
             duration_seconds=duration
@@ -1116,7 +1117,7 @@ def _closes(entry: ActionLog, task: Task) -> bool:
     if entry.type not in (TASK_COMPLETED, TASK_FAILED):
         return False
     details = entry.task_details()
-    return details is None or _same_task(details.task, task.description)
+    return details is None or same_task(details.task, task.description)
 
 
 def _require_free(tasks: TasksState, wearer_id: int) -> None:

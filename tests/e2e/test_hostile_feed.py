@@ -135,11 +135,6 @@ async def test_a_hostile_task_from_chaster_is_cleaned_and_pings_only_the_wearer(
     assert_pings_only_whose_turn_it_is(world)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cogs/feed.py quotes the description in ping messages without escaping markdown: "
-    "||x|| hides text as a spoiler and a stray backtick opens a code span over the rest",
-)
 async def test_the_description_quoted_in_a_ping_is_shown_as_written(world: World) -> None:
     description = "Say ||yes|| and `wait"
     await world.link()

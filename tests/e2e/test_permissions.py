@@ -174,25 +174,9 @@ REACTIONS = {
 DESCRIPTION = "Hold a plank"
 
 
-# Cells where the bot does not yet do what POLICY says; each fails today (strict), and passes
-# once the bug is fixed.
-STRANGER_ANSWERED = (
-    "TaskService.act_on_message says 'This wearer is no longer linked here.' before it checks "
-    "who reacted, so after an unlink anyone's reaction on the old feed message is answered in "
-    "the channel instead of removed quietly"
-)
-KNOWN_BUGS: dict[tuple[str, str, bool], str] = {
-    (role, action, False): STRANGER_ANSWERED
-    for role in ("member", "manager")
-    for action in ("react-start", "react-complete", "react-fail")
-}
-
-
 def case(role: str, action: str, linked: bool, outcome: Outcome) -> Any:
     state = "linked" if linked else "unlinked"
-    bug = KNOWN_BUGS.get((role, action, linked))
-    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
-    return pytest.param(role, action, linked, outcome, id=f"{role}-{action}-{state}", marks=marks)
+    return pytest.param(role, action, linked, outcome, id=f"{role}-{action}-{state}")
 
 
 CASES = [
