@@ -582,8 +582,8 @@ async def test_confirm_is_refused_when_the_wearer_got_linked_meanwhile(env: Env)
 # ---------------------------------------------------------------------------------- /unlink
 
 
-@pytest.mark.parametrize("caller", [KH, WR], ids=["keyholder", "wearer"])
-async def test_keyholder_or_wearer_unlinks(env: Env, caller: Caller) -> None:
+@pytest.mark.parametrize("caller", [KH, WR, MANAGER], ids=["keyholder", "wearer", "manager"])
+async def test_keyholder_wearer_or_manager_unlinks(env: Env, caller: Caller) -> None:
     link = await env.linked()
     closed = await env.service.unlink(caller, WEARER)
     assert closed.id == link.id
@@ -593,7 +593,15 @@ async def test_keyholder_or_wearer_unlinks(env: Env, caller: Caller) -> None:
     assert env.fake.calls == []
 
 
-@OUTSIDERS
+@pytest.mark.parametrize(
+    ("caller", "error"),
+    [
+        (OTHER, NotAllowed),
+        (Caller(KEYHOLDER, OTHER_GUILD, can_manage_guild=True), Refused),
+        (Caller(WEARER, OTHER_GUILD), Refused),
+    ],
+    ids=["stranger", "keyholder-managing-elsewhere", "wearer-elsewhere"],
+)
 async def test_nobody_else_unlinks(env: Env, caller: Caller, error: type[Refused]) -> None:
     link = await env.linked()
     with pytest.raises(error):
@@ -746,8 +754,8 @@ async def test_assign_is_refused_while_the_bot_still_records_an_open_task(env: E
 
 
 async def forget_lock_facts(env: Env) -> None:
-    """Make the link look like one made before the bot kept whether the lock has a keyholder."""
-    await env.store.db.write_one("UPDATE session_links SET lock_has_keyholder = NULL")
+    """Make the link look like one from an older version, which has not read the lock yet."""
+    await env.store.db.write_one("UPDATE session_links SET keyholder_is_lock_keyholder = NULL")
 
 
 async def test_assign_while_chaster_shows_a_task_gets_chasters_refusal(env: Env) -> None:
@@ -795,8 +803,11 @@ async def test_old_link_learns_the_lock_facts_once(env: Env) -> None:
     await env.linked()
     await forget_lock_facts(env)
     await env.assign()
+    # One read before the assign, none after: the fact is kept.
+    assert env.fake.count_calls("GET", "/sessions/") == 1
+    assert env.actors("assign") == ["keyholder"]
     link = await env.store.get_open_link(GUILD, WEARER)
-    assert link is not None and link.lock_has_keyholder is True
+    assert link is not None and link.keyholder_is_lock_keyholder is True
 
 
 @pytest.mark.parametrize(
@@ -1060,6 +1071,38 @@ async def test_self_lock_with_a_keyholder_of_record_from_discord(env: Env) -> No
     assert env.actors("assign") == ["extension"]
     assert env.actors("start-timer") == ["wearer"]
     assert env.actors("complete") == ["extension"]
+
+
+async def test_a_keyholder_the_wearer_accepted_acts_as_the_extension(env: Env) -> None:
+    # The lock has its own keyholder in Chaster (KEYHOLDER); the wearer lets someone else
+    # manage tasks here. Chaster must not show that person's actions in KEYHOLDER's name.
+    session = env.add_lock()
+    outcome = await env.service.link(OTHER, WEARER, session.session_id, CHANNEL)
+    assert outcome.request is not None
+    link = await env.service.confirm_link(WR, outcome.request)
+    assert link.keyholder_id == STRANGER and link.keyholder_is_lock_keyholder is False
+    env.fake.calls.clear()
+    await env.assign(OTHER, duration="1m")
+    await env.act(OTHER, START)
+    env.advance(60)
+    await env.act(OTHER, COMPLETE)
+    assert env.actors("assign") == ["extension"]
+    assert env.actors("start-timer") == ["extension"]
+    assert env.actors("complete") == ["extension"]
+
+
+async def test_the_actor_follows_the_locks_keyholder_in_chaster(env: Env) -> None:
+    # The lock changes hands in Chaster: the keyholder of record stops acting as "keyholder"
+    # from the first read that shows it, and the fact is kept for later assigns.
+    await env.linked()
+    await env.assign()
+    await env.act(KH, COMPLETE)
+    env.session.keyholder = None  # now a self-lock
+    await env.service.sync_session(env.session.session_id)
+    await env.assign(description="After the handover")
+    assert env.actors("assign") == ["keyholder", "extension"]
+    link = await env.store.get_open_link(GUILD, WEARER)
+    assert link is not None and link.keyholder_is_lock_keyholder is False
 
 
 @pytest.mark.parametrize("guest", [KEYHOLDER, WEARER, STRANGER], ids=["kh", "wearer", "stranger"])

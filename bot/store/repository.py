@@ -158,7 +158,7 @@ class Store:
         lock_id: str,
         now: datetime,
         channel_id: int | None = None,
-        lock_has_keyholder: bool | None = None,
+        keyholder_is_lock_keyholder: bool | None = None,
     ) -> SessionLink:
         """Link a session to a wearer; `LinkExists` if the wearer has an open link here."""
         async with self._db.transaction() as conn:
@@ -171,7 +171,7 @@ class Store:
                 lock_id=lock_id,
                 now=now,
                 channel_id=channel_id,
-                lock_has_keyholder=lock_has_keyholder,
+                keyholder_is_lock_keyholder=keyholder_is_lock_keyholder,
             )
 
     async def _insert_link(
@@ -185,13 +185,13 @@ class Store:
         lock_id: str,
         now: datetime,
         channel_id: int | None,
-        lock_has_keyholder: bool | None = None,
+        keyholder_is_lock_keyholder: bool | None = None,
     ) -> SessionLink:
         # No check-then-insert: the partial unique index decides, and transaction() maps it.
         link_id = await _write(
             conn,
             "INSERT INTO session_links (guild_id, wearer_id, keyholder_id, chaster_session_id,"
-            " lock_id, created_at, channel_id, lock_has_keyholder)"
+            " lock_id, created_at, channel_id, keyholder_is_lock_keyholder)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 guild_id,
@@ -201,7 +201,7 @@ class Store:
                 lock_id,
                 to_db(now),
                 channel_id,
-                None if lock_has_keyholder is None else int(lock_has_keyholder),
+                None if keyholder_is_lock_keyholder is None else int(keyholder_is_lock_keyholder),
             ),
         )
         row = await _one(conn, "SELECT * FROM session_links WHERE id = ?", (link_id,))
@@ -242,12 +242,11 @@ class Store:
         assert row is not None
         return SessionLink.from_row(row)
 
-    async def set_lock_has_keyholder(self, chaster_session_id: str, has_keyholder: bool) -> None:
-        """Record, for every link to the session, whether its lock has a keyholder."""
+    async def set_keyholder_is_lock_keyholder(self, link_id: int, value: bool) -> None:
+        """Record whether the link's keyholder of record is its lock's keyholder in Chaster."""
         await self._db.write_one(
-            "UPDATE session_links SET lock_has_keyholder = ?"
-            " WHERE chaster_session_id = ? AND lock_has_keyholder IS NOT ?",
-            (int(has_keyholder), chaster_session_id, int(has_keyholder)),
+            "UPDATE session_links SET keyholder_is_lock_keyholder = ? WHERE id = ?",
+            (int(value), link_id),
         )
 
     async def linked_sessions(self) -> list[tuple[str, bool]]:
@@ -402,6 +401,9 @@ class Store:
                 lock_id=request.lock_id,
                 now=now,
                 channel_id=request.channel_id,
+                # A request is made only when Chaster does not show the requester as the lock's
+                # keyholder.
+                keyholder_is_lock_keyholder=False,
             )
 
     async def pending_link_requests(self) -> list[LinkRequest]:

@@ -120,8 +120,9 @@ class SessionLink:
     closed_by: int | None
     close_reason: str | None
     channel_id: int | None = None
-    # Whether the Chaster lock has a keyholder; None until known (links from before 0003).
-    lock_has_keyholder: bool | None = None
+    # Whether the keyholder of record is the lock's keyholder in Chaster (and so acts there as
+    # "keyholder"); None until the bot has read the lock.
+    keyholder_is_lock_keyholder: bool | None = None
 
     @property
     def is_open(self) -> bool:
@@ -143,8 +144,10 @@ class SessionLink:
             closed_by=row["closed_by"],
             close_reason=row["close_reason"],
             channel_id=row["channel_id"],
-            lock_has_keyholder=(
-                None if row["lock_has_keyholder"] is None else bool(row["lock_has_keyholder"])
+            keyholder_is_lock_keyholder=(
+                None
+                if row["keyholder_is_lock_keyholder"] is None
+                else bool(row["keyholder_is_lock_keyholder"])
             ),
         )
 

@@ -267,7 +267,7 @@ class TaskService:
                 lock_id=session.lock.id,
                 now=now,
                 channel_id=channel_id,
-                lock_has_keyholder=session.lock.keyholder is not None,
+                keyholder_is_lock_keyholder=_holds_lock(session.lock, keyholder_id),
             )
         except LinkExists:
             raise Refused(f"<@{wearer_id}> is already linked here. Use /unlink first.") from None
@@ -343,8 +343,12 @@ class TaskService:
         ):
             link = await self._open_link(caller.guild_id, wearer_id)
             audit.link_id = link.id
-            if self._role(caller, link) is None:
-                raise NotAllowed("Only the wearer or their keyholder of record can unlink.")
+            # A server manager may too: links are this server's business (say, after the
+            # keyholder left it), and unlinking changes nothing in Chaster.
+            if self._role(caller, link) is None and not caller.can_manage_guild:
+                raise NotAllowed(
+                    "Only the wearer, their keyholder of record or a server manager can unlink."
+                )
             closed = await self.store.close_link(
                 link.id, closed_by=caller.user_id, reason="unlinked", now=self.clock()
             )
@@ -386,15 +390,16 @@ class TaskService:
                         f"<@{wearer_id}> already has an open task: “{open_task.description}” "
                         f"({open_task.state.label}). Complete or fail it first."
                     )
-                if link.lock_has_keyholder is None:
-                    # First action on a link made before the bot kept this fact: read the
+                lock: Lock | None = None
+                if link.keyholder_is_lock_keyholder is None:
+                    # The actor is not known yet (a link from an older version): read the
                     # session once, and check Chaster's side while at it.
                     lock = await self._read_lock(link)
                     _require_free(_require_tasks(lock), wearer_id)
                 # Otherwise no read first: Chaster itself refuses an assign while a task or a
                 # vote is current (its message reaches the user), and one request per assign
                 # doubles how many fit in Chaster's rate limit.
-                actor = await self._actor_for(Role.KEYHOLDER, link)
+                actor = await self._actor_for(Role.KEYHOLDER, link, lock)
                 details = TaskDetails(
                     task=text,
                     points=points,
@@ -953,16 +958,18 @@ class TaskService:
         return None
 
     async def _actor_for(self, role: Role, link: SessionLink, lock: Lock | None = None) -> Actor:
+        """Who Chaster is told acted: never a keyholder who did not act themselves."""
         if role is Role.WEARER:
             return Actor.WEARER
         if lock is not None:
-            has_keyholder = lock.keyholder is not None
-        elif link.lock_has_keyholder is not None:
-            has_keyholder = link.lock_has_keyholder
+            holds_lock = _holds_lock(lock, link.keyholder_id)
+        elif link.keyholder_is_lock_keyholder is not None:
+            holds_lock = link.keyholder_is_lock_keyholder
         else:
-            has_keyholder = (await self._read_lock(link)).keyholder is not None
-        # Chaster refuses actor "keyholder" on a lock without one (a self-lock).
-        return Actor.KEYHOLDER if has_keyholder else Actor.EXTENSION
+            holds_lock = _holds_lock(await self._read_lock(link), link.keyholder_id)
+        # "keyholder" only for the lock's own keyholder (Chaster would show the action in their
+        # name); on a self-lock, or for someone the wearer accepted, the bot acts as itself.
+        return Actor.KEYHOLDER if holds_lock else Actor.EXTENSION
 
     async def _read_lock(self, link: SessionLink) -> Lock:
         try:
@@ -978,9 +985,10 @@ class TaskService:
         return lock
 
     async def _remember_keyholder(self, link: SessionLink, lock: Lock) -> None:
-        has_keyholder = lock.keyholder is not None
-        if link.lock_has_keyholder is not has_keyholder:
-            await self.store.set_lock_has_keyholder(link.chaster_session_id, has_keyholder)
+        """Keep the link's actor fact in step with the lock (its keyholder can change)."""
+        holds_lock = _holds_lock(lock, link.keyholder_id)
+        if link.keyholder_is_lock_keyholder is not holds_lock:
+            await self.store.set_keyholder_is_lock_keyholder(link.id, holds_lock)
 
     async def _open_link(self, guild_id: int, wearer_id: int) -> SessionLink:
         link = await self.store.get_open_link(guild_id, wearer_id)
@@ -1118,6 +1126,11 @@ def _closes(entry: ActionLog, task: Task) -> bool:
         return False
     details = entry.task_details()
     return details is None or same_task(details.task, task.description)
+
+
+def _holds_lock(lock: Lock, keyholder_id: int) -> bool:
+    """Whether Chaster shows this Discord user as the lock's keyholder."""
+    return lock.keyholder is not None and lock.keyholder.discord_id == str(keyholder_id)
 
 
 def _require_free(tasks: TasksState, wearer_id: int) -> None:

@@ -71,10 +71,11 @@ async def test_link_request_is_accepted_by_the_wearer_only(world: World) -> None
     edited = await world.wait_edits(request["id"])
     assert edited["content"] == "<@5002> accepted: <@5004> is now their keyholder here."
 
-    # The requester is now the keyholder of record; the Chaster keyholder is not.
+    # The requester is now the keyholder of record; the Chaster keyholder is not. Chaster is
+    # told the extension acted, not the lock's keyholder, who did not.
     feed = await world.assign(by=ADMIN, description="Consented task")
     assert any(f["value"] == "<@5004>" for f in feed["embeds"][0]["fields"])
-    assert world.chaster_bodies("POST", "/tasks/assign")[-1]["actor"] == "keyholder"
+    assert world.chaster_bodies("POST", "/tasks/assign")[-1]["actor"] == "extension"
     assert "Only <@5004>" in await world.refusal(
         "task", KEYHOLDER, "assign", wearer=WEARER, description="Mine", points=1
     )
@@ -148,7 +149,7 @@ async def test_wearer_cannot_self_link_a_lock_that_has_a_keyholder(world: World)
 async def test_unlink_by_a_stranger_is_refused(world: World) -> None:
     await world.link()
     text = await world.refusal("unlink", STRANGER, wearer=WEARER)
-    assert "Only the wearer or their keyholder" in text, text
+    assert "Only the wearer, their keyholder of record or a server manager" in text, text
     status = await world.reply("task", KEYHOLDER, "status", wearer=WEARER)
     assert status.startswith("**<@5002>** · keyholder <@5001>"), status
 

@@ -74,7 +74,7 @@ POLICY: dict[tuple[str, bool], tuple[Outcome, ...]] = {
     ("link",                           False): (OK,       NO,    ASK,   ASK,    OK),
     ("link",                           True):  (NO,       NO,    NO,    NO,     OK),
     ("unlink",                         False): (NO,       NO,    NO,    NO,     NO),
-    ("unlink",                         True):  (OK,       OK,    NO,    NO,     NO),
+    ("unlink",                         True):  (OK,       OK,    NO,    OK,     NO),
     ("assign",                         False): (NO,       NO,    NO,    NO,     NO),
     ("assign",                         True):  (OK,       NO,    NO,    NO,     NO),
     ("start",                          False): (NO,       NO,    NO,    NO,     NO),
@@ -390,7 +390,7 @@ def refusal_reason(role: Role, action: str, linked: bool) -> str:
     if not linked or role.elsewhere:
         return r"^<@5002> is not linked to a Chaster lock here\. Use /link first\.$"
     return {
-        "unlink": r"^Only the wearer or their keyholder of record can unlink\.$",
+        "unlink": r"^Only the wearer, their keyholder of record or a server manager can unlink\.$",
         "assign": r"^Only <@\d+>, the keyholder, can assign tasks\.$",
         "status": r"^Only the wearer or their keyholder can see their task status\.$",
     }.get(action, r"^Only the wearer or their keyholder can act on this task\.$")
