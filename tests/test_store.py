@@ -698,3 +698,22 @@ async def test_close_checkpoints_the_wal_into_the_main_file(tmp_path: Path) -> N
         assert rows == [(link.id, "sess-1")]
     finally:
         other.close()
+
+
+async def test_close_logs_instead_of_raising_when_it_cannot_checkpoint(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await Database.open(path, busy_timeout=0.1)
+    await make_link(Store(db))
+    # An open read transaction elsewhere pins the WAL: TRUNCATE cannot finish.
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN")
+        other.execute("SELECT count(*) FROM session_links").fetchone()
+        await db.close()
+    finally:
+        other.close()
+    assert "could not checkpoint" in caplog.text
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM session_links").fetchone()[0] == 1
