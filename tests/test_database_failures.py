@@ -177,7 +177,9 @@ async def test_open_refuses_a_folder_it_cannot_create(tmp_path: Path) -> None:
     path = blocker / "bot.sqlite3"
     with pytest.raises(DatabaseUnavailable) as caught:
         await Database.open(path)
-    assert str(caught.value).startswith(f"cannot create the folder {blocker} for bot.sqlite3")
+    assert str(caught.value).startswith(
+        f"cannot create the folder {blocker} for bot.sqlite3 (a file is in the way);"
+    )
 
 
 async def test_open_refuses_a_folder_the_user_cannot_write(

@@ -295,8 +295,11 @@ def _check_location(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        # mkdir's own words for this case ("File exists") suggest the folder is fine.
+        in_the_way = isinstance(exc, FileExistsError | NotADirectoryError)
+        reason = "a file is in the way" if in_the_way else exc.strerror
         raise DatabaseUnavailable(
-            f"cannot create the folder {path.parent} for {path.name} ({exc.strerror});"
+            f"cannot create the folder {path.parent} for {path.name} ({reason});"
             " create it, or set DATABASE_PATH to a writable place"
         ) from exc
     # SQLite creates its -wal and -shm files next to the database, so the folder itself
