@@ -17,6 +17,7 @@ import discord
 from bot import check, health
 from bot.app import create_bot
 from bot.config import ConfigError, Settings, load_settings
+from bot.store import DatabaseUnavailable, MigrationError
 
 log = logging.getLogger("bot")
 
@@ -75,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     try:
         asyncio.run(run(settings))
+    except (DatabaseUnavailable, MigrationError) as error:
+        # The message already says which file and what to do; a traceback would bury it.
+        print(f"chaster-tasks-bot: {error}", file=sys.stderr)
+        return 1
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN; check the bot token")
         return 1

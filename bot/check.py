@@ -15,7 +15,7 @@ import httpx
 
 from bot.chaster import ChasterClient, ChasterError
 from bot.config import ConfigError, Settings, load_settings
-from bot.store import Database, StoreError
+from bot.store import Database, DatabaseUnavailable, StoreError
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -69,6 +69,9 @@ async def check_database(settings: Settings) -> CheckResult:
     try:
         async with await Database.open(settings.DATABASE_PATH) as database:
             version = database.schema_version
+    except DatabaseUnavailable as error:
+        # Its message already names the file.
+        return CheckResult("database", False, str(error))
     except (OSError, StoreError) as error:
         return CheckResult("database", False, f"{settings.DATABASE_PATH}: {error}")
     return CheckResult("database", True, f"{settings.DATABASE_PATH} at schema version {version}")

@@ -670,3 +670,50 @@ async def test_the_reader_cannot_write(tmp_path: Path) -> None:
     async with await Database.open(tmp_path / "bot.db") as db, db.reading() as conn:
         with pytest.raises(sqlite3.OperationalError):
             await conn.execute("DELETE FROM session_links")
+
+
+# ---- shutdown -------------------------------------------------------------------------------
+
+
+async def test_close_checkpoints_the_wal_into_the_main_file(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    async with await Database.open(path):
+        pass  # the schema, checkpointed by the last connection's close
+    db = await Database.open(path)
+    # Another connection (a backup tool, a second copy of the bot) keeps SQLite from
+    # checkpointing on its own when the bot's last connection closes: only the explicit
+    # checkpoint in close() can make the main file complete.
+    other = sqlite3.connect(path)
+    try:
+        other.execute("SELECT count(*) FROM session_links").fetchone()
+        link = await make_link(Store(db))
+        await db.close()
+        wal = path.with_name(path.name + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+        copy = tmp_path / "copy" / "bot.sqlite3"
+        copy.parent.mkdir()
+        copy.write_bytes(path.read_bytes())  # the main file alone, as a careless backup takes it
+        with sqlite3.connect(copy) as conn:
+            rows = conn.execute("SELECT id, chaster_session_id FROM session_links").fetchall()
+        assert rows == [(link.id, "sess-1")]
+    finally:
+        other.close()
+
+
+async def test_close_logs_instead_of_raising_when_it_cannot_checkpoint(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await Database.open(path, busy_timeout=0.1)
+    await make_link(Store(db))
+    # An open read transaction elsewhere pins the WAL: TRUNCATE cannot finish.
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN")
+        other.execute("SELECT count(*) FROM session_links").fetchone()
+        await db.close()
+    finally:
+        other.close()
+    assert "could not checkpoint" in caplog.text
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM session_links").fetchone()[0] == 1

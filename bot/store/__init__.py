@@ -9,6 +9,7 @@ from __future__ import annotations
 from .database import Database, Migration, load_migrations
 from .errors import (
     ConstraintViolation,
+    DatabaseUnavailable,
     LinkExists,
     LinkRequestNotPending,
     MigrationError,
@@ -38,6 +39,7 @@ __all__ = [
     "AuditResult",
     "ConstraintViolation",
     "Database",
+    "DatabaseUnavailable",
     "GuildSettings",
     "LinkExists",
     "LinkRequest",

@@ -10,6 +10,7 @@ import sqlite3
 
 __all__ = [
     "ConstraintViolation",
+    "DatabaseUnavailable",
     "LinkExists",
     "LinkRequestNotPending",
     "MigrationError",
@@ -25,6 +26,12 @@ class StoreError(Exception):
 
 class MigrationError(StoreError):
     """The migration files are malformed, one failed, or the database is newer than the bot."""
+
+
+class DatabaseUnavailable(StoreError):
+    """The database file cannot be used as it is: not SQLite, damaged, another program's,
+    locked by another process, or not writable. Nothing was changed; the message is one line
+    that names the file and what to do."""
 
 
 class NotFound(StoreError):
