@@ -227,6 +227,6 @@ async def test_the_bot_carries_on_with_upgraded_data(
         str(ROWS["webhook_deliveries"][1]["request_id"]), event="action_log.created", now=now
     )
     assert retried == (version >= fixtures.TABLE_SINCE["webhook_deliveries"])
-    await store.set_lock_has_keyholder("65a1f0c2e4b0a1b2c3d4e620", False)
-    relinked = await store.get_link(4)
-    assert relinked is not None and relinked.lock_has_keyholder is False
+    await store.set_keyholder_is_lock_keyholder(1, True)
+    relinked = await store.get_link(1)
+    assert relinked is not None and relinked.keyholder_is_lock_keyholder is True
