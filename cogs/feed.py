@@ -105,16 +105,17 @@ class Feed(commands.Cog):
                 allowed_mentions=discord.AllowedMentions.none(),
             )
 
-    async def _post(self, event: TaskEvent, *, again: bool = False) -> Task:
-        """Post the task's message with its reactions; `again` when an earlier one is gone."""
+    async def _post(self, event: TaskEvent, *, late_because: str | None = None) -> Task:
+        """Post the task's message with its reactions; `late_because` says why it comes only
+        now, for a task that already had (or should have had) one."""
         task, link = event.task, event.link
         channel_id = _feed_channel(event)
         if channel_id is None:
             log.warning("task %d has no feed channel; it is not shown", task.id)
             return task
         channel = self.bot.get_partial_messageable(channel_id, guild_id=link.guild_id)
-        if again:
-            content = f"<@{link.wearer_id}>'s task (its earlier message is gone)."
+        if late_because is not None:
+            content = f"<@{link.wearer_id}>'s task ({late_because})."
             mentions = discord.AllowedMentions.none()
         else:
             content = (
@@ -144,7 +145,7 @@ class Feed(commands.Cog):
         task = event.task
         if task.feed_message_id is None or task.feed_channel_id is None:
             # Its message was never posted (Discord refused it, or a crash came first).
-            return await self._post(event, again=True)
+            return await self._post(event, late_because="it could not be shown before")
         channel = self.bot.get_partial_messageable(
             task.feed_channel_id, guild_id=event.link.guild_id
         )
@@ -156,7 +157,7 @@ class Feed(commands.Cog):
                 raise
             # Someone deleted the message: a task must stay visible and reactable.
             log.info("feed message of task %d was deleted; posting it again", task.id)
-            return await self._post(event, again=True)
+            return await self._post(event, late_because="its earlier message was deleted")
         wanted = reactions_for(task)
         if not wanted:
             # Closed: nothing left to react to; clearing needs Manage Messages.

@@ -101,7 +101,7 @@ async def test_no_permission_in_the_feed_channel_is_reported_to_a_manager(world:
     assert text.startswith("Timer started; it ends"), text
     [message] = world.feed_messages()
     assert int(message["channel_id"]) == FEED
-    assert message["content"] == f"<@{WEARER.id}>'s task (its earlier message is gone)."
+    assert message["content"] == f"<@{WEARER.id}>'s task (it could not be shown before)."
     await world.wait_reactions(message["id"], [COMPLETE, FAIL])
     task = await world.bot.service.task_for_message(int(message["id"]))
     assert task is not None and str(task.state) == "timer_running"
@@ -149,7 +149,7 @@ async def test_a_deleted_feed_message_is_posted_again(world: World) -> None:
     assert text.startswith("Timer started"), text
     [again] = world.feed_messages()
     assert again["id"] != first["id"]
-    assert again["content"] == f"<@{WEARER.id}>'s task (its earlier message is gone)."
+    assert again["content"] == f"<@{WEARER.id}>'s task (its earlier message was deleted)."
     assert again["mentions"] == []
     assert embed(again)["title"].endswith("Timer running")
     await world.wait_reactions(again["id"], [COMPLETE, FAIL])
