@@ -52,6 +52,11 @@ from bot.tasks.text import check_description, clean_task_text, quotable, same_ta
 log = logging.getLogger(__name__)
 
 LINK_REQUEST_TTL = timedelta(minutes=15)
+NO_TASKS_EXTENSION = "The lock no longer has the Tasks extension in Chaster."
+SESSION_GONE = (
+    "Chaster no longer has this wearer's session (the lock may have ended). "
+    "Use /unlink and link the new lock."
+)
 
 
 def utc_now() -> datetime:
@@ -336,7 +341,7 @@ class TaskService:
             return link
 
     async def unlink(self, caller: Caller, wearer_id: int) -> SessionLink:
-        """Close the wearer's link: the keyholder of record or the wearer may."""
+        """Close the wearer's link: the keyholder of record, the wearer or a manager may."""
         async with (
             self._audited(caller, "unlink", detail=f"wearer={wearer_id}") as audit,
             self._wearer_lock(caller.guild_id, wearer_id),
@@ -413,7 +418,6 @@ class TaskService:
                     await self._require_assign_landed(link, text, error)
                 except ChasterError as error:
                     raise await self._refusal_for(link, error, assigning=True) from None
-                settings = await self.store.get_guild_settings(caller.guild_id)
                 task = await self.store.create_task(
                     link_id=link.id,
                     description=text,
@@ -422,7 +426,7 @@ class TaskService:
                     duration_seconds=seconds,
                     assigned_by=caller.user_id,
                     now=self.clock(),
-                    feed_channel_id=settings.feed_channel_id or channel_id,
+                    feed_channel_id=await self.feed_channel_for(link, fallback=channel_id),
                 )
                 audit.task_id = task.id
                 await self._emit(EventKind.ASSIGNED, task, link, caller.user_id)
@@ -662,11 +666,10 @@ class TaskService:
         lock = await self._read_lock(link)
         tasks = lock.tasks
         if tasks is None:
-            await self._close_without_tasks(link, task)
+            await self._close_without_tasks(link)
             raise Refused(
-                "The lock no longer has the Tasks extension in Chaster, so this task can't be "
-                "finished; it is now closed as failed. Add Tasks to the lock in Chaster to "
-                "assign new tasks."
+                f"{NO_TASKS_EXTENSION} This task can't be finished any more, so it is now "
+                "closed as failed. Add Tasks to the lock in Chaster to assign new tasks."
             )
         current = tasks.current_task
         if current is None or not same_task(current.task, task.description):
@@ -677,9 +680,12 @@ class TaskService:
             )
         return lock
 
-    async def _close_without_tasks(self, link: SessionLink, task: Task) -> None:
-        """The Tasks extension left the lock, and the task's state in Chaster went with it:
-        nothing can finish the task any more, and left open it would block every new assign."""
+    async def _close_without_tasks(self, link: SessionLink) -> None:
+        """The Tasks extension left the lock, and its tasks' state in Chaster went with it:
+        nothing can finish an open task any more, and left open it would block every assign."""
+        task = await self.store.get_open_task(link.id)
+        if task is None:
+            return
         closed = await self.store.transition_task(
             task.id, from_states=OPEN_TASK_STATES, to_state=TaskState.FAILED, now=self.clock()
         )
@@ -700,10 +706,7 @@ class TaskService:
             return refusal
         if lock.tasks is None:
             advice = "then try again" if assigning else "then assign a new task"
-            return Refused(
-                f"The lock no longer has the Tasks extension in Chaster. Add Tasks to the lock "
-                f"in Chaster, {advice}."
-            )
+            return Refused(f"{NO_TASKS_EXTENSION} Add Tasks to the lock in Chaster, {advice}.")
         return _chaster_refused(error)
 
     async def status(self, caller: Caller, wearer_id: int) -> TaskStatus:
@@ -718,10 +721,7 @@ class TaskService:
                 lock = (await self.chaster.get_session(link.chaster_session_id)).lock
             except ChasterError as error:
                 if error.status == 404:
-                    trouble = (
-                        "Chaster no longer has this session (the lock may have ended). "
-                        "Use /unlink and link the new lock."
-                    )
+                    trouble = SESSION_GONE
                 else:
                     trouble = f"{_chaster_trouble(error)}; its side can't be shown right now."
                 return TaskStatus(link=link, task=task, chaster=None, chaster_error=trouble)
@@ -730,14 +730,17 @@ class TaskService:
                     link=link,
                     task=task,
                     chaster=None,
-                    chaster_error="The lock no longer has the Tasks extension in Chaster.",
+                    chaster_error=NO_TASKS_EXTENSION,
                 )
             return TaskStatus(link=link, task=task, chaster=lock.tasks, chaster_error=None)
 
-    async def feed_channel_for(self, link: SessionLink) -> int | None:
-        """Where the link's task messages go now: the server's feed, else its /link channel."""
+    async def feed_channel_for(
+        self, link: SessionLink, *, fallback: int | None = None
+    ) -> int | None:
+        """Where the link's messages go now: the server's feed channel if it has one, else
+        `fallback` (the channel of the command at hand), else the channel of its /link."""
         settings = await self.store.get_guild_settings(link.guild_id)
-        return settings.feed_channel_id or link.channel_id
+        return settings.feed_channel_id or fallback or link.channel_id
 
     async def attach_feed_message(self, task_id: int, channel_id: int, message_id: int) -> Task:
         """Remember the message that shows the task, so reactions find it even after a restart."""
@@ -795,12 +798,11 @@ class TaskService:
             if done is None:
                 continue
             closed.append(done)
-            settings = await self.store.get_guild_settings(done.guild_id)
             await self._publish(
                 LinkEvent(
                     LinkEventKind.LOCK_ENDED,
                     link=done,
-                    channel_id=settings.feed_channel_id or done.channel_id,
+                    channel_id=await self.feed_channel_for(done),
                 )
             )
         return closed
@@ -916,7 +918,6 @@ class TaskService:
 
     async def _record_task_from_chaster(self, link: SessionLink, details: TaskDetails) -> None:
         duration = details.duration
-        settings = await self.store.get_guild_settings(link.guild_id)
         task = await self.store.create_task(
             link_id=link.id,
             description=clean_task_text(details.task),
@@ -927,7 +928,7 @@ class TaskService:
             else None,
             assigned_by=None,
             now=self.clock(),
-            feed_channel_id=settings.feed_channel_id or link.channel_id,
+            feed_channel_id=await self.feed_channel_for(link),
         )
         log.info(
             "sync: task %d assigned in Chaster guild=%d wearer=%d",
@@ -976,10 +977,7 @@ class TaskService:
             lock = (await self.chaster.get_session(link.chaster_session_id)).lock
         except ChasterError as error:
             if error.status == 404:
-                raise Refused(
-                    "Chaster no longer has this wearer's session (the lock may have ended). "
-                    "Use /unlink and link the new lock."
-                ) from None
+                raise Refused(SESSION_GONE) from None
             raise _chaster_failed(error) from None
         await self._remember_keyholder(link, lock)
         return lock
@@ -1147,7 +1145,7 @@ def _require_free(tasks: TasksState, wearer_id: int) -> None:
 def _require_tasks(lock: Lock) -> TasksState:
     tasks = lock.tasks
     if tasks is None:
-        raise Refused("The lock no longer has the Tasks extension in Chaster.")
+        raise Refused(NO_TASKS_EXTENSION)
     return tasks
 
 

@@ -228,8 +228,8 @@ SESSION_GONE = (
     "Use /unlink and link the new lock."
 )
 TASKS_GONE_MIDTASK = (
-    "The lock no longer has the Tasks extension in Chaster, so this task can't be finished; "
-    "it is now closed as failed. Add Tasks to the lock in Chaster to assign new tasks."
+    "The lock no longer has the Tasks extension in Chaster. This task can't be finished any "
+    "more, so it is now closed as failed. Add Tasks to the lock in Chaster to assign new tasks."
 )
 
 CLOSE = {
@@ -297,7 +297,7 @@ EXPECTED: dict[str, dict[str, tuple[str, int]]] = {
         "malformed-200": ("⚠️ " + UNREADABLE + NOT_SHOWN, 0),
         "429-no-headers": (SUCCESS[STATUS], 0),
         "unknown-session": (
-            "⚠️ Chaster no longer has this session (the lock may have ended). "
+            "⚠️ Chaster no longer has this wearer's session (the lock may have ended). "
             "Use /unlink and link the new lock.",
             0,
         ),
