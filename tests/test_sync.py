@@ -141,6 +141,24 @@ async def test_task_completed_inside_chaster_is_closed_here(env: Env) -> None:
     assert env.task_events()[-1] == (EventKind.COMPLETED, None)
 
 
+async def test_a_lock_that_lost_its_tasks_extension_closes_the_open_task_once(
+    env: Env,
+) -> None:
+    # Chaster dropped the task with the extension: nothing can finish it, and left open it
+    # would block every assign. Polling finds it the same way a command does.
+    session, link = await env.link()
+    await env.assign()
+    env.fake.remove_tasks_extension(session.session_id)
+    await env.service.sync_session(session.session_id)
+    await env.service.sync_session(session.session_id)
+    task = await env.store.latest_task(link.id)
+    assert task is not None and task.state is TaskState.FAILED and task.closed_by is None
+    assert env.task_events()[-2:] == [(EventKind.ASSIGNED, KEYHOLDER), (EventKind.FAILED, None)]
+    assert env.fake.count_calls("POST", "/logs/search") == 0
+    link_now = await env.store.get_link(link.id)
+    assert link_now is not None and link_now.is_open
+
+
 async def test_failure_inside_chaster_found_by_polling_reads_history(env: Env) -> None:
     session, link = await env.link()
     await env.assign()

@@ -664,16 +664,14 @@ class TaskService:
         When they differ, the stored state is brought in line first.
         """
         lock = await self._read_lock(link)
-        tasks = lock.tasks
-        if tasks is None:
-            await self._close_without_tasks(link)
-            raise Refused(
-                f"{NO_TASKS_EXTENSION} This task can't be finished any more, so it is now "
-                "closed as failed. Add Tasks to the lock in Chaster to assign new tasks."
-            )
-        current = tasks.current_task
+        current = lock.tasks.current_task if lock.tasks is not None else None
         if current is None or not same_task(current.task, task.description):
             await self._sync_link(link, lock, None, background=False)
+            if lock.tasks is None:
+                raise Refused(
+                    f"{NO_TASKS_EXTENSION} This task can't be finished any more, so it is now "
+                    "closed as failed. Add Tasks to the lock in Chaster to assign new tasks."
+                )
             raise Refused(
                 "That task is no longer the current one in Chaster (it was finished or "
                 "replaced there); the feed now shows what Chaster has."
@@ -855,6 +853,7 @@ class TaskService:
     ) -> None:
         tasks = lock.tasks
         if tasks is None:
+            await self._close_without_tasks(link)
             return
         chaster_task = tasks.current_task
         open_task = await self.store.get_open_task(link.id)
