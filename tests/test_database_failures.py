@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -78,12 +79,26 @@ def another_programs_database(path: Path) -> None:
     conn.close()
 
 
+# What follows the file's path in the refusal, as a pattern for the rest of the line.
+NOT_SQLITE = (
+    r"is not an SQLite database; the bot will not overwrite it: restore the database from a"
+    r" backup, or set DATABASE_PATH to another file"
+)
+# SQLite's own words for the damage go in the parentheses.
+DAMAGED = (
+    r"is damaged \(.+\); stop the bot, keep a copy of the file, and restore it from a backup"
+    r" \(sqlite3's \.recover command may rescue its rows\)"
+)
+ANOTHER_PROGRAMS = (
+    r"is another program's SQLite database \(tables notes, no schema version\); the bot will"
+    r" not migrate into it: set DATABASE_PATH to a new file"
+)
 BAD_FILES: dict[str, tuple[Callable[[Path], None], str]] = {
-    "text file": (write_text, "is not an SQLite database"),
-    "random bytes": (write_random_bytes, "is not an SQLite database"),
-    "truncated": (truncate_database, "is damaged"),
-    "overwritten pages": (overwrite_pages, "is damaged"),
-    "another program's": (another_programs_database, "is another program's SQLite database"),
+    "text file": (write_text, NOT_SQLITE),
+    "random bytes": (write_random_bytes, NOT_SQLITE),
+    "truncated": (truncate_database, DAMAGED),
+    "overwritten pages": (overwrite_pages, DAMAGED),
+    "another program's": (another_programs_database, ANOTHER_PROGRAMS),
 }
 
 
@@ -97,11 +112,9 @@ async def test_open_refuses_a_bad_file_and_leaves_it_as_it_was(tmp_path: Path, c
     path = tmp_path / "bot.sqlite3"
     await asyncio.to_thread(make, path)
     before = folder_state(tmp_path)
-    with pytest.raises(DatabaseUnavailable) as caught:
+    with pytest.raises(DatabaseUnavailable, match=f"^{re.escape(str(path))} {expected}$") as caught:
         await Database.open(path)
-    message = str(caught.value)
-    assert message.startswith(f"{path} {expected}"), message
-    assert "\n" not in message
+    assert "\n" not in str(caught.value)
     # Not modified, not replaced, and no -wal or -shm left beside it.
     assert folder_state(tmp_path) == before
 
@@ -152,9 +165,11 @@ async def test_open_waits_the_busy_timeout_then_refuses_a_locked_file(
         assert path.read_bytes() == before
     finally:
         holder.close()
-    assert str(caught.value).startswith(
+    assert str(caught.value) == (
         f"{path} is locked by another process — is another copy of the bot running?"
+        " Stop it (or the tool holding the file) and start again"
     )
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
     # It waited for the lock (the busy timeout is in force from the first statement) ...
     assert waited >= 0.25
     # ... and once the other process lets go, the same file opens with its rows.
@@ -167,7 +182,10 @@ async def test_open_refuses_a_directory(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(DatabaseUnavailable) as caught:
         await Database.open(folder)
-    assert str(caught.value).startswith(f"{folder} is a directory, not a database file")
+    assert str(caught.value) == (
+        f"{folder} is a directory, not a database file; set DATABASE_PATH to a file in it,"
+        f" such as {folder / 'bot.sqlite3'}"
+    )
     assert list(folder.iterdir()) == []
 
 
@@ -177,9 +195,11 @@ async def test_open_refuses_a_folder_it_cannot_create(tmp_path: Path) -> None:
     path = blocker / "bot.sqlite3"
     with pytest.raises(DatabaseUnavailable) as caught:
         await Database.open(path)
-    assert str(caught.value).startswith(
+    assert str(caught.value) == (
         f"cannot create the folder {blocker} for bot.sqlite3 (a file is in the way);"
+        " create it, or set DATABASE_PATH to a writable place"
     )
+    assert blocker.read_text() == "a file where the folder should be"
 
 
 async def test_open_refuses_a_folder_the_user_cannot_write(
@@ -199,8 +219,10 @@ async def test_open_refuses_a_folder_the_user_cannot_write(
     monkeypatch.setattr("bot.store.database.os.access", access)
     with pytest.raises(DatabaseUnavailable) as caught:
         await Database.open(folder / "bot.sqlite3")
-    assert str(caught.value).startswith(
+    assert str(caught.value) == (
         f"the folder {folder} is not writable by the user the bot runs as (uid {os.geteuid()});"
+        " SQLite keeps bot.sqlite3-wal and bot.sqlite3-shm there: change its owner or"
+        " permissions, or set DATABASE_PATH elsewhere"
     )
     assert list(folder.iterdir()) == []
 
@@ -215,7 +237,11 @@ async def test_open_refuses_a_folder_it_cannot_write(tmp_path: Path) -> None:
             await Database.open(folder / "bot.sqlite3")
     finally:
         folder.chmod(0o755)
-    assert str(caught.value).startswith(f"the folder {folder} is not writable")
+    assert str(caught.value) == (
+        f"the folder {folder} is not writable by the user the bot runs as (uid {os.geteuid()});"
+        " SQLite keeps bot.sqlite3-wal and bot.sqlite3-shm there: change its owner or"
+        " permissions, or set DATABASE_PATH elsewhere"
+    )
 
 
 # ---- python -m bot ------------------------------------------------------------------------
@@ -260,7 +286,7 @@ def test_python_m_bot_stops_at_a_bad_database_with_one_line(
     assert result.returncode == 1, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"chaster-tasks-bot: {path} {expected}"), lines[0]
+    assert re.fullmatch(f"chaster-tasks-bot: {re.escape(str(path))} {expected}", lines[0]), lines[0]
     assert "Traceback" not in result.stderr
     assert folder_state(folder) == before
 

@@ -185,7 +185,7 @@ async def test_the_bot_carries_on_with_upgraded_data(
     assert [e.id for e in await store.audit_entries(guild_id=OTHER_GUILD)] == [6, 5]
 
     # The unique indexes still hold.
-    with pytest.raises(OpenTaskExists):
+    with pytest.raises(OpenTaskExists, match=r"^the link already has an open task$") as open_task:
         await store.create_task(
             link_id=3,
             description="another",
@@ -195,7 +195,9 @@ async def test_the_bot_carries_on_with_upgraded_data(
             assigned_by=KEYHOLDER,
             now=now,
         )
-    with pytest.raises(LinkExists):
+    assert str(open_task.value.__cause__) == "UNIQUE constraint failed: tasks.link_id"
+    linked = r"^the wearer already has an open link in this server$"
+    with pytest.raises(LinkExists, match=linked) as open_link:
         await store.create_link(
             guild_id=GUILD,
             wearer_id=THIRD_WEARER,
@@ -204,6 +206,9 @@ async def test_the_bot_carries_on_with_upgraded_data(
             lock_id="new-lock",
             now=now,
         )
+    assert str(open_link.value.__cause__) == (
+        "UNIQUE constraint failed: session_links.guild_id, session_links.wearer_id"
+    )
 
     # And the next steps of each open thing work.
     notified = await store.mark_timer_notified(4, now=now)

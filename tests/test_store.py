@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -30,7 +31,7 @@ from bot.store import (
     load_migrations,
     to_db,
 )
-from bot.store.database import split_statements
+from bot.store.schema import split_statements
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 GUILD = 100
@@ -38,6 +39,18 @@ OTHER_GUILD = 200
 WEARER = 1_000_000_000_000_000_001
 KEYHOLDER = 1_000_000_000_000_000_002
 REQUESTER = 1_000_000_000_000_000_003
+
+# What the store says when one of the unique indexes the service relies on refuses a write,
+# and the SQLite error it translates (which names the index's columns).
+LINK_EXISTS = r"^the wearer already has an open link in this server$"
+LINK_UNIQUE = "UNIQUE constraint failed: session_links.guild_id, session_links.wearer_id"
+OPEN_TASK_EXISTS = r"^the link already has an open task$"
+OPEN_TASK_UNIQUE = "UNIQUE constraint failed: tasks.link_id"
+
+
+def naive(moment: datetime) -> str:
+    """The refusal of a datetime without a timezone, as a pattern."""
+    return f"^{re.escape(f'naive datetime {moment!r}: pass a timezone-aware UTC datetime')}$"
 
 
 @pytest.fixture
@@ -121,8 +134,9 @@ async def test_close_twice_and_use_after_close(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "bot.db")
     await db.close()
     await db.close()
-    with pytest.raises(StoreError, match="closed"):
+    with pytest.raises(StoreError, match=r"^the database is closed$") as caught:
         await Store(db).get_link(1)
+    assert type(caught.value) is StoreError
 
 
 async def test_newer_database_is_refused(tmp_path: Path) -> None:
@@ -132,7 +146,7 @@ async def test_newer_database_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 99")
     newest = len(load_migrations())
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(MigrationError) as caught:
         await Database.open(path)
     assert str(caught.value) == (
         f"database schema version 99 is newer than this bot ({newest}); upgrade the bot"
@@ -163,8 +177,10 @@ async def test_failing_migration_leaves_previous_version(tmp_path: Path) -> None
             )
         },
     )
-    with pytest.raises(MigrationError, match=r"0002_broken\.sql"):
+    failed = r"^migration 0002_broken\.sql failed: no such table: no_such_table$"
+    with pytest.raises(MigrationError, match=failed) as caught:
         await Database.open(path, migrations=load_migrations(broken))
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
 
     assert read_pragma(path, "user_version") == 1
     with sqlite3.connect(path) as conn:
@@ -189,15 +205,33 @@ async def test_second_migration_applies_on_top(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("names", "message"),
     [
-        ({"0001_a.sql": "SELECT 1;", "0003_c.sql": "SELECT 1;"}, "without gaps"),
-        ({"0002_b.sql": "SELECT 1;"}, "without gaps"),
-        ({"0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 1;"}, "share number"),
-        ({"1_a.sql": "SELECT 1;"}, "NNNN_"),
-        ({"0001-a.sql": "SELECT 1;"}, "NNNN_"),
-        ({"0001_A.sql": "SELECT 1;"}, "NNNN_"),
-        ({"0001_a.sql": "-- nothing here\n"}, "no statements"),
-        ({"0001_a.sql": "CREATE TABLE t (x);\nCREATE TABLE u (y)"}, "not terminated"),
-        ({"0001_a.sql": "BEGIN;\nCREATE TABLE t (x);\nCOMMIT;"}, "transaction control"),
+        (
+            {"0001_a.sql": "SELECT 1;", "0003_c.sql": "SELECT 1;"},
+            "migration numbers must run 1..2 without gaps, found [1, 3]",
+        ),
+        ({"0002_b.sql": "SELECT 1;"}, "migration numbers must run 1..1 without gaps, found [2]"),
+        (
+            {"0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 1;"},
+            "migrations '0001_a.sql' and '0001_b.sql' share number 1",
+        ),
+        ({"1_a.sql": "SELECT 1;"}, "migration file '1_a.sql' is not named NNNN_lowercase_name.sql"),
+        (
+            {"0001-a.sql": "SELECT 1;"},
+            "migration file '0001-a.sql' is not named NNNN_lowercase_name.sql",
+        ),
+        (
+            {"0001_A.sql": "SELECT 1;"},
+            "migration file '0001_A.sql' is not named NNNN_lowercase_name.sql",
+        ),
+        ({"0001_a.sql": "-- nothing here\n"}, "migration '0001_a.sql' has no statements"),
+        (
+            {"0001_a.sql": "CREATE TABLE t (x);\nCREATE TABLE u (y)"},
+            "0001_a.sql: the last statement is not terminated with ';'",
+        ),
+        (
+            {"0001_a.sql": "BEGIN;\nCREATE TABLE t (x);\nCOMMIT;"},
+            "0001_a.sql: transaction control (BEGIN;) is not allowed in a migration",
+        ),
     ],
 )
 def test_bad_migration_files_fail_loudly(
@@ -205,7 +239,7 @@ def test_bad_migration_files_fail_loudly(
 ) -> None:
     for name, sql in names.items():
         (tmp_path / name).write_text(sql)
-    with pytest.raises(MigrationError, match=message):
+    with pytest.raises(MigrationError, match=f"^{re.escape(message)}$"):
         load_migrations(tmp_path)
 
 
@@ -239,12 +273,13 @@ def test_time_helpers_round_trip_and_refuse_naive() -> None:
     assert to_db(plus_two) == to_db(T0)
     assert from_db(to_db(plus_two)) == T0
     assert from_db(to_db(T0)).tzinfo == UTC
-    with pytest.raises(ValueError, match="naive"):
+    with pytest.raises(ValueError, match=naive(datetime(2026, 1, 1, 12, 0))) as caught:
         to_db(datetime(2026, 1, 1, 12, 0))
+    assert type(caught.value) is ValueError
 
 
 async def test_naive_now_is_refused_before_writing(store: Store) -> None:
-    with pytest.raises(ValueError, match="naive"):
+    with pytest.raises(ValueError, match=naive(datetime(2026, 1, 1))) as caught:
         await store.create_link(
             guild_id=GUILD,
             wearer_id=WEARER,
@@ -253,6 +288,7 @@ async def test_naive_now_is_refused_before_writing(store: Store) -> None:
             lock_id="l",
             now=datetime(2026, 1, 1),
         )
+    assert type(caught.value) is ValueError
     assert await store.open_links() == []
 
 
@@ -291,8 +327,9 @@ async def test_one_open_link_per_guild_and_wearer(store: Store) -> None:
     assert await store.get_open_link(GUILD, WEARER) == link
     assert await store.get_link(link.id) == link
 
-    with pytest.raises(LinkExists):
+    with pytest.raises(LinkExists, match=LINK_EXISTS) as caught:
         await make_link(store, session="sess-2")
+    assert str(caught.value.__cause__) == LINK_UNIQUE
 
     elsewhere = await make_link(store, guild_id=OTHER_GUILD)
     assert [x.id for x in await store.open_links()] == [link.id, elsewhere.id]
@@ -343,11 +380,13 @@ async def test_link_request_message_lookup(store: Store) -> None:
     assert await store.get_link_request_by_message(4242) == request
     assert await store.get_link_request(request_id) == request
     assert await store.get_link_request_by_message(1) is None
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=r"^no link request 9999$"):
         await store.set_link_request_message(9999, 1)
     other = await make_request(store, wearer_id=5)
-    with pytest.raises(ConstraintViolation):
+    taken = r"^UNIQUE constraint failed: link_requests\.message_id$"
+    with pytest.raises(ConstraintViolation, match=taken) as caught:
         await store.set_link_request_message(other, 4242)
+    assert type(caught.value) is ConstraintViolation
 
 
 async def test_concurrent_resolves_exactly_one_wins(store: Store, db: Database) -> None:
@@ -364,8 +403,13 @@ async def test_concurrent_resolves_exactly_one_wins(store: Store, db: Database) 
     stored = await store.get_link_request(request_id)
     assert stored is not None and stored.state is winners[0].state
     assert stored.resolved_at == T0
-    with pytest.raises(ValueError, match="accept_link_request"):
+    use_accept = (
+        f"resolve_link_request cannot set {LinkRequestState.ACCEPTED!r};"
+        " use accept_link_request to accept"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(use_accept)}$") as caught:
         await store.resolve_link_request(request_id, LinkRequestState.ACCEPTED, now=T0)
+    assert type(caught.value) is ValueError
 
 
 async def test_accept_creates_link_atomically(store: Store, db: Database) -> None:
@@ -392,8 +436,9 @@ async def test_accept_creates_link_atomically(store: Store, db: Database) -> Non
 async def test_accept_when_wearer_already_linked_rolls_back(store: Store) -> None:
     request_id = await make_request(store)
     existing = await make_link(store)
-    with pytest.raises(LinkExists):
+    with pytest.raises(LinkExists, match=LINK_EXISTS) as caught:
         await store.accept_link_request(request_id, now=T0)
+    assert str(caught.value.__cause__) == LINK_UNIQUE
     request = await store.get_link_request(request_id)
     assert request is not None
     assert (request.state, request.resolved_at) == (LinkRequestState.PENDING, None)
@@ -402,7 +447,8 @@ async def test_accept_when_wearer_already_linked_rolls_back(store: Store) -> Non
 
 async def test_accept_after_expiry_is_refused(store: Store) -> None:
     request_id = await make_request(store, minutes=10)
-    with pytest.raises(LinkRequestNotPending):
+    not_pending = rf"^link request {request_id} is not pending or has expired$"
+    with pytest.raises(LinkRequestNotPending, match=not_pending):
         await store.accept_link_request(request_id, now=T0 + timedelta(minutes=10))
     assert await store.open_links() == []
     assert [r.id for r in await store.pending_link_requests()] == [request_id]
@@ -420,8 +466,9 @@ async def test_create_task_and_one_open_per_link(store: Store) -> None:
     assert await store.get_task(task.id) == task
     assert await store.get_open_task(link.id) == task
 
-    with pytest.raises(OpenTaskExists):
+    with pytest.raises(OpenTaskExists, match=OPEN_TASK_EXISTS) as caught:
         await make_task(store, link.id)
+    assert str(caught.value.__cause__) == OPEN_TASK_UNIQUE
 
     other_link = await make_link(store, guild_id=OTHER_GUILD)
     untimed = await make_task(store, other_link.id)
@@ -505,7 +552,8 @@ async def test_transition_task_is_compare_and_set(store: Store) -> None:
 async def test_transition_task_rejects_unlisted_fields(store: Store, field: str) -> None:
     link = await make_link(store)
     task = await make_task(store, link.id)
-    with pytest.raises(ValueError, match="cannot set"):
+    refusal = f"^{re.escape(f'transition_task cannot set {[field]!r}')}$"
+    with pytest.raises(ValueError, match=refusal) as caught:
         await store.transition_task(
             task.id,
             from_states=[TaskState.ASSIGNED],
@@ -513,6 +561,7 @@ async def test_transition_task_rejects_unlisted_fields(store: Store, field: str)
             now=T0,
             **{field: 1},
         )
+    assert type(caught.value) is ValueError
     assert await store.get_task(task.id) == task
     assert "closed_by" in TASK_TRANSITION_FIELDS
 
@@ -520,7 +569,7 @@ async def test_transition_task_rejects_unlisted_fields(store: Store, field: str)
 async def test_transition_task_checks_value_types(store: Store) -> None:
     link = await make_link(store)
     task = await make_task(store, link.id)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^timer_ends_at must be a datetime, not int$") as wrong:
         await store.transition_task(
             task.id,
             from_states=[TaskState.ASSIGNED],
@@ -528,7 +577,8 @@ async def test_transition_task_checks_value_types(store: Store) -> None:
             now=T0,
             timer_ends_at=5,
         )
-    with pytest.raises(ValueError, match="naive"):
+    assert type(wrong.value) is TypeError
+    with pytest.raises(ValueError, match=naive(datetime(2026, 1, 1))) as unaware:
         await store.transition_task(
             task.id,
             from_states=[TaskState.ASSIGNED],
@@ -536,8 +586,10 @@ async def test_transition_task_checks_value_types(store: Store) -> None:
             now=T0,
             timer_ends_at=datetime(2026, 1, 1),
         )
-    with pytest.raises(ValueError, match="from_states"):
+    assert type(unaware.value) is ValueError
+    with pytest.raises(ValueError, match=r"^from_states must name at least one state$") as empty:
         await store.transition_task(task.id, from_states=[], to_state=TaskState.FAILED, now=T0)
+    assert type(empty.value) is ValueError
     assert await store.get_task(task.id) == task
 
 
@@ -549,32 +601,45 @@ async def test_feed_message_lookup(store: Store) -> None:
     assert posted.updated_at == task.updated_at
     assert await store.get_task_by_feed_message(9001) == posted
     assert await store.get_task_by_feed_message(9002) is None
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=r"^no task 9999$"):
         await store.set_feed_message(9999, channel_id=1, message_id=2)
 
     other = await make_task(store, (await make_link(store, guild_id=OTHER_GUILD)).id)
-    with pytest.raises(ConstraintViolation):
+    taken = r"^UNIQUE constraint failed: tasks\.feed_message_id$"
+    with pytest.raises(ConstraintViolation, match=taken) as caught:
         await store.set_feed_message(other.id, channel_id=555, message_id=9001)
+    assert type(caught.value) is ConstraintViolation
+
+
+POINTS_CHECK = r"^CHECK constraint failed: points >= 0$"
+DESCRIPTION_CHECK = r"^CHECK constraint failed: length\(description\) BETWEEN 1 AND 500$"
+# SQLite quotes the CHECK as written in the schema, across two lines.
+DURATION_CHECK = (
+    r"^CHECK constraint failed: duration_seconds IS NULL"
+    r"\s+OR duration_seconds BETWEEN 60 AND 86400$"
+)
+FOREIGN_KEY = r"^FOREIGN KEY constraint failed$"
 
 
 @pytest.mark.parametrize(
-    "overrides",
+    ("overrides", "constraint"),
     [
-        {"points": -1},
-        {"description": ""},
-        {"description": "x" * 501},
-        {"duration_seconds": 30},
-        {"duration_seconds": 86_401},
-        {"link_id": 9999},
+        ({"points": -1}, POINTS_CHECK),
+        ({"description": ""}, DESCRIPTION_CHECK),
+        ({"description": "x" * 501}, DESCRIPTION_CHECK),
+        ({"duration_seconds": 30}, DURATION_CHECK),
+        ({"duration_seconds": 86_401}, DURATION_CHECK),
+        ({"link_id": 9999}, FOREIGN_KEY),
     ],
 )
 async def test_constraints_raise_constraint_violation(
-    store: Store, overrides: dict[str, object]
+    store: Store, overrides: dict[str, object], constraint: str
 ) -> None:
     link = await make_link(store)
-    with pytest.raises(ConstraintViolation) as caught:
+    with pytest.raises(ConstraintViolation, match=constraint) as caught:
         await make_task(store, link.id, **overrides)
-    assert not isinstance(caught.value, OpenTaskExists)
+    # The plain class, not one of the unique-index subclasses (LinkExists, OpenTaskExists).
+    assert type(caught.value) is ConstraintViolation
     assert isinstance(caught.value.__cause__, sqlite3.IntegrityError)
     # The failed write was rolled back and the connection is still usable.
     assert await store.open_tasks() == []
@@ -584,7 +649,10 @@ async def test_constraints_raise_constraint_violation(
 async def test_closing_state_without_closed_at_is_rejected_by_schema(store: Store) -> None:
     link = await make_link(store)
     task = await make_task(store, link.id)
-    with pytest.raises(ConstraintViolation):
+    closing = (
+        "CHECK constraint failed: (state IN ('completed', 'failed')) = (closed_at IS NOT NULL)"
+    )
+    with pytest.raises(ConstraintViolation, match=f"^{re.escape(closing)}$") as caught:
         await store.transition_task(
             task.id,
             from_states=[TaskState.ASSIGNED],
@@ -592,6 +660,7 @@ async def test_closing_state_without_closed_at_is_rejected_by_schema(store: Stor
             now=T0,
             closed_at=T0,
         )
+    assert type(caught.value) is ConstraintViolation
     assert await store.get_task(task.id) == task
 
 
@@ -626,7 +695,8 @@ async def test_audit_newest_first_with_guild_filter(store: Store) -> None:
     assert [e.id for e in await store.audit_entries()] == [third.id, second.id, first.id]
     assert [e.id for e in await store.audit_entries(guild_id=GUILD)] == [third.id, first.id]
     assert [e.id for e in await store.audit_entries(limit=1)] == [third.id]
-    with pytest.raises(ValueError, match="audit result"):
+    unknown_result = r"^audit result must be one of \['error', 'ok', 'refused'\], not 'maybe'$"
+    with pytest.raises(ValueError, match=unknown_result) as unknown:
         await store.record_audit(
             action="x",
             result="maybe",  # type: ignore[arg-type]
@@ -634,10 +704,12 @@ async def test_audit_newest_first_with_guild_filter(store: Store) -> None:
             user_id=None,
             now=T0,
         )
-    with pytest.raises(ConstraintViolation):
+    assert type(unknown.value) is ValueError
+    with pytest.raises(ConstraintViolation, match=FOREIGN_KEY) as dangling:
         await store.record_audit(
             action="x", result="ok", guild_id=None, user_id=None, task_id=9999, now=T0
         )
+    assert type(dangling.value) is ConstraintViolation
 
 
 async def test_reads_do_not_wait_for_a_write_in_progress(tmp_path: Path) -> None:
@@ -668,8 +740,11 @@ async def test_reads_do_not_wait_for_a_write_in_progress(tmp_path: Path) -> None
 
 async def test_the_reader_cannot_write(tmp_path: Path) -> None:
     async with await Database.open(tmp_path / "bot.db") as db, db.reading() as conn:
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(
+            sqlite3.OperationalError, match=r"^attempt to write a readonly database$"
+        ) as caught:
             await conn.execute("DELETE FROM session_links")
+        assert caught.value.sqlite_errorname == "SQLITE_READONLY"
 
 
 # ---- shutdown -------------------------------------------------------------------------------

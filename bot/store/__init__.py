@@ -6,7 +6,7 @@ async with await Database.open(path) as db:
 
 from __future__ import annotations
 
-from .database import Database, Migration, load_migrations
+from .database import Database
 from .errors import (
     ConstraintViolation,
     DatabaseUnavailable,
@@ -31,6 +31,7 @@ from .rows import (
     from_db,
     to_db,
 )
+from .schema import Migration, load_migrations
 
 __all__ = [
     "OPEN_TASK_STATES",

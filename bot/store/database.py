@@ -1,4 +1,4 @@
-"""The SQLite connection: pragmas, numbered SQL migrations tracked by `PRAGMA user_version`.
+"""The SQLite connection: `Database`, with its pragmas, checks at open and write lock.
 
 Usage::
 
@@ -6,7 +6,8 @@ Usage::
         store = Store(db)
         ...
 
-`await db.close()` does the same as leaving the `async with` block.
+`await db.close()` does the same as leaving the `async with` block. The migrations it applies
+at open are read and run by `bot.store.schema`.
 """
 
 from __future__ import annotations
@@ -14,111 +15,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from importlib.resources import files
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import aiosqlite
 
-from .errors import DatabaseUnavailable, MigrationError, StoreError, constraint_error
+from ._result_codes import _SQLITE_CORRUPT, _SQLITE_NOTADB, _error_code, _is_busy
+from .errors import DatabaseUnavailable, StoreError, constraint_error
+from .schema import Migration, _migrate, _user_version, load_migrations
 
-__all__ = [
-    "DEFAULT_BUSY_TIMEOUT",
-    "Database",
-    "Migration",
-    "load_migrations",
-    "split_statements",
-]
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "Database"]
 
 log = logging.getLogger(__name__)
 
-_MIGRATION_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9][a-z0-9_]*)\.sql$")
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
-# Migrations run inside a transaction the loader owns; these would break out of it.
-_FORBIDDEN_KEYWORDS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
-
 # Seconds a statement waits for another connection's lock before failing as "locked".
 DEFAULT_BUSY_TIMEOUT = 5.0
-# Primary result codes (https://sqlite.org/rescode.html); extended codes keep them in the low byte.
-_SQLITE_BUSY = 5
-_SQLITE_LOCKED = 6
-_SQLITE_CORRUPT = 11
-_SQLITE_NOTADB = 26
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    """One numbered migration file, already split into statements."""
-
-    version: int
-    name: str
-    statements: tuple[str, ...]
-
-
-def _strip_comments(sql: str) -> str:
-    return _COMMENTS.sub(" ", sql).strip()
-
-
-def split_statements(script: str, *, source: str = "<script>") -> list[str]:
-    """Split an SQL script into single statements (trigger bodies stay whole)."""
-    statements: list[str] = []
-    buffer: list[str] = []
-    for char in script:
-        buffer.append(char)
-        if char == ";":
-            candidate = "".join(buffer)
-            if sqlite3.complete_statement(candidate):
-                if _strip_comments(candidate).rstrip(";").strip():
-                    statements.append(candidate.strip())
-                buffer.clear()
-    if _strip_comments("".join(buffer)):
-        raise MigrationError(f"{source}: the last statement is not terminated with ';'")
-    for statement in statements:
-        words = _strip_comments(statement).split(maxsplit=1)
-        if words and words[0].upper().rstrip(";") in _FORBIDDEN_KEYWORDS:
-            raise MigrationError(
-                f"{source}: transaction control ({words[0]}) is not allowed in a migration"
-            )
-    return statements
-
-
-def load_migrations(source: Traversable | Path | None = None) -> list[Migration]:
-    """Read and validate `NNNN_name.sql` files (default: the package's `migrations/` folder).
-
-    Numbering must start at 0001 and be contiguous; any other `.sql` name is an error.
-    """
-    folder = source if source is not None else files(__package__ or "bot.store") / "migrations"
-    found: dict[int, Migration] = {}
-    for entry in folder.iterdir():
-        if not entry.is_file() or not entry.name.endswith(".sql"):
-            continue
-        match = _MIGRATION_NAME.match(entry.name)
-        if match is None:
-            raise MigrationError(
-                f"migration file {entry.name!r} is not named NNNN_lowercase_name.sql"
-            )
-        version = int(match["version"])
-        if version in found:
-            raise MigrationError(
-                f"migrations {found[version].name!r} and {entry.name!r} share number {version}"
-            )
-        statements = split_statements(entry.read_text(encoding="utf-8"), source=entry.name)
-        if not statements:
-            raise MigrationError(f"migration {entry.name!r} has no statements")
-        found[version] = Migration(version, entry.name, tuple(statements))
-    expected = list(range(1, len(found) + 1))
-    if sorted(found) != expected:
-        raise MigrationError(
-            f"migration numbers must run 1..{len(found)} without gaps, found {sorted(found)}"
-        )
-    return [found[version] for version in expected]
 
 
 class Database:
@@ -363,14 +278,6 @@ def _damaged(path: Path, problem: str) -> str:
     )
 
 
-def _error_code(exc: BaseException) -> int:
-    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
-
-
-def _is_busy(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.Error) and _error_code(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED)
-
-
 def _unavailable(path: Path, exc: sqlite3.Error) -> DatabaseUnavailable:
     """Translate an SQLite error at open into a one-line refusal that says what to do."""
     code = _error_code(exc)
@@ -409,46 +316,3 @@ async def _checkpoint(connection: aiosqlite.Connection, path: Path) -> None:
             " its -wal file is kept",
             path,
         )
-
-
-async def _user_version(connection: aiosqlite.Connection) -> int:
-    async with connection.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row is not None else 0
-
-
-async def _migrate(connection: aiosqlite.Connection, migrations: Sequence[Migration]) -> int:
-    newest = len(migrations)
-    if [m.version for m in migrations] != list(range(1, newest + 1)):
-        raise MigrationError("migrations must be numbered 1..N in order")
-    current = await _user_version(connection)
-    if current > newest:
-        raise MigrationError(
-            f"database schema version {current} is newer than this bot ({newest}); upgrade the bot"
-        )
-    for migration in migrations[current:]:
-        try:
-            await connection.execute("BEGIN IMMEDIATE")
-            # Another process may have migrated between our read and the write lock.
-            if await _user_version(connection) >= migration.version:
-                await connection.rollback()
-                continue
-            for statement in migration.statements:
-                await connection.execute(statement)
-            async with connection.execute("PRAGMA foreign_key_check") as cursor:
-                dangling = await cursor.fetchall()
-            if dangling:
-                raise MigrationError(f"foreign key violations: {[tuple(r) for r in dangling]}")
-            # PRAGMA takes no parameters; version is an int we parsed from the file name.
-            await connection.execute(f"PRAGMA user_version = {int(migration.version)}")
-            await connection.commit()
-        except BaseException as exc:
-            await connection.rollback()
-            if _is_busy(exc):
-                # Not the migration's fault: the caller reports the file as locked.
-                raise
-            if isinstance(exc, Exception):
-                raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
-            raise
-        log.info("applied migration %s", migration.name)
-    return await _user_version(connection)

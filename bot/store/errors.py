@@ -1,7 +1,7 @@
 """Errors raised by the store.
 
 Every `sqlite3.IntegrityError` (CHECK, NOT NULL, FOREIGN KEY, UNIQUE) leaves the store as a
-`ConstraintViolation`, or as a more specific subclass for the unique indexes the service relies on.
+`ConstraintViolation`, or as a more specific subclass for the unique indexes the core relies on.
 """
 
 from __future__ import annotations

@@ -93,6 +93,8 @@ class GuildSettings:
     feed_channel_id: int | None = None
     wearer_can_complete: bool = False
     updated_at: datetime | None = None
+    # 'auto' (the server's preferred locale in Discord) or a catalogue language code.
+    language: str = "auto"
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> GuildSettings:
@@ -102,6 +104,7 @@ class GuildSettings:
             feed_channel_id=row["feed_channel_id"],
             wearer_can_complete=bool(row["wearer_can_complete"]),
             updated_at=from_db(row["updated_at"]),
+            language=row["language"],
         )
 
 

@@ -1,0 +1,218 @@
+"""`Store` methods for tasks: their state changes, timers and feed messages."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, Final
+
+import aiosqlite
+
+from ._queries import _OPEN_STATES_SQL, StoreBase, _all, _changed, _one, _placeholders, _write
+from .errors import NotFound
+from .rows import Task, TaskState, from_db, to_db
+
+# Columns `transition_task` may set, and whether each holds a time (stored as text).
+_TRANSITION_FIELDS: Final[dict[str, bool]] = {
+    "timer_started_by": False,
+    "timer_started_at": True,
+    "timer_ends_at": True,
+    "confirmation_requested_by": False,
+    "confirmation_requested_at": True,
+    "closed_by": False,
+    "closed_at": True,
+    "points_total": False,
+    "points_required": False,
+}
+TASK_TRANSITION_FIELDS: Final[frozenset[str]] = frozenset(_TRANSITION_FIELDS)
+
+# _OPEN_STATES_SQL is built from the TaskState enum, never from input.
+_TASKS_MISSING_FEED_MESSAGE: Final = (
+    "SELECT * FROM tasks WHERE feed_channel_id IS NOT NULL AND feed_message_id IS NULL"  # noqa: S608
+    f" AND state IN ({_OPEN_STATES_SQL}) ORDER BY id"
+)
+
+
+class TasksMixin(StoreBase):
+    """Recording tasks, moving them between states, and finding those with work left."""
+
+    async def create_task(
+        self,
+        *,
+        link_id: int,
+        description: str,
+        points: int,
+        verification_required: bool,
+        duration_seconds: int | None,
+        assigned_by: int | None,
+        now: datetime,
+        feed_channel_id: int | None = None,
+    ) -> Task:
+        """Record a newly assigned task; `OpenTaskExists` if the link already has an open one.
+
+        `feed_channel_id` is where its feed message belongs, kept before the message exists so
+        a message that was never posted (a crash in between) can be posted on the next start.
+        """
+        stamp = to_db(now)
+        async with self._db.transaction() as conn:
+            task_id = await _write(
+                conn,
+                "INSERT INTO tasks (link_id, description, points, verification_required,"
+                " duration_seconds, state, assigned_by, assigned_at, updated_at, feed_channel_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    link_id,
+                    description,
+                    points,
+                    int(verification_required),
+                    duration_seconds,
+                    TaskState.ASSIGNED.value,
+                    assigned_by,
+                    stamp,
+                    stamp,
+                    feed_channel_id,
+                ),
+            )
+            return await self._task(conn, task_id)
+
+    async def _task(self, conn: aiosqlite.Connection, task_id: int) -> Task:
+        row = await _one(conn, "SELECT * FROM tasks WHERE id = ?", (task_id,))
+        if row is None:
+            raise NotFound(f"no task {task_id}")
+        return Task.from_row(row)
+
+    async def get_task(self, task_id: int) -> Task | None:
+        """A task by id."""
+        async with self._db.reading() as conn:
+            row = await _one(conn, "SELECT * FROM tasks WHERE id = ?", (task_id,))
+        return Task.from_row(row) if row is not None else None
+
+    async def get_open_task(self, link_id: int) -> Task | None:
+        """The link's open task, if any."""
+        async with self._db.reading() as conn:
+            row = await _one(
+                conn,
+                f"SELECT * FROM tasks WHERE link_id = ? AND state IN ({_OPEN_STATES_SQL})",  # noqa: S608
+                (link_id,),
+            )
+        return Task.from_row(row) if row is not None else None
+
+    async def get_task_by_feed_message(self, message_id: int) -> Task | None:
+        """The task whose feed post is this Discord message."""
+        async with self._db.reading() as conn:
+            row = await _one(conn, "SELECT * FROM tasks WHERE feed_message_id = ?", (message_id,))
+        return Task.from_row(row) if row is not None else None
+
+    async def latest_task(self, link_id: int) -> Task | None:
+        """The link's most recent task, open or closed."""
+        async with self._db.reading() as conn:
+            row = await _one(
+                conn,
+                "SELECT * FROM tasks WHERE link_id = ? ORDER BY id DESC LIMIT 1",
+                (link_id,),
+            )
+        return Task.from_row(row) if row is not None else None
+
+    async def set_feed_message(self, task_id: int, *, channel_id: int, message_id: int) -> Task:
+        """Remember the task's feed post; `NotFound` if no such task. Leaves `updated_at` alone."""
+        async with self._db.transaction() as conn:
+            changed = await _changed(
+                conn,
+                "UPDATE tasks SET feed_channel_id = ?, feed_message_id = ? WHERE id = ?",
+                (channel_id, message_id, task_id),
+            )
+            if not changed:
+                raise NotFound(f"no task {task_id}")
+            return await self._task(conn, task_id)
+
+    async def transition_task(
+        self,
+        task_id: int,
+        *,
+        from_states: Collection[TaskState],
+        to_state: TaskState,
+        now: datetime,
+        **fields: datetime | int | None,
+    ) -> Task | None:
+        """Compare-and-set the task's state; None if it was not in `from_states`.
+
+        `fields` may only name columns in `TASK_TRANSITION_FIELDS` (ValueError otherwise).
+        Moving to a closed state sets `closed_at = now` unless `closed_at` is given.
+        """
+        unknown = sorted(set(fields) - TASK_TRANSITION_FIELDS)
+        if unknown:
+            raise ValueError(f"transition_task cannot set {unknown}")
+        states = [TaskState(state) for state in from_states]
+        if not states:
+            raise ValueError("from_states must name at least one state")
+        to_state = TaskState(to_state)
+        if not to_state.is_open and "closed_at" not in fields:
+            fields = {**fields, "closed_at": now}
+
+        assignments = ["state = ?", "updated_at = ?"]
+        values: list[Any] = [to_state.value, to_db(now)]
+        for column, value in fields.items():
+            assignments.append(f"{column} = ?")
+            values.append(_transition_value(column, value))
+        async with self._db.transaction() as conn:
+            # Column names come only from the whitelist above; every value is a parameter.
+            changed = await _changed(
+                conn,
+                f"UPDATE tasks SET {', '.join(assignments)}"  # noqa: S608
+                f" WHERE id = ? AND state IN ({_placeholders(len(states))})",
+                (*values, task_id, *(state.value for state in states)),
+            )
+            if not changed:
+                return None
+            return await self._task(conn, task_id)
+
+    async def open_tasks(self) -> list[Task]:
+        """Every open task, oldest first."""
+        async with self._db.reading() as conn:
+            rows = await _all(
+                conn,
+                f"SELECT * FROM tasks WHERE state IN ({_OPEN_STATES_SQL}) ORDER BY id",  # noqa: S608
+            )
+        return [Task.from_row(row) for row in rows]
+
+    async def pending_timer_deadlines(self) -> list[tuple[int, datetime]]:
+        """(task id, timer end) of every running timer not yet announced, soonest first."""
+        async with self._db.reading() as conn:
+            rows = await _all(
+                conn,
+                "SELECT id, timer_ends_at FROM tasks WHERE state = 'timer_running'"
+                " AND timer_notified_at IS NULL AND timer_ends_at IS NOT NULL"
+                " ORDER BY timer_ends_at, id",
+            )
+        return [(row[0], from_db(row[1])) for row in rows]
+
+    async def mark_timer_notified(self, task_id: int, *, now: datetime) -> Task | None:
+        """Compare-and-set: note the timer's notice as sent; None if already sent or no timer."""
+        async with self._db.transaction() as conn:
+            changed = await _changed(
+                conn,
+                "UPDATE tasks SET timer_notified_at = ? WHERE id = ?"
+                " AND state = 'timer_running' AND timer_notified_at IS NULL",
+                (to_db(now), task_id),
+            )
+            if not changed:
+                return None
+            return await self._task(conn, task_id)
+
+    async def tasks_missing_feed_message(self) -> list[Task]:
+        """Open tasks meant for a feed channel whose message was never posted."""
+        async with self._db.reading() as conn:
+            rows = await _all(conn, _TASKS_MISSING_FEED_MESSAGE)
+        return [Task.from_row(row) for row in rows]
+
+
+def _transition_value(column: str, value: datetime | int | None) -> str | int | None:
+    if value is None:
+        return None
+    if _TRANSITION_FIELDS[column]:
+        if not isinstance(value, datetime):
+            raise TypeError(f"{column} must be a datetime, not {type(value).__name__}")
+        return to_db(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{column} must be an int, not {type(value).__name__}")
+    return value
