@@ -19,6 +19,7 @@ from bot.chaster import (
     InvalidSessionId,
     RateLimiter,
     TaskDetails,
+    Unavailability,
 )
 from bot.chaster import client as client_module
 from tests.fakes.chaster import FakeChaster
@@ -58,17 +59,18 @@ async def test_get_session(fake: FakeChaster, client: ChasterClient) -> None:
 async def test_bearer_token_required(fake: FakeChaster) -> None:
     session = fake.add_session()
     async with ChasterClient(fake.url, SecretStr("wrong-token")) as wrong:
-        with pytest.raises(ChasterError) as caught:
+        with pytest.raises(ChasterError, match=r"^Unauthorized$") as caught:
             await wrong.get_session(session.session_id)
-    assert caught.value.status == 401
-    assert caught.value.text == "Unauthorized"
+    # Chaster's refusal, not a failure to answer (ChasterUnavailable is a subclass).
+    assert type(caught.value) is ChasterError
+    assert (caught.value.status, caught.value.message) == (401, "Unauthorized")
 
 
 async def test_unknown_session_is_404(client: ChasterClient) -> None:
-    with pytest.raises(ChasterError) as caught:
+    with pytest.raises(ChasterError, match=r"^Session not found$") as caught:
         await client.get_session("NoSuchSession123")
-    assert caught.value.status == 404
-    assert caught.value.text
+    assert type(caught.value) is ChasterError
+    assert (caught.value.status, caught.value.message) == (404, "Session not found")
 
 
 @pytest.mark.parametrize(
@@ -77,9 +79,10 @@ async def test_unknown_session_is_404(client: ChasterClient) -> None:
 async def test_session_ids_never_reach_the_url_unchecked(
     fake: FakeChaster, client: ChasterClient, bad_id: str
 ) -> None:
-    with pytest.raises(InvalidSessionId):
+    not_an_id = r"^not of the form of a Chaster session id$"
+    with pytest.raises(InvalidSessionId, match=not_an_id):
         await client.get_session(bad_id)
-    with pytest.raises(InvalidSessionId):
+    with pytest.raises(InvalidSessionId, match=not_an_id):
         await client.assign_task(bad_id, TaskDetails(task="t", points=1), Actor.EXTENSION)
     assert fake.calls == []
 
@@ -122,26 +125,30 @@ async def test_untimed_assign_leaves_duration_out(fake: FakeChaster, client: Cha
 async def test_chaster_rules_surface_as_errors(fake: FakeChaster, client: ChasterClient) -> None:
     session = fake.add_session()
     sid = session.session_id
-    with pytest.raises(ChasterError) as no_task:
+    with pytest.raises(ChasterError, match=r"^No task is currently assigned$") as no_task:
         await client.complete_task(sid, Actor.EXTENSION, is_completed=True)
+    assert type(no_task.value) is ChasterError
     assert no_task.value.status == fake.status_rule
     await client.assign_task(sid, TaskDetails(task="a", points=1), Actor.EXTENSION)
-    with pytest.raises(ChasterError) as conflict:
+    with pytest.raises(ChasterError, match=r"^A task is already assigned$") as conflict:
         await client.assign_task(sid, TaskDetails(task="b", points=1), Actor.EXTENSION)
+    assert type(conflict.value) is ChasterError
     assert conflict.value.status == fake.status_task_conflict
-    with pytest.raises(ChasterError) as untimed:
+    with pytest.raises(ChasterError, match=r"^The current task is not a timed task$") as untimed:
         await client.start_task_timer(sid, Actor.WEARER)
+    assert type(untimed.value) is ChasterError
     assert untimed.value.status == fake.status_rule
 
 
 async def test_validation_message_list_is_kept(fake: FakeChaster, client: ChasterClient) -> None:
     session = fake.add_session()
-    with pytest.raises(ChasterError) as caught:
+    with pytest.raises(ChasterError, match=r"^task\.duration must not be less than 60$") as caught:
         await client.assign_task(
             session.session_id, TaskDetails(task="x", points=1, duration=30), Actor.EXTENSION
         )
+    assert type(caught.value) is ChasterError
     assert caught.value.status == 400
-    assert isinstance(caught.value.message, list) and caught.value.message
+    assert caught.value.message == ["task.duration must not be less than 60"]
     assert caught.value.text == "; ".join(caught.value.message)
 
 
@@ -149,10 +156,12 @@ async def test_keyholder_actor_on_a_self_lock_is_refused(
     fake: FakeChaster, client: ChasterClient
 ) -> None:
     session = fake.add_session(has_keyholder=False)
-    with pytest.raises(ChasterError):
+    with pytest.raises(ChasterError, match=r"^This lock has no keyholder$") as caught:
         await client.assign_task(
             session.session_id, TaskDetails(task="x", points=1), Actor.KEYHOLDER
         )
+    assert type(caught.value) is ChasterError
+    assert caught.value.status == fake.status_rule
     await client.assign_task(session.session_id, TaskDetails(task="x", points=1), Actor.EXTENSION)
 
 
@@ -160,11 +169,15 @@ async def test_timed_task_lifecycle_and_points(fake: FakeChaster, client: Chaste
     session = fake.add_session(enable_points=True, points_required=30, points=5)
     sid = session.session_id
     await client.assign_task(sid, TaskDetails(task="Wait", points=7, duration=60), Actor.KEYHOLDER)
-    with pytest.raises(ChasterError):
+    with pytest.raises(ChasterError, match=r"^The task timer has not been started$") as unstarted:
         await client.complete_task(sid, Actor.KEYHOLDER, is_completed=True)
+    assert type(unstarted.value) is ChasterError
+    assert unstarted.value.status == fake.status_rule
     await client.start_task_timer(sid, Actor.WEARER)
-    with pytest.raises(ChasterError):
+    with pytest.raises(ChasterError, match=r"^The task timer is not finished yet$") as running:
         await client.complete_task(sid, Actor.KEYHOLDER, is_completed=True)
+    assert type(running.value) is ChasterError
+    assert running.value.status == fake.status_rule
     fake.advance(61)
     await client.complete_task(sid, Actor.KEYHOLDER, is_completed=True)
     state = (await client.get_session(sid)).lock.tasks
@@ -185,9 +198,10 @@ async def test_injected_error_keeps_chasters_message(
 ) -> None:
     session = fake.add_session()
     fake.fail_next("POST", "/tasks/assign", 422, "You cannot do that right now")
-    with pytest.raises(ChasterError) as caught:
+    with pytest.raises(ChasterError, match=r"^You cannot do that right now$") as caught:
         await client.assign_task(session.session_id, TaskDetails(task="x", points=1), Actor.WEARER)
-    assert (caught.value.status, caught.value.text) == (422, "You cannot do that right now")
+    assert type(caught.value) is ChasterError
+    assert (caught.value.status, caught.value.message) == (422, "You cannot do that right now")
     assert session.current_task is None
 
 
@@ -196,10 +210,12 @@ async def test_timed_out_post_is_not_retried(fake: FakeChaster) -> None:
     fake.hang_next("POST", "/tasks/assign", apply=True, seconds=1.0)
     timeout = httpx.Timeout(0.3)
     async with ChasterClient(fake.url, SecretStr(fake.token), timeout=timeout) as chaster:
-        with pytest.raises(ChasterUnavailable) as caught:
+        with pytest.raises(ChasterUnavailable, match=r"^Chaster did not answer in time$") as caught:
             await chaster.assign_task(
                 session.session_id, TaskDetails(task="x", points=1), Actor.WEARER
             )
+    assert caught.value.reason is Unavailability.TIMEOUT
+    assert caught.value.status is None
     assert caught.value.may_have_applied
     assert fake.count_calls("POST", "/tasks/assign") == 1
     # It did land: the caller must check Chaster's state rather than assign again.
@@ -217,8 +233,10 @@ async def test_timed_out_get_is_retried(fake: FakeChaster) -> None:
 
 async def test_unreachable_chaster_is_reported_as_not_applied() -> None:
     async with ChasterClient("http://127.0.0.1:9", SecretStr("t")) as chaster:
-        with pytest.raises(ChasterUnavailable) as caught:
+        with pytest.raises(ChasterUnavailable, match=r"^Chaster could not be reached$") as caught:
             await chaster.start_task_timer("abc", Actor.WEARER)
+    assert caught.value.reason is Unavailability.UNREACHABLE
+    assert caught.value.status is None
     assert not caught.value.may_have_applied
 
 
@@ -251,8 +269,10 @@ async def test_token_never_logged(
     caplog.set_level(logging.DEBUG)
     session = fake.add_session()
     await client.get_session(session.session_id)
-    with pytest.raises(ChasterError):
+    with pytest.raises(ChasterError, match=r"^Session not found$") as caught:
         await client.get_session("missing")
+    assert type(caught.value) is ChasterError
+    assert caught.value.status == 404
     assert caplog.records
     assert fake.token not in caplog.text
 
@@ -304,9 +324,10 @@ async def test_server_error_on_a_write_may_have_applied_and_is_not_resent(
 ) -> None:
     session = fake.add_session()
     fake.answer_next("POST", "/tasks/assign", status, body, content_type=content_type, apply=True)
-    with pytest.raises(ChasterUnavailable) as caught:
+    with pytest.raises(ChasterUnavailable, match=f"^{message}$") as caught:
         await client.assign_task(session.session_id, TaskDetails(task="x", points=1), Actor.WEARER)
-    assert (caught.value.status, caught.value.text) == (status, message)
+    assert caught.value.reason is Unavailability.SERVER_ERROR
+    assert (caught.value.status, caught.value.message) == (status, message)
     assert caught.value.may_have_applied
     assert fake.count_calls("POST", "/tasks/assign") == 1
 
@@ -316,29 +337,44 @@ async def test_server_error_on_a_read_did_not_apply(
 ) -> None:
     session = fake.add_session()
     fake.fail_next("GET", "/sessions/", 503, "Service Unavailable")
-    with pytest.raises(ChasterUnavailable) as caught:
+    with pytest.raises(ChasterUnavailable, match=r"^Service Unavailable$") as caught:
         await client.get_session(session.session_id)
+    assert caught.value.reason is Unavailability.SERVER_ERROR
     assert (caught.value.status, caught.value.may_have_applied) == (503, False)
     assert fake.count_calls("GET", "/sessions/") == 1
 
 
+CANT_READ = "Chaster sent an answer the bot can't read"
+NOT_UNDERSTOOD = "Chaster sent an answer the bot does not understand"
+
+
 @pytest.mark.parametrize(
-    "body",
+    ("body", "reason", "message"),
     [
-        pytest.param('{"session": {"sessionId": ', id="cut-off"),
-        pytest.param("[1, 2]", id="not-an-object"),
-        pytest.param('{"session": {"lock": 3}}', id="wrong-shape"),
+        pytest.param(
+            '{"session": {"sessionId": ', Unavailability.UNREADABLE, CANT_READ, id="cut-off"
+        ),
+        pytest.param("[1, 2]", Unavailability.NOT_UNDERSTOOD, NOT_UNDERSTOOD, id="not-an-object"),
+        pytest.param(
+            '{"session": {"lock": 3}}',
+            Unavailability.NOT_UNDERSTOOD,
+            NOT_UNDERSTOOD,
+            id="wrong-shape",
+        ),
     ],
 )
 async def test_unreadable_success_on_a_read(
-    fake: FakeChaster, client: ChasterClient, body: str
+    fake: FakeChaster, client: ChasterClient, body: str, reason: Unavailability, message: str
 ) -> None:
     session = fake.add_session()
     fake.answer_next("GET", "/sessions/", 200, body)
-    with pytest.raises(ChasterUnavailable) as caught:
+    with pytest.raises(ChasterUnavailable, match=f"^{message}$") as caught:
         await client.get_session(session.session_id)
-    assert "Chaster sent an answer the bot" in caught.value.text
+    assert caught.value.reason is reason
+    assert caught.value.status == 200
     assert not caught.value.may_have_applied
+    # An unreadable answer is still an answer: the read is not sent again.
+    assert fake.count_calls("GET", "/sessions/") == 1
 
 
 async def test_unreadable_success_on_a_write_may_have_applied(
@@ -346,10 +382,11 @@ async def test_unreadable_success_on_a_write_may_have_applied(
 ) -> None:
     session = fake.add_session()
     fake.answer_next("POST", "/tasks/assign", 200, "<html>ok</html>", apply=True)
-    with pytest.raises(ChasterUnavailable) as caught:
+    with pytest.raises(ChasterUnavailable, match=f"^{CANT_READ}$") as caught:
         await client.assign_task(session.session_id, TaskDetails(task="x", points=1), Actor.WEARER)
+    assert caught.value.reason is Unavailability.UNREADABLE
+    assert caught.value.status == 200
     assert caught.value.may_have_applied
-    assert caught.value.text == "Chaster sent an answer the bot can't read"
     assert fake.count_calls("POST", "/tasks/assign") == 1
     # An empty or JSON body is a plain success.
     fake.answer_next("POST", "/tasks/complete", 200, '{"ok": true}', apply=True)
@@ -376,7 +413,10 @@ async def test_a_429_that_does_not_lift_is_reported(
     monkeypatch.setattr(client_module, "THROTTLE_BACKOFF_SECONDS", 0.001)
     session = fake.add_session()
     fake.fail_next("GET", "/sessions/", 429, "ThrottlerException: Too Many Requests", times=10)
-    with pytest.raises(ChasterUnavailable) as caught:
+    with pytest.raises(
+        ChasterUnavailable, match=r"^ThrottlerException: Too Many Requests$"
+    ) as caught:
         await client.get_session(session.session_id)
+    assert caught.value.reason is Unavailability.THROTTLED
     assert (caught.value.status, caught.value.may_have_applied) == (429, False)
     assert fake.count_calls("GET", "/sessions/") == client_module.MAX_THROTTLE_RETRIES + 1

@@ -1,10 +1,11 @@
 """Chaster Extensions API: client, payload models and rate limiting."""
 
-from bot.chaster.client import (
-    ChasterClient,
+from bot.chaster.client import ChasterClient
+from bot.chaster.errors import (
     ChasterError,
     ChasterUnavailable,
     InvalidSessionId,
+    Unavailability,
     checked_session_id,
 )
 from bot.chaster.models import (
@@ -38,6 +39,7 @@ __all__ = [
     "SessionSearchPage",
     "TaskDetails",
     "TasksState",
+    "Unavailability",
     "WebhookEnvelope",
     "checked_session_id",
 ]

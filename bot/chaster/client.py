@@ -1,20 +1,23 @@
-"""The one way the bot talks to Chaster: typed calls on the Extensions API."""
+"""The one way the bot talks to Chaster: typed calls on the Extensions API.
+
+What the calls raise is in `bot.chaster.errors`; how they are recorded for the audit log, in
+`bot.chaster.calls`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from bot.chaster.calls import _note_call
+from bot.chaster.errors import ChasterError, ChasterUnavailable, Unavailability, checked_session_id
 from bot.chaster.models import (
     ActionLogPage,
     Actor,
@@ -27,9 +30,6 @@ from bot.chaster.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
-# Chaster session ids are short URL-safe ids ("LuV23MTfUFvxu3j-BASHc"). Anything else is refused
-# before it can reach a URL path, so `../` or `/` can never redirect a request.
-SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # How often a 429 is retried before the caller sees it.
 MAX_THROTTLE_RETRIES = 5
@@ -43,77 +43,6 @@ SEARCH_PAGE_SIZE = 100
 USER_AGENT = "chaster-tasks-discord-bot"
 
 _M = TypeVar("_M", ExtensionSession, SessionSearchPage, ActionLogPage)
-
-# Chaster calls made on behalf of the current action, for its one-line log entry.
-_recorded_calls: ContextVar[list[str] | None] = ContextVar("chaster_calls", default=None)
-
-
-@contextmanager
-def record_calls() -> Iterator[list[str]]:
-    """Collect a short description of every Chaster call made inside the block."""
-    calls: list[str] = []
-    token = _recorded_calls.set(calls)
-    try:
-        yield calls
-    finally:
-        _recorded_calls.reset(token)
-
-
-def _note_call(method: str, path: str, outcome: str, started: float) -> None:
-    calls = _recorded_calls.get()
-    if calls is not None:
-        # The endpoint without the session id: "GET sessions", "POST tasks/assign".
-        endpoint = re.sub(r"^/api/extensions/sessions(/[^/]+)?/?", "", path) or "sessions"
-        calls.append(f"{method} {endpoint} {outcome} {(time.monotonic() - started) * 1000:.0f}ms")
-
-
-class ChasterError(Exception):
-    """Chaster answered with an error, or could not be reached.
-
-    `status` is the HTTP status (None when there was no answer); `message` is Chaster's own
-    message, a string or a list of strings (validation errors).
-    """
-
-    def __init__(self, status: int | None, message: str | list[str]) -> None:
-        self.status = status
-        self.message = message
-        super().__init__(self.text)
-
-    @property
-    def text(self) -> str:
-        """Chaster's message as one readable line."""
-        if isinstance(self.message, list):
-            return "; ".join(str(part) for part in self.message)
-        return self.message
-
-
-class ChasterUnavailable(ChasterError):
-    """No usable answer: network failure, timeout, a server error (5xx), a rate limit that did
-    not lift, or a success whose body can't be read.
-
-    `status` is the HTTP status when there was one. `may_have_applied` is true when a write may
-    have taken effect in Chaster (a POST that timed out after being sent, or answered 5xx or
-    unreadably): the caller must check Chaster's state instead of repeating it.
-    """
-
-    def __init__(
-        self, message: str | list[str], *, may_have_applied: bool, status: int | None = None
-    ) -> None:
-        super().__init__(status, message)
-        self.may_have_applied = may_have_applied
-
-
-class InvalidSessionId(ValueError):
-    """A session id that is not of Chaster's form."""
-
-
-def checked_session_id(session_id: str) -> str:
-    """Return `session_id` if it has the form of a Chaster session id, else raise."""
-    if not SESSION_ID_PATTERN.fullmatch(session_id):
-        raise InvalidSessionId(
-            "that is not a Chaster session id (expected letters, digits, '-' or '_')"
-        )
-    return session_id
 
 
 # Errors raised before a request leaves this machine: safe to retry whatever the method.
@@ -164,8 +93,8 @@ class ChasterClient:
     async def get_session(self, session_id: str, *, background: bool = False) -> ExtensionSession:
         """`GET /api/extensions/sessions/{id}`."""
         path = f"/api/extensions/sessions/{checked_session_id(session_id)}"
-        body = await self._json("GET", path, background=background)
-        return _parse(ExtensionSession, body.get("session"))
+        body, http_status = await self._json("GET", path, background=background)
+        return _parse(ExtensionSession, body.get("session"), http_status)
 
     async def search_sessions_page(
         self,
@@ -184,10 +113,10 @@ class ChasterClient:
         }
         if pagination_last_id is not None:
             payload["paginationLastId"] = pagination_last_id
-        body = await self._json(
+        body, http_status = await self._json(
             "POST", "/api/extensions/sessions/search", json=payload, background=background
         )
-        return _parse(SessionSearchPage, body)
+        return _parse(SessionSearchPage, body, http_status)
 
     async def iter_sessions(
         self, extension_slug: str, *, status: str = "locked", background: bool = False
@@ -224,10 +153,10 @@ class ChasterClient:
     ) -> ActionLogPage:
         """The lock's newest history entries (`POST .../logs/search`), as the keyholder sees it."""
         path = f"/api/extensions/sessions/{checked_session_id(session_id)}/logs/search"
-        body = await self._json(
+        body, http_status = await self._json(
             "POST", path, json={"role": "keyholder", "limit": limit}, background=background
         )
-        return _parse(ActionLogPage, body)
+        return _parse(ActionLogPage, body, http_status)
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -260,6 +189,7 @@ class ChasterClient:
             except ValueError:
                 raise ChasterUnavailable(
                     "Chaster sent an answer the bot can't read",
+                    reason=Unavailability.UNREADABLE,
                     may_have_applied=True,
                     status=response.status_code,
                 ) from None
@@ -268,7 +198,8 @@ class ChasterClient:
 
     async def _json(
         self, method: str, path: str, *, json: Any = None, background: bool = False
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], int]:
+        """The JSON object a read answered with, and the answer's HTTP status."""
         response = await self._request(method, path, json=json, background=background)
         # Only reads come here (a search is a POST that changes nothing).
         try:
@@ -276,16 +207,18 @@ class ChasterClient:
         except ValueError:
             raise ChasterUnavailable(
                 "Chaster sent an answer the bot can't read",
+                reason=Unavailability.UNREADABLE,
                 may_have_applied=False,
                 status=response.status_code,
             ) from None
         if not isinstance(body, dict):
             raise ChasterUnavailable(
                 "Chaster sent an answer the bot does not understand",
+                reason=Unavailability.NOT_UNDERSTOOD,
                 may_have_applied=False,
                 status=response.status_code,
             )
-        return body
+        return body, response.status_code
 
     async def _request(
         self, method: str, path: str, *, json: Any = None, background: bool = False
@@ -330,6 +263,7 @@ class ChasterClient:
                     throttled_error = _api_error(response)
                     raise ChasterUnavailable(
                         throttled_error.message,
+                        reason=Unavailability.THROTTLED,
                         may_have_applied=False,
                         status=throttled_error.status,
                     )
@@ -347,7 +281,10 @@ class ChasterClient:
                 # A gateway's 502/504 or Chaster's own 500 can come after the change was made:
                 # a write's outcome is unknown, not refused.
                 raise ChasterUnavailable(
-                    failure.message, may_have_applied=method != "GET", status=failure.status
+                    failure.message,
+                    reason=Unavailability.SERVER_ERROR,
+                    may_have_applied=method != "GET",
+                    status=failure.status,
                 )
             raise failure
 
@@ -361,11 +298,13 @@ class ChasterClient:
 
 def _unavailable(method: str, error: httpx.TransportError) -> ChasterUnavailable:
     if isinstance(error, httpx.TimeoutException):
-        reason = "Chaster did not answer in time"
+        message, reason = "Chaster did not answer in time", Unavailability.TIMEOUT
     else:
-        reason = "Chaster could not be reached"
+        message, reason = "Chaster could not be reached", Unavailability.UNREACHABLE
     return ChasterUnavailable(
-        reason, may_have_applied=method != "GET" and not isinstance(error, _NOT_SENT)
+        message,
+        reason=reason,
+        may_have_applied=method != "GET" and not isinstance(error, _NOT_SENT),
     )
 
 
@@ -384,11 +323,14 @@ def _api_error(response: httpx.Response) -> ChasterError:
     return ChasterError(response.status_code, message)
 
 
-def _parse(model: type[_M], body: Any) -> _M:
+def _parse(model: type[_M], body: Any, status: int) -> _M:
     try:
         return model.model_validate(body)
     except ValidationError as error:
         log.warning("unexpected Chaster payload for %s: %s", model.__name__, error)
         raise ChasterUnavailable(
-            "Chaster sent an answer the bot does not understand", may_have_applied=False
+            "Chaster sent an answer the bot does not understand",
+            reason=Unavailability.NOT_UNDERSTOOD,
+            may_have_applied=False,
+            status=status,
         ) from None
