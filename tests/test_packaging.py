@@ -117,3 +117,18 @@ def test_lock_file_pins_every_dependency() -> None:
 def normalise(name: str) -> str:
     """PEP 503 name normalisation: discord.py == discord-py == Discord_Py."""
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_package_ships_every_file_read_at_run_time() -> None:
+    """Files the bot reads that are not Python: each must be matched by package-data, or an
+    install (and the Docker image) would lack it."""
+    package_data = tomllib.loads(read("pyproject.toml"))["tool"]["setuptools"]["package-data"]
+    needed = {
+        "bot": sorted((ROOT / "bot" / "locales").iterdir()),
+        "bot.store": sorted((ROOT / "bot" / "store" / "migrations").glob("*.sql")),
+    }
+    assert needed["bot"] and needed["bot.store"]
+    for package, files in needed.items():
+        folder = ROOT.joinpath(*package.split("."))
+        shipped = {path for pattern in package_data[package] for path in folder.glob(pattern)}
+        assert set(files) <= shipped, sorted(str(p) for p in set(files) - shipped)
