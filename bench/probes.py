@@ -23,15 +23,14 @@ import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import aiosqlite
 
 from bench.harness import Population, seed_chaster, seed_database
 from bot.chaster.ratelimit import RateLimiter
+from bot.jobs.poller import Poller
 from bot.store import Database, Store
-from bot.tasks.poller import Poller
 from tests.fakes.chaster import FakeChaster
 
 NOW = "2026-01-01T00:00:00.000000+00:00"
@@ -113,9 +112,13 @@ def _time(db: sqlite3.Connection, query: str, runs: int = 50) -> float:
     return (time.perf_counter() - started) * 1000 / runs
 
 
-def _service(store: Store) -> Any:
-    # Poller reads only service.store and service.chaster.limiter.
-    return SimpleNamespace(store=store, chaster=SimpleNamespace(limiter=RateLimiter()))
+def _poller(store: Store, interval: float) -> Poller:
+    """A poller that only plans: nothing here runs a round."""
+
+    async def sync_session(session_id: str, *, background: bool) -> None:
+        raise AssertionError("the probe only plans rounds")
+
+    return Poller(store, RateLimiter(), sync_session, interval)
 
 
 async def poller_plan(folder: Path) -> None:
@@ -124,7 +127,7 @@ async def poller_plan(folder: Path) -> None:
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
         _fill(db, 10_000, 10_000, open_tasks=True)
     async with await Database.open(path) as database:
-        poller = Poller(_service(Store(database)), 300)  # the default CHASTER_POLL_SECONDS
+        poller = _poller(Store(database), 300)  # the default CHASTER_POLL_SECONDS
         seen: set[str] = set()
         rounds = 40
         for _ in range(rounds):
@@ -147,7 +150,7 @@ async def startup_memory(folder: Path) -> None:
         loads: list[tuple[str, Callable[[], Awaitable[list[Any]]]]] = [
             ("Store.pending_timer_deadlines() (Timers.start)", store.pending_timer_deadlines),
             ("Store.linked_sessions() (Poller.plan)", store.linked_sessions),
-            ("Poller.plan() as a whole", Poller(_service(store), 86_400).plan),
+            ("Poller.plan() as a whole", _poller(store, 86_400).plan),
         ]
         for name, load in loads:
             tracemalloc.start()

@@ -15,7 +15,7 @@ import sys
 import discord
 
 from bot import check, health
-from bot.app import create_bot
+from bot.bootstrap import create_app
 from bot.config import ConfigError, Settings, load_settings
 from bot.store import DatabaseUnavailable, MigrationError
 
@@ -35,19 +35,19 @@ def configure_logging(level: int) -> None:
 
 async def run(settings: Settings) -> None:
     """Run until the gateway closes or SIGTERM/SIGINT arrives, then shut down cleanly."""
-    async with create_bot(settings) as bot:
+    async with create_app(settings) as app:
         loop = asyncio.get_running_loop()
         # The loop keeps only weak references to tasks: hold the shutdown task here.
         closing: set[asyncio.Task[None]] = set()
 
         def shut_down() -> None:
             if not closing:
-                closing.add(asyncio.create_task(bot.close(), name="shutdown"))
+                closing.add(asyncio.create_task(app.close(), name="shutdown"))
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, shut_down)
-        await bot.start(settings.DISCORD_TOKEN.get_secret_value())
+        await app.run()
         for task in closing:
             await task
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from bot.background import Background
 from bot.config import ConfigError, Settings, load_settings
+from bot.jobs.background import Background
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import binascii
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
@@ -23,7 +23,8 @@ from aiohttp import web
 from pydantic import SecretStr, ValidationError
 
 from bot.chaster import WebhookEnvelope
-from bot.tasks.service import TaskService
+from bot.core.model import Clock
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ class WebServer:
 
     def __init__(
         self,
-        service: TaskService,
+        store: Store,
+        handle_webhook: Callable[[WebhookEnvelope], Awaitable[None]],
+        clock: Clock,
         *,
         host: str,
         port: int,
@@ -49,7 +52,9 @@ class WebServer:
         password: SecretStr,
         is_healthy: Callable[[], bool],
     ) -> None:
-        self.service = service
+        self._store = store
+        self._handle_webhook = handle_webhook
+        self._clock = clock
         self.host = host
         self.port = port
         self._expected = (username.encode(), password.get_secret_value().encode())
@@ -72,6 +77,10 @@ class WebServer:
         self.port = int(self._runner.addresses[0][1])
         self._worker = asyncio.create_task(self._work(), name="webhook-worker")
         log.info("web server listening on %s:%d", self.host, self.port)
+
+    async def settled(self) -> None:
+        """Wait until every delivery accepted so far has been handled and recorded."""
+        await self._queue.join()
 
     async def stop(self) -> None:
         """Stop accepting, then finish the deliveries already acknowledged."""
@@ -109,7 +118,7 @@ class WebServer:
             return web.json_response({"error": "not a Chaster webhook body"}, status=400)
         request_id = envelope.request_id
         if request_id is not None and (
-            request_id in self._queued or await self.service.store.webhook_delivery_seen(request_id)
+            request_id in self._queued or await self._store.webhook_delivery_seen(request_id)
         ):
             log.info("webhook %s delivered again; ignored", request_id)
             return web.json_response({"status": "duplicate"})
@@ -142,12 +151,12 @@ class WebServer:
         while True:
             envelope = await self._queue.get()
             try:
-                await self.service.handle_webhook(envelope)
+                await self._handle_webhook(envelope)
                 # Recorded only once handled: a delivery lost to a crash or a refusal (503)
                 # is handled when Chaster sends it again.
                 if envelope.request_id is not None:
-                    await self.service.store.record_webhook_delivery(
-                        envelope.request_id, event=envelope.event, now=self.service.clock()
+                    await self._store.record_webhook_delivery(
+                        envelope.request_id, event=envelope.event, now=self._clock()
                     )
             except Exception:
                 log.exception("webhook %s (%s) failed", envelope.request_id, envelope.event)

@@ -9,31 +9,32 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.feed import (
+from bot.core.errors import Person
+from bot.core.model import Event, EventKind, LinkEvent, LinkEventKind, TaskEvent
+from bot.discord_side.feed_problems import UNKNOWN_CHANNEL, UNKNOWN_MESSAGE, report_feed_problem
+from bot.discord_side.feed_view import (
     COMPLETE_EMOJI,
     FAIL_EMOJI,
     FEED_EMOJI,
-    UNKNOWN_CHANNEL,
-    UNKNOWN_MESSAGE,
     reactions_for,
-    report_feed_problem,
     task_embed,
 )
+from bot.discord_side.voice import Voice
 from bot.store import SessionLink, Task
-from bot.tasks.service import Event, EventKind, LinkEvent, LinkEventKind, TaskEvent
 
 if TYPE_CHECKING:
-    from bot.app import TasksBot
+    from bot.discord_side.client import TasksBot
 
 log = logging.getLogger(__name__)
 
 
 class Feed(commands.Cog):
-    """Subscribes to the task service and mirrors every task event in the feed channel."""
+    """Subscribes to the core's events and mirrors every task event in the feed channel, in
+    the server's language."""
 
     def __init__(self, bot: TasksBot) -> None:
         self.bot = bot
-        bot.service.subscribe(self.on_event)
+        bot.core.events.subscribe(self.on_event)
 
     async def on_event(self, event: Event) -> None:
         try:
@@ -55,10 +56,11 @@ class Feed(commands.Cog):
             report_feed_problem(error, channel_id)
 
     async def _on_task_event(self, event: TaskEvent) -> None:
+        voice = await self.bot.server_voice(event.link.guild_id)
         if event.kind is EventKind.ASSIGNED:
-            await self._post(event)
+            await self._post(event, voice)
             return
-        task = await self._update(event)
+        task = await self._update(event, voice)
         link = event.link
         # An edit notifies nobody, so these also get a message that mentions who must act.
         if event.kind is EventKind.CONFIRMATION_REQUESTED:
@@ -66,18 +68,27 @@ class Feed(commands.Cog):
                 task,
                 link,
                 [link.keyholder_id],
-                f"<@{link.keyholder_id}>, <@{link.wearer_id}> says they finished "
-                f"“{_quote(task.description)}”. Confirm with {COMPLETE_EMOJI} on the task "
-                f"(or {FAIL_EMOJI}).",
+                voice.text(
+                    "feed.ping.confirm",
+                    keyholder=Person(link.keyholder_id),
+                    wearer=Person(link.wearer_id),
+                    task=_quote(voice.task_text(task.description)),
+                    complete=COMPLETE_EMOJI,
+                    fail=FAIL_EMOJI,
+                ),
             )
         elif event.kind is EventKind.TIMER_FINISHED:
             await self._ping(
                 task,
                 link,
                 [link.wearer_id, link.keyholder_id],
-                f"<@{link.wearer_id}> <@{link.keyholder_id}>, the timer of "
-                f"“{_quote(task.description)}” has finished: react {COMPLETE_EMOJI} on the "
-                "task to complete it.",
+                voice.text(
+                    "feed.ping.timer-finished",
+                    wearer=Person(link.wearer_id),
+                    keyholder=Person(link.keyholder_id),
+                    task=_quote(voice.task_text(task.description)),
+                    complete=COMPLETE_EMOJI,
+                ),
             )
 
     async def _on_link_event(self, event: LinkEvent) -> None:
@@ -85,12 +96,13 @@ class Feed(commands.Cog):
         if event.kind is LinkEventKind.REQUEST_EXPIRED and request is not None:
             if request.message_id is None:
                 return
+            voice = await self.bot.server_voice(request.guild_id)
             channel = self.bot.get_partial_messageable(
                 request.channel_id, guild_id=request.guild_id
             )
             message = channel.get_partial_message(request.message_id)
             await message.edit(
-                content=f"This request to link <@{request.wearer_id}> expired without an answer.",
+                content=voice.text("link.request-expired", wearer=Person(request.wearer_id)),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             with contextlib.suppress(discord.HTTPException):
@@ -99,65 +111,66 @@ class Feed(commands.Cog):
             if event.channel_id is None:
                 return
             link = event.link
+            voice = await self.bot.server_voice(link.guild_id)
             channel = self.bot.get_partial_messageable(event.channel_id, guild_id=link.guild_id)
             await channel.send(
-                f"<@{link.wearer_id}>'s Chaster lock has ended, so its link here is closed.",
+                voice.text("link.lock-ended", wearer=Person(link.wearer_id)),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
 
-    async def _post(self, event: TaskEvent, *, late_because: str | None = None) -> Task:
-        """Post the task's message with its reactions; `late_because` says why it comes only
-        now, for a task that already had (or should have had) one."""
+    async def _post(
+        self, event: TaskEvent, voice: Voice, *, late_because: str | None = None
+    ) -> Task:
+        """Post the task's message with its reactions; `late_because` (a catalogue key) says
+        why it comes only now, for a task that already had (or should have had) one."""
         task, link = event.task, event.link
         channel_id = _feed_channel(event)
         if channel_id is None:
             log.warning("task %d has no feed channel; it is not shown", task.id)
             return task
         channel = self.bot.get_partial_messageable(channel_id, guild_id=link.guild_id)
+        wearer = Person(link.wearer_id)
         if late_because is not None:
-            content = f"<@{link.wearer_id}>'s task ({late_because})."
+            content = voice.text("feed.post.late", wearer=wearer, why=voice.text(late_because))
             mentions = discord.AllowedMentions.none()
         else:
-            content = (
-                f"<@{link.wearer_id}>, a new task for you."
-                if task.assigned_by is not None
-                else f"<@{link.wearer_id}>, a task was assigned to you in Chaster."
-            )
+            key = "feed.post.new" if task.assigned_by is not None else "feed.post.from-chaster"
+            content = voice.text(key, wearer=wearer)
             mentions = discord.AllowedMentions(users=[discord.Object(link.wearer_id)])
-        embed = task_embed(task, link, self.bot.service.clock())
+        embed = task_embed(task, link, self.bot.core.clock(), voice)
         try:
             message = await channel.send(content, embed=embed, allowed_mentions=mentions)
         except discord.NotFound as error:
             # The task's channel was deleted; if the server has picked another feed since, the
             # task moves there.
-            now_feed = await self.bot.service.feed_channel_for(link)
+            now_feed = await self.bot.core.settings.feed_channel_for(link)
             if error.code != UNKNOWN_CHANNEL or now_feed is None or now_feed == channel_id:
                 raise
             channel = self.bot.get_partial_messageable(now_feed, guild_id=link.guild_id)
             message = await channel.send(content, embed=embed, allowed_mentions=mentions)
-        task = await self.bot.service.attach_feed_message(task.id, channel.id, message.id)
+        task = await self.bot.core.tasks.attach_feed_message(task.id, channel.id, message.id)
         for emoji in reactions_for(task):
             await message.add_reaction(emoji)
         return task
 
-    async def _update(self, event: TaskEvent) -> Task:
+    async def _update(self, event: TaskEvent, voice: Voice) -> Task:
         """Show the task's new state on its message; returns the task as now shown."""
         task = event.task
         if task.feed_message_id is None or task.feed_channel_id is None:
             # Its message was never posted (Discord refused it, or a crash came first).
-            return await self._post(event, late_because="it could not be shown before")
+            return await self._post(event, voice, late_because="feed.late.not-shown")
         channel = self.bot.get_partial_messageable(
             task.feed_channel_id, guild_id=event.link.guild_id
         )
         message = channel.get_partial_message(task.feed_message_id)
         try:
-            await message.edit(embed=task_embed(task, event.link, self.bot.service.clock()))
+            await message.edit(embed=task_embed(task, event.link, self.bot.core.clock(), voice))
         except discord.NotFound as error:
             if error.code != UNKNOWN_MESSAGE:
                 raise
             # Someone deleted the message: a task must stay visible and reactable.
             log.info("feed message of task %d was deleted; posting it again", task.id)
-            return await self._post(event, late_because="its earlier message was deleted")
+            return await self._post(event, voice, late_because="feed.late.deleted")
         wanted = reactions_for(task)
         if not wanted:
             # Closed: nothing left to react to; clearing needs Manage Messages.

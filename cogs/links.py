@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 from discord.ext import commands
-from discord.utils import format_dt
 
-from bot.app import caller_of, reply
-from bot.feed import COMPLETE_EMOJI
-from bot.tasks.errors import Refused
+from bot.core.errors import Person, Reason, Refused
+from bot.core.links import LINK_REQUEST_TTL
+from bot.discord_side.feed_view import COMPLETE_EMOJI
+from bot.discord_side.interactions import caller_of, reply
+from bot.discord_side.language import command_text
+from bot.discord_side.voice import Voice
 
 if TYPE_CHECKING:
-    from bot.app import TasksBot
+    from bot.discord_side.client import TasksBot
 
 
 class Links(commands.Cog):
@@ -23,10 +25,10 @@ class Links(commands.Cog):
     def __init__(self, bot: TasksBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="link", description="Link a wearer's Chaster lock to this server.")
+    @app_commands.command(name="link", description=command_text("command.link"))
     @app_commands.describe(
-        wearer="The wearer whose lock to link",
-        session_id="The extension session id (found automatically when left out)",
+        wearer=command_text("option.link.wearer"),
+        session_id=command_text("option.link.session_id"),
     )
     @app_commands.guild_only()
     async def link(
@@ -38,60 +40,81 @@ class Links(commands.Cog):
         # Chaster is called below; defer first so a slow answer cannot miss Discord's deadline.
         await interaction.response.defer(ephemeral=True, thinking=True)
         if wearer.bot:
-            raise Refused("Bots don't wear locks.")
+            raise Refused(Reason.BOTS_DONT_WEAR_LOCKS)
         caller = caller_of(interaction)
-        outcome = await self.bot.service.link(
+        outcome = await self.bot.core.links.link(
             caller, wearer.id, session_id, interaction.channel_id or 0
         )
-        # The lock's title is the wearer's own text from Chaster: shown, never formatted.
-        lock_title = discord.utils.escape_markdown(outcome.lock_title or "")
-        title = f"“{lock_title}”" if lock_title else "their lock"
+        voice = self.bot.voice_for(interaction)
         if outcome.link is not None:
+            title = _lock_title(outcome.lock_title, voice)
             await reply(
                 interaction,
-                f"Linked {wearer.mention} ({title}). <@{outcome.link.keyholder_id}> is their "
-                "keyholder here.",
+                voice.text(
+                    "reply.linked",
+                    wearer=Person(wearer.id),
+                    title=title,
+                    keyholder=Person(outcome.link.keyholder_id),
+                ),
                 ephemeral=True,
             )
             return
         request = outcome.request
         assert request is not None
+        # The request is public: in the server's language.
+        public = await self.bot.server_voice(caller.guild_id)
         channel = self.bot.get_partial_messageable(request.channel_id, guild_id=caller.guild_id)
         try:
             message = await channel.send(
-                f"{wearer.mention}, {interaction.user.mention} wants to manage your Chaster "
-                f"tasks for {title} from this server. React {COMPLETE_EMOJI} to accept (until "
-                f"{format_dt(request.expires_at, 't')}, {format_dt(request.expires_at, 'R')}).",
+                public.text(
+                    "link.request",
+                    wearer=Person(wearer.id),
+                    requester=Person(interaction.user.id),
+                    title=_lock_title(outcome.lock_title, public),
+                    accept=COMPLETE_EMOJI,
+                    expires=request.expires_at,
+                ),
                 allowed_mentions=discord.AllowedMentions(users=[wearer]),
             )
-            await self.bot.service.attach_link_request_message(request.id, message.id)
+            await self.bot.core.links.attach_request_message(request.id, message.id)
             await message.add_reaction(COMPLETE_EMOJI)
         except discord.HTTPException as error:
             # The wearer cannot answer a request they cannot see: withdraw it.
-            await self.bot.service.cancel_link_request(request.id)
+            await self.bot.core.links.cancel_request(request.id)
             raise Refused(
-                "I can't post the link request in this channel (I need to send messages and "
-                f"add reactions here): {error.text or error.status}."
+                Reason.LINK_REQUEST_NOT_POSTABLE, error=error.text or str(error.status)
             ) from None
         await reply(
             interaction,
-            f"Asked {wearer.mention} to confirm with {COMPLETE_EMOJI} within 15 minutes.",
+            voice.text(
+                "reply.link-asked",
+                wearer=Person(wearer.id),
+                accept=COMPLETE_EMOJI,
+                count=int(LINK_REQUEST_TTL.total_seconds() // 60),
+            ),
             ephemeral=True,
         )
 
-    @app_commands.command(name="unlink", description="Unlink a wearer's Chaster lock here.")
-    @app_commands.describe(wearer="The wearer to unlink")
+    @app_commands.command(name="unlink", description=command_text("command.unlink"))
+    @app_commands.describe(wearer=command_text("option.unlink.wearer"))
     @app_commands.guild_only()
     async def unlink(
         self, interaction: discord.Interaction[TasksBot], wearer: discord.Member
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.bot.service.unlink(caller_of(interaction), wearer.id)
+        await self.bot.core.links.unlink(caller_of(interaction), wearer.id)
+        voice = self.bot.voice_for(interaction)
         await reply(
-            interaction,
-            f"Unlinked {wearer.mention}. Nothing was changed in Chaster.",
-            ephemeral=True,
+            interaction, voice.text("reply.unlinked", wearer=Person(wearer.id)), ephemeral=True
         )
+
+
+def _lock_title(title: str | None, voice: Voice) -> str:
+    """The lock's title is the wearer's own text from Chaster: shown, never formatted."""
+    shown = discord.utils.escape_markdown(title or "")
+    if not shown:
+        return voice.text("lock-title.unnamed")
+    return voice.text("lock-title.named", title=shown)
 
 
 async def setup(bot: TasksBot) -> None:

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.app import render_refusal
-from bot.feed import action_for_emoji, is_confirm_emoji
-from bot.tasks.errors import NotAllowed, Refused
-from bot.tasks.service import Caller
+from bot.core.errors import NotAllowed, Person, Refused
+from bot.core.model import Caller
+from bot.discord_side.feed_view import action_for_emoji, is_confirm_emoji
 
 if TYPE_CHECKING:
-    from bot.app import TasksBot
+    from bot.discord_side.client import TasksBot
 
 log = logging.getLogger(__name__)
 # Refusal notices in the channel disappear after this many seconds.
@@ -40,25 +39,29 @@ class Reactions(commands.Cog):
     async def _handle(self, event: discord.RawReactionActionEvent, emoji: str) -> None:
         assert event.guild_id is not None
         caller = Caller(user_id=event.user_id, guild_id=event.guild_id)
-        service = self.bot.service
+        core = self.bot.core
         try:
             if is_confirm_emoji(emoji):
-                request = await service.link_request_for_message(event.message_id)
+                request = await core.links.request_for_message(event.message_id)
                 if request is not None:
-                    link = await service.confirm_link(caller, request)
+                    link = await core.links.confirm(caller, request)
+                    voice = await self.bot.server_voice(event.guild_id)
                     await self._message(event).edit(
-                        content=f"<@{link.wearer_id}> accepted: <@{link.keyholder_id}> is now "
-                        "their keyholder here.",
+                        content=voice.text(
+                            "link.accepted",
+                            wearer=Person(link.wearer_id),
+                            keyholder=Person(link.keyholder_id),
+                        ),
                         allowed_mentions=discord.AllowedMentions.none(),
                     )
                     return
             action = action_for_emoji(emoji)
             if action is None:
                 return
-            task = await service.task_for_message(event.message_id)
+            task = await core.tasks.for_message(event.message_id)
             if task is None:
                 return
-            await service.act_on_message(caller, task, action)
+            await core.actions.act_on_message(caller, task, action)
         except Refused as refusal:
             await self._refuse(event, refusal)
 
@@ -71,12 +74,16 @@ class Reactions(commands.Cog):
         if isinstance(refusal, NotAllowed):
             # Strangers' reactions are removed quietly rather than answered in the channel.
             return
+        assert event.guild_id is not None
+        # A reaction carries no locale: the notice is public, in the server's language.
+        voice = await self.bot.server_voice(event.guild_id)
         channel = self.bot.get_partial_messageable(event.channel_id, guild_id=event.guild_id)
         try:
             await channel.send(
-                f"<@{event.user_id}> {render_refusal(refusal)}",
+                f"<@{event.user_id}> {voice.refusal(refusal)}",
                 reference=message,
                 mention_author=False,
+                # Only the person who reacted: the refusal may name the keyholder too.
                 allowed_mentions=discord.AllowedMentions(users=[discord.Object(event.user_id)]),
                 delete_after=NOTICE_SECONDS,
             )

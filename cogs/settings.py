@@ -1,4 +1,5 @@
-"""/settings: where the feed goes and whether wearers may complete their own tasks."""
+"""/settings: where the feed goes, whether wearers may complete their own tasks, and the
+language of the server's public messages."""
 
 from __future__ import annotations
 
@@ -8,19 +9,30 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import caller_of, reply
-from bot.feed import FEED_PERMISSIONS, missing_permissions_text
+from bot.core.errors import Channel
+from bot.core.settings import AUTO_LANGUAGE
+from bot.discord_side.feed_problems import FEED_PERMISSIONS, permission_names
+from bot.discord_side.interactions import caller_of, reply
+from bot.discord_side.language import command_text, server_language
+from bot.i18n import default_catalogue
 
 if TYPE_CHECKING:
-    from bot.app import TasksBot
+    from bot.discord_side.client import TasksBot
+
+LANGUAGE_CHOICES = [
+    app_commands.Choice(name=command_text(f"choice.language.{code}"), value=code)
+    for code in (AUTO_LANGUAGE, *default_catalogue().languages)
+]
 
 
-# Discord hides the group from members without Manage Server; the service checks it again,
+# Discord hides the group from members without Manage Server; the core checks it again,
 # because server admins can override command permissions.
 @app_commands.default_permissions(manage_guild=True)
 @app_commands.guild_only()
 class ServerSettings(
-    commands.GroupCog, group_name="settings", group_description="Configure the task bot here."
+    commands.GroupCog,
+    group_name="settings",
+    group_description=command_text("command.settings"),
 ):
     """Per-server settings (Manage Server only; checked by the bot, not just by Discord)."""
 
@@ -28,48 +40,57 @@ class ServerSettings(
         self.bot = bot
         super().__init__()
 
-    @app_commands.command(name="feed", description="Post task updates in this channel.")
-    @app_commands.describe(channel="The channel for the task feed")
+    @app_commands.command(name="feed", description=command_text("command.settings.feed"))
+    @app_commands.describe(channel=command_text("option.settings.feed.channel"))
     async def feed(
         self, interaction: discord.Interaction[TasksBot], channel: discord.TextChannel
     ) -> None:
-        await self.bot.service.set_feed_channel(
-            caller_of(interaction), channel.id, unusable_because=_unusable_for_feed(channel)
+        await self.bot.core.settings.set_feed_channel(
+            caller_of(interaction), channel.id, missing_permissions=_missing_for_feed(channel)
         )
+        voice = self.bot.voice_for(interaction)
         await reply(
-            interaction, f"Task updates will be posted in {channel.mention}.", ephemeral=True
+            interaction,
+            voice.text("reply.feed-set", channel=Channel(channel.id)),
+            ephemeral=True,
         )
 
     @app_commands.command(
-        name="wearer-complete",
-        description="Let wearers complete their own tasks (otherwise the keyholder confirms).",
+        name="wearer-complete", description=command_text("command.settings.wearer-complete")
     )
-    @app_commands.describe(allowed="True: wearers complete directly; False: keyholder confirms")
+    @app_commands.describe(allowed=command_text("option.settings.wearer-complete.allowed"))
     async def wearer_complete(
         self, interaction: discord.Interaction[TasksBot], allowed: bool
     ) -> None:
-        await self.bot.service.set_wearer_can_complete(caller_of(interaction), allowed)
+        await self.bot.core.settings.set_wearer_can_complete(caller_of(interaction), allowed)
+        voice = self.bot.voice_for(interaction)
+        key = "reply.wearer-complete-on" if allowed else "reply.wearer-complete-off"
+        await reply(interaction, voice.text(key), ephemeral=True)
+
+    @app_commands.command(name="language", description=command_text("command.settings.language"))
+    @app_commands.describe(language=command_text("option.settings.language.language"))
+    @app_commands.choices(language=LANGUAGE_CHOICES)
+    async def language(
+        self, interaction: discord.Interaction[TasksBot], language: app_commands.Choice[str]
+    ) -> None:
+        settings = await self.bot.core.settings.set_language(caller_of(interaction), language.value)
+        voice = self.bot.voice_for(interaction)
+        speaks = server_language(settings.language, interaction.guild, self.bot.catalogue)
+        key = "reply.language-auto" if settings.language == AUTO_LANGUAGE else "reply.language-set"
         await reply(
             interaction,
-            "Wearers can now complete their own tasks."
-            if allowed
-            else "A wearer's completion now waits for their keyholder's confirmation.",
+            voice.text(key, language=voice.text(f"choice.language.{speaks}")),
             ephemeral=True,
         )
 
 
-def _unusable_for_feed(channel: discord.TextChannel) -> str | None:
-    """Why the bot could not run the feed in `channel`, judged by its permissions there."""
+def _missing_for_feed(channel: discord.TextChannel) -> list[str]:
+    """The feed's permissions the bot lacks in `channel`."""
     me = channel.guild.me
     if me is None:
-        return None
+        return []
     missing = discord.Permissions(FEED_PERMISSIONS.value & ~channel.permissions_for(me).value)
-    if not missing.value:
-        return None
-    return (
-        f"I can't run the task feed in {channel.mention}: I need permission to "
-        f"{missing_permissions_text(missing)} there. Give me that, or pick another channel."
-    )
+    return list(permission_names(missing).names)
 
 
 async def setup(bot: TasksBot) -> None:

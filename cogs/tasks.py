@@ -8,39 +8,42 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 from discord.ext import commands
-from discord.utils import format_dt
 
-from bot.app import caller_of, reply
-from bot.feed import collect_feed_problems, timer_finished, with_feed_problems
+from bot.core.durations import format_duration
+from bot.core.errors import Param, Person
+from bot.core.model import TaskAction, TaskStatus
+from bot.discord_side.feed_problems import WARNING_EMOJI, collect_feed_problems, with_feed_problems
+from bot.discord_side.feed_view import state_label
+from bot.discord_side.interactions import caller_of, reply
+from bot.discord_side.language import command_text
+from bot.discord_side.voice import Voice
 from bot.store import TaskState
-from bot.tasks.durations import format_duration
-from bot.tasks.service import TaskAction, TaskStatus
 
 if TYPE_CHECKING:
-    from bot.app import TasksBot
+    from bot.discord_side.client import TasksBot
 
 _DONE = {
-    TaskAction.START: "Timer started.",
-    TaskAction.COMPLETE: "Task completed.",
-    TaskAction.FAIL: "Task marked as failed.",
+    TaskAction.START: "reply.done.start",
+    TaskAction.COMPLETE: "reply.done.complete",
+    TaskAction.FAIL: "reply.done.fail",
 }
 
 
 @app_commands.guild_only()
-class Tasks(commands.GroupCog, group_name="task", group_description="Chaster tasks"):
+class Tasks(commands.GroupCog, group_name="task", group_description=command_text("command.task")):
     """Every subcommand defers first: they all call Chaster, whose latency is not ours."""
 
     def __init__(self, bot: TasksBot) -> None:
         self.bot = bot
         super().__init__()
 
-    @app_commands.command(name="assign", description="Assign a Chaster task to a wearer.")
+    @app_commands.command(name="assign", description=command_text("command.task.assign"))
     @app_commands.describe(
-        wearer="The wearer who gets the task",
-        description="What the wearer must do (up to 500 characters)",
-        points="Points awarded on completion",
-        verification="Require a verification photo (the wearer then finishes it in Chaster)",
-        duration="Timed task: 90s, 15m, 1h30m, 2h or minutes (1 minute to 24 hours)",
+        wearer=command_text("option.task.assign.wearer"),
+        description=command_text("option.task.assign.description"),
+        points=command_text("option.task.assign.points"),
+        verification=command_text("option.task.assign.verification"),
+        duration=command_text("option.task.assign.duration"),
     )
     async def assign(
         self,
@@ -53,7 +56,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description="Chaster tas
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         with collect_feed_problems() as problems:
-            task = await self.bot.service.assign(
+            task = await self.bot.core.tasks.assign(
                 caller_of(interaction),
                 wearer.id,
                 description=description,
@@ -62,26 +65,37 @@ class Tasks(commands.GroupCog, group_name="task", group_description="Chaster tas
                 duration=duration,
                 channel_id=interaction.channel_id or 0,
             )
-        timed = f", timed {format_duration(task.duration_seconds)}" if task.duration_seconds else ""
-        done = f"Assigned to {wearer.mention}: “{task.description}” ({task.points} points{timed})."
-        await reply(interaction, with_feed_problems(done, problems), ephemeral=True)
+        voice = self.bot.voice_for(interaction)
+        if task.duration_seconds:
+            done = voice.text(
+                "reply.assigned-timed",
+                wearer=Person(wearer.id),
+                task=task.description,
+                count=task.points,
+                duration=format_duration(task.duration_seconds),
+            )
+        else:
+            done = voice.text(
+                "reply.assigned", wearer=Person(wearer.id), task=task.description, count=task.points
+            )
+        await reply(interaction, with_feed_problems(done, problems, voice), ephemeral=True)
 
-    @app_commands.command(name="start", description="Start the timer of a timed task.")
-    @app_commands.describe(wearer="Whose task (default: yours)")
+    @app_commands.command(name="start", description=command_text("command.task.start"))
+    @app_commands.describe(wearer=command_text("option.task.wearer"))
     async def start(
         self, interaction: discord.Interaction[TasksBot], wearer: discord.Member | None = None
     ) -> None:
         await self._act(interaction, wearer, TaskAction.START)
 
-    @app_commands.command(name="complete", description="Complete the current task.")
-    @app_commands.describe(wearer="Whose task (default: yours)")
+    @app_commands.command(name="complete", description=command_text("command.task.complete"))
+    @app_commands.describe(wearer=command_text("option.task.wearer"))
     async def complete(
         self, interaction: discord.Interaction[TasksBot], wearer: discord.Member | None = None
     ) -> None:
         await self._act(interaction, wearer, TaskAction.COMPLETE)
 
-    @app_commands.command(name="fail", description="Mark the current task as failed.")
-    @app_commands.describe(wearer="Whose task (default: yours)")
+    @app_commands.command(name="fail", description=command_text("command.task.fail"))
+    @app_commands.describe(wearer=command_text("option.task.wearer"))
     async def fail(
         self, interaction: discord.Interaction[TasksBot], wearer: discord.Member | None = None
     ) -> None:
@@ -96,48 +110,63 @@ class Tasks(commands.GroupCog, group_name="task", group_description="Chaster tas
         await interaction.response.defer(ephemeral=True, thinking=True)
         wearer_id = (wearer or interaction.user).id
         with collect_feed_problems() as problems:
-            task = await self.bot.service.act(caller_of(interaction), wearer_id, action)
+            task = await self.bot.core.actions.act(caller_of(interaction), wearer_id, action)
+        voice = self.bot.voice_for(interaction)
         if task.state is TaskState.AWAITING_CONFIRMATION:
-            message = "Marked as done; waiting for the keyholder to confirm."
+            message = voice.text("reply.awaiting-confirmation")
         elif task.state is TaskState.TIMER_RUNNING and task.timer_ends_at is not None:
-            message = f"Timer started; it ends {format_dt(task.timer_ends_at, 'R')}."
+            message = voice.text("reply.timer-started", at=task.timer_ends_at)
         else:
-            message = _DONE[action]
-        await reply(interaction, with_feed_problems(message, problems), ephemeral=True)
+            message = voice.text(_DONE[action])
+        await reply(interaction, with_feed_problems(message, problems, voice), ephemeral=True)
 
-    @app_commands.command(name="status", description="Show a wearer's current task and points.")
-    @app_commands.describe(wearer="Whose status (default: yours)")
+    @app_commands.command(name="status", description=command_text("command.task.status"))
+    @app_commands.describe(wearer=command_text("option.task.status.wearer"))
     async def status(
         self, interaction: discord.Interaction[TasksBot], wearer: discord.Member | None = None
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         wearer_id = (wearer or interaction.user).id
-        status = await self.bot.service.status(caller_of(interaction), wearer_id)
-        await reply(interaction, _describe(status, self.bot.service.clock()), ephemeral=True)
+        status = await self.bot.core.tasks.status(caller_of(interaction), wearer_id)
+        voice = self.bot.voice_for(interaction)
+        await reply(interaction, _describe(status, self.bot.core.clock(), voice), ephemeral=True)
 
 
-def _describe(status: TaskStatus, now: datetime) -> str:
+def _describe(status: TaskStatus, now: datetime, voice: Voice) -> str:
     link, task = status.link, status.task
-    lines = [f"**<@{link.wearer_id}>** · keyholder <@{link.keyholder_id}>"]
+    lines = [
+        voice.text(
+            "status.header", wearer=Person(link.wearer_id), keyholder=Person(link.keyholder_id)
+        )
+    ]
     if task is None:
-        lines.append("No task yet.")
+        lines.append(voice.text("status.no-task"))
     else:
-        state = task.state.label
-        if timer_finished(task, now):
-            state = "timer finished"
-        line = f"Task #{task.id}: “{task.description}” · {task.points} points · {state}"
+        shown: dict[str, Param] = {
+            "id": task.id,
+            "task": voice.task_text(task.description),
+            "count": task.points,
+            "state": state_label(task, now, voice),
+        }
         if task.state is TaskState.TIMER_RUNNING and task.timer_ends_at is not None:
-            line += f" · ends {format_dt(task.timer_ends_at, 'R')}"
-        lines.append(line)
+            lines.append(voice.text("status.task-ending", **shown, at=task.timer_ends_at))
+        else:
+            lines.append(voice.text("status.task", **shown))
     if status.chaster is not None:
         config, data = status.chaster.config, status.chaster.user_data
         if config.enable_points:
-            target = f" / {config.points_required}" if config.points_required else ""
-            lines.append(f"Points in Chaster: {data.points}{target}")
+            if config.points_required:
+                lines.append(
+                    voice.text(
+                        "status.points-target", points=data.points, target=config.points_required
+                    )
+                )
+            else:
+                lines.append(voice.text("status.points", points=data.points))
         if data.current_task is not None and (task is None or not task.state.is_open):
-            lines.append(f"Chaster shows a current task: “{data.current_task.task}”")
-    elif status.chaster_error is not None:
-        lines.append(f"⚠️ {status.chaster_error}")
+            lines.append(voice.text("status.chaster-task", task=data.current_task.task))
+    elif status.chaster_problem is not None:
+        lines.append(f"{WARNING_EMOJI} {voice.refusal(status.chaster_problem)}")
     return "\n".join(lines)
 
 

@@ -1,8 +1,26 @@
-"""Settings shared by every test."""
+"""Settings and fixtures shared by every test: the hypothesis profile, and the core's shared
+test environment (tests/core_env.py)."""
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import httpx
+import pytest
 from hypothesis import settings
+from pydantic import SecretStr
+
+from bot.chaster import ChasterClient, RateLimiter
+from bot.chaster import client as client_module
+from bot.core import build_core
+from bot.i18n import default_catalogue
+from bot.store import Database, Store
+from tests.clock import FakeClock
+from tests.core_env import SLUG, CoreEnv, EnvFactory, FeedRecorder
+from tests.fakes.chaster import FakeChaster
 
 # Property-based tests must give CI the same verdict every run: a fixed walk through the
 # examples, no example database carried between runs, no timing flakes on a slow runner.
@@ -15,3 +33,53 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile("ci")
+
+NORMAL_TIMEOUT = httpx.Timeout(5.0)
+# Building an SSL context (loading the CA bundle) costs ~50 ms per client: build it once.
+SSL_CONTEXT = ssl.create_default_context()
+
+
+@pytest.fixture
+def fast_transport_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "TRANSPORT_RETRY_DELAYS", (0.01, 0.01))
+
+
+@pytest.fixture
+async def make_env(tmp_path: Path, fast_transport_retries: None) -> AsyncIterator[EnvFactory]:
+    """Build a CoreEnv; `client_timeout` and `limiter` shape its Chaster client. Every env of a
+    test shares one fake Chaster, one database and one clock."""
+    async with AsyncExitStack() as stack:
+        clock = FakeClock()
+        fake = await stack.enter_async_context(FakeChaster(slug=SLUG, clock=clock.now))
+        db = await stack.enter_async_context(await Database.open(tmp_path / "db.sqlite3"))
+        store = Store(db)
+
+        async def make(
+            client_timeout: httpx.Timeout = NORMAL_TIMEOUT, limiter: RateLimiter | None = None
+        ) -> CoreEnv:
+            chaster = await stack.enter_async_context(
+                ChasterClient(
+                    fake.url,
+                    SecretStr(fake.token),
+                    timeout=client_timeout,
+                    limiter=limiter,
+                    transport=httpx.AsyncHTTPTransport(verify=SSL_CONTEXT),
+                )
+            )
+            core = build_core(
+                store,
+                chaster,
+                extension_slug=SLUG,
+                languages=default_catalogue().languages,
+                clock=clock.now,
+            )
+            feed = FeedRecorder(core)
+            core.events.subscribe(feed)
+            return CoreEnv(fake, store, chaster, core, clock, feed)
+
+        yield make
+
+
+@pytest.fixture
+async def env(make_env: EnvFactory) -> CoreEnv:
+    return await make_env()

@@ -4,8 +4,9 @@
 """Hostile input, checked with generated examples: durations, task text, session ids, webhooks.
 
 Each property says what the bot must do for *any* input of a kind: accept it as it is, or refuse
-it with a message written for the person who sent it, and never fail in some other way. The
-service runs against a real store and the fake Chaster; the web server on a real socket.
+it with the reason that fits, whose message (in every language of the catalogue) reads cleanly
+to the person who sent it, and never fail in some other way. The core runs against a real store
+and the fake Chaster (tests/core_env.py); the web server on a real socket.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ import asyncio
 import gzip
 import json
 import logging
-import re
 import unicodedata
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,39 +26,37 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from bot.chaster import ChasterClient, RateLimiter
-from bot.chaster.client import SESSION_ID_PATTERN
+from bot.chaster import RateLimiter
+from bot.chaster.errors import SESSION_ID_PATTERN
 from bot.chaster.models import SESSION_ID_REGEX, WebhookEnvelope
-from bot.store import Database, SessionLink, Store, TaskState
-from bot.tasks.durations import (
+from bot.core.durations import (
     MAX_DURATION_SECONDS,
     MIN_DURATION_SECONDS,
     format_duration,
     parse_duration,
 )
-from bot.tasks.errors import Refused
-from bot.tasks.service import Caller, TaskAction, TaskService
-from bot.tasks.text import (
+from bot.core.errors import Reason, Refused, Typed
+from bot.core.model import TaskAction
+from bot.core.text import (
     BIDI_CONTROLS,
-    BIDI_MESSAGE,
-    CONTROL_MESSAGE,
-    INVISIBLE_MESSAGE,
     MAX_DESCRIPTION_LENGTH,
     NO_DESCRIPTION,
     check_description,
     clean_task_text,
     same_task,
 )
+from bot.discord_side.voice import Voice
+from bot.i18n import default_catalogue
+from bot.store import TaskState
 from bot.web import MAX_BODY_BYTES, WebServer
-from tests.fakes.chaster import FakeChaster
+from tests.core_env import CHANNEL, GUILD, KH, SLUG, WEARER, CoreEnv, refused
 
-SLUG = "discord-tasks-bot"
-GUILD = 10
-CHANNEL = 20
-KEYHOLDER = 501
-WEARER = 502
-KH = Caller(KEYHOLDER, GUILD)
+EnvFactory = Callable[..., Awaitable[CoreEnv]]
+
 AUTH = ("chaster", "webhook-secret")
+# A session id is quoted back in a refusal up to this many characters.
+SESSION_ID_QUOTE = 80
+LANGUAGES = default_catalogue().languages
 
 # Async properties share one fixture (one fake Chaster, one database) across their examples;
 # each example starts by resetting what it checks.
@@ -69,10 +66,22 @@ SHARED_FIXTURE = settings(suppress_health_check=[HealthCheck.function_scoped_fix
 LONE_SURROGATES = ["\ud800", "\udbff", "\udc00", "\udfff"]
 any_text = st.lists(st.text(max_size=8) | st.sampled_from(LONE_SURROGATES), max_size=4).map("".join)
 
-# -- durations ------------------------------------------------------------------------------
 
-UNREADABLE = "I can't read the duration"
-OUT_OF_RANGE = "A timed task must last between 1 minute and 24 hours"
+def _assert_quotable(message: str) -> None:
+    """A refusal quoting the input keeps its backticks paired and carries no hidden characters."""
+    assert message.count("`") % 2 == 0, message
+    for char in message:
+        assert unicodedata.category(char) not in ("Cc", "Cs"), repr(message)
+        assert char not in BIDI_CONTROLS, repr(message)
+
+
+def _assert_reads_cleanly(refusal: Refused) -> None:
+    """The refusal's message, in every language, is one a reply can carry as it is."""
+    for language in LANGUAGES:
+        _assert_quotable(Voice(language).refusal(refusal))
+
+
+# -- durations ------------------------------------------------------------------------------
 
 # What people might type, and what a hostile client might send instead.
 duration_texts = st.one_of(
@@ -83,14 +92,6 @@ duration_texts = st.one_of(
     # Digits that are digits to `str.isdigit` or `int()` but not to people typing minutes.
     st.text(alphabet=st.characters(categories=["Nd", "No"]), min_size=1, max_size=8),
 )
-
-
-def _assert_quotable(message: str) -> None:
-    """A refusal quoting the input keeps its backticks paired and carries no hidden characters."""
-    assert message.count("`") % 2 == 0, message
-    for char in message:
-        assert unicodedata.category(char) not in ("Cc", "Cs"), repr(message)
-        assert char not in BIDI_CONTROLS, repr(message)
 
 
 @given(duration_texts)
@@ -112,8 +113,15 @@ def test_any_duration_text_is_seconds_in_range_or_a_clear_refusal(text: str) -> 
     try:
         seconds = parse_duration(text)
     except Refused as refusal:
-        assert refusal.message.startswith((UNREADABLE, OUT_OF_RANGE)), refusal.message
-        _assert_quotable(refusal.message)
+        assert type(refusal) is Refused
+        if refusal.reason is Reason.DURATION_OUT_OF_RANGE:
+            assert set(refusal.params) == {"input", "duration"}, refusal
+        else:
+            assert refusal.reason is Reason.DURATION_UNREADABLE, refusal
+            assert set(refusal.params) == {"input"}, refusal
+        # What the person typed is quoted back as typed (the message cuts and cleans it).
+        assert refusal.params["input"] == Typed(text)
+        _assert_reads_cleanly(refusal)
     else:
         assert MIN_DURATION_SECONDS <= seconds <= MAX_DURATION_SECONDS
 
@@ -124,17 +132,29 @@ def test_a_formatted_duration_parses_back_to_itself(seconds: int) -> None:
 
 
 @given(st.integers(0, 10**9).filter(lambda s: not MIN_DURATION_SECONDS <= s <= 86_400))
+@example(0)
+@example(59)
+@example(86_401)
+@example(999_999)  # the most digits a number of seconds may have
+@example(1_000_000)
 def test_a_duration_out_of_range_is_refused_whatever_its_form(seconds: int) -> None:
-    for text in (format_duration(seconds), f"{seconds}s"):
-        with pytest.raises(Refused) as refused:
+    duration = format_duration(seconds)
+    # Hours, minutes and seconds as the bot writes them: read, and out of range.
+    text = format_duration(seconds)
+    with refused(Reason.DURATION_OUT_OF_RANGE, input=Typed(text), duration=duration):
+        parse_duration(text)
+    # A bare count of seconds: out of range, or (past six digits) not read as a duration at all.
+    text = f"{seconds}s"
+    if len(str(seconds)) <= 6:
+        with refused(Reason.DURATION_OUT_OF_RANGE, input=Typed(text), duration=duration):
             parse_duration(text)
-        assert refused.value.message.startswith((UNREADABLE, OUT_OF_RANGE))
+    else:
+        with refused(Reason.DURATION_UNREADABLE, input=Typed(text)) as caught:
+            parse_duration(text)
+        assert set(caught.value.params) == {"input"}
 
 
 # -- task text ------------------------------------------------------------------------------
-
-REFUSALS = (CONTROL_MESSAGE, BIDI_MESSAGE, INVISIBLE_MESSAGE)
-LENGTH_MESSAGE = re.compile(rf"The description must be 1 to {MAX_DESCRIPTION_LENGTH} characters")
 
 ZWJ = "\u200d"
 EMOJI_ZWJ = [
@@ -186,6 +206,28 @@ def _accepted(text: str) -> str:
     return stripped
 
 
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in text)
+
+
+def _assert_description_refusal(refusal: Refused, typed: str) -> None:
+    """`refusal` names the first rule the typed text breaks: no control characters, then no
+    direction overrides, then something visible, then 1 to 500 characters long."""
+    assert type(refusal) is Refused
+    text = typed.strip()
+    length = (Reason.DESCRIPTION_LENGTH, {"limit": MAX_DESCRIPTION_LENGTH, "count": len(text)})
+    shown = (refusal.reason, refusal.params)
+    if _has_control(text):
+        assert shown == (Reason.DESCRIPTION_CONTROL, {}), refusal
+    elif any(char in BIDI_CONTROLS for char in text):
+        assert shown == (Reason.DESCRIPTION_BIDI, {}), refusal
+    elif any(char.isascii() and char.isalnum() for char in text):
+        assert shown == length, refusal  # visible for sure: only its length can be wrong
+    else:
+        assert shown in ((Reason.DESCRIPTION_INVISIBLE, {}), length), refusal
+    _assert_reads_cleanly(refusal)
+
+
 @given(st.text(max_size=600) | any_text)
 @example("x" * 501)
 @example("\u202etpecca")
@@ -196,7 +238,7 @@ def test_any_description_is_accepted_as_typed_or_refused_clearly(text: str) -> N
     try:
         accepted = check_description(text)
     except Refused as refusal:
-        assert refusal.message in REFUSALS or LENGTH_MESSAGE.match(refusal.message), refusal
+        _assert_description_refusal(refusal, text)
         return
     assert accepted == text.strip()
     assert 1 <= len(accepted) <= MAX_DESCRIPTION_LENGTH
@@ -220,13 +262,14 @@ def test_emoji_sequences_rtl_letters_mentions_and_markdown_are_kept_unchanged(te
 
 @given(st.text(invisible_chars, min_size=1, max_size=600))
 def test_a_description_with_nothing_visible_is_refused(text: str) -> None:
-    with pytest.raises(Refused) as refused:
-        check_description(text)
-    message = refused.value.message
     if text.strip():
-        assert message == INVISIBLE_MESSAGE
+        with refused(Reason.DESCRIPTION_INVISIBLE) as caught:
+            check_description(text)
+        assert caught.value.params == {}
     else:
-        assert message.startswith("The description must be 1 to 500 characters (it is 0)")
+        with refused(Reason.DESCRIPTION_LENGTH) as caught:
+            check_description(text)
+        assert caught.value.params == {"limit": MAX_DESCRIPTION_LENGTH, "count": 0}
 
 
 @given(
@@ -237,18 +280,36 @@ def test_a_description_with_nothing_visible_is_refused(text: str) -> None:
 def test_direction_overrides_and_isolates_are_refused_anywhere(
     before: str, control: str, after: str
 ) -> None:
-    with pytest.raises(Refused) as refused:
-        check_description(f"visible {before}{control}{after} text")
-    assert refused.value.message in (BIDI_MESSAGE, CONTROL_MESSAGE)
+    text = f"visible {before}{control}{after} text"
+    with pytest.raises(Refused) as caught:
+        check_description(text)
+    # A control character elsewhere in the text is named first; otherwise the override.
+    expected = Reason.DESCRIPTION_CONTROL if _has_control(text) else Reason.DESCRIPTION_BIDI
+    assert (caught.value.reason, caught.value.params) == (expected, {})
+    _assert_description_refusal(caught.value, text)
 
 
 @given(st.text(min_size=MAX_DESCRIPTION_LENGTH + 1, max_size=900).filter(lambda t: t.strip()))
+@example("x" * (MAX_DESCRIPTION_LENGTH + 1))
+@example(f"  {'כ' * MAX_DESCRIPTION_LENGTH}y\n")
 def test_a_description_over_the_limit_is_refused(text: str) -> None:
     stripped = text.strip()
     if len(stripped) <= MAX_DESCRIPTION_LENGTH:
         return
-    with pytest.raises(Refused):
+    with pytest.raises(Refused) as caught:
         check_description(text)
+    _assert_description_refusal(caught.value, text)
+
+
+@given(st.text(alphabet=st.characters(categories=["L", "N", "P", "S", "Zs"]), max_size=900))
+def test_a_description_of_plain_text_is_refused_only_for_its_length(padding: str) -> None:
+    text = f"x{padding}x"
+    if len(text) <= MAX_DESCRIPTION_LENGTH:
+        assert check_description(text) == text
+        return
+    with refused(Reason.DESCRIPTION_LENGTH) as caught:
+        check_description(text)
+    assert caught.value.params == {"limit": MAX_DESCRIPTION_LENGTH, "count": len(text)}
 
 
 @given(st.text(max_size=700) | any_text)
@@ -280,35 +341,16 @@ def test_bidi_controls_from_chaster_are_blanked_and_rtl_letters_kept() -> None:
         assert clean_task_text(text) == text
 
 
-# -- the service: refusals come before Chaster, accepted text reaches it unchanged ----------
-
-
-@dataclass
-class Env:
-    fake: FakeChaster
-    store: Store
-    service: TaskService
-    link: SessionLink
+# -- the core: refusals come before Chaster, accepted text reaches it unchanged -------------
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    async with (
-        FakeChaster(slug=SLUG) as fake,
-        await Database.open(tmp_path / "bot.sqlite3") as database,
-        # Room for every generated example: pacing is tested elsewhere, and would only slow these.
-        ChasterClient(
-            fake.url, SecretStr(fake.token), limiter=RateLimiter(limit=100_000)
-        ) as chaster,
-    ):
-        store = Store(database)
-        service = TaskService(store, chaster, SLUG)
-        session = fake.add_session(
-            wearer_discord_id=str(WEARER), keyholder_discord_id=str(KEYHOLDER)
-        )
-        outcome = await service.link(KH, WEARER, session.session_id, CHANNEL)
-        assert outcome.link is not None
-        yield Env(fake, store, service, outcome.link)
+async def env(make_env: EnvFactory) -> CoreEnv:
+    """The shared environment with WEARER linked by the keyholder. Its rate limiter has room
+    for every generated example: pacing is tested elsewhere, and would only slow these."""
+    environment = await make_env(limiter=RateLimiter(limit=100_000))
+    await environment.linked()
+    return environment
 
 
 hostile_descriptions = st.one_of(
@@ -320,23 +362,35 @@ hostile_descriptions = st.one_of(
 )
 
 
+def _first_refusal(description: str, duration: str | None) -> Refused | None:
+    """What the text checks alone say of an assign: the description first, then the duration."""
+    try:
+        check_description(description)
+        if duration is not None and duration.strip():
+            parse_duration(duration)
+    except Refused as refusal:
+        return refusal
+    return None
+
+
 @SHARED_FIXTURE
 @given(description=hostile_descriptions, duration=st.none() | duration_texts)
 async def test_every_refused_assign_is_refused_before_any_chaster_call(
-    env: Env, description: str, duration: str | None
+    env: CoreEnv, description: str, duration: str | None
 ) -> None:
     env.fake.calls.clear()
-    try:
-        task = await env.service.assign(
-            KH, WEARER, description=description, points=1, duration=duration, channel_id=CHANNEL
-        )
-    except Refused:
+    expected = _first_refusal(description, duration)
+    if expected is not None:
+        with refused(expected.reason, Refused, **expected.params) as caught:
+            await env.assign(description=description, points=1, duration=duration)
+        assert caught.value.params == expected.params
         assert env.fake.calls == []
         return
+    task = await env.assign(description=description, points=1, duration=duration)
     # Accepted: exactly the typed text (trimmed) went to Chaster; clear it for the next example.
-    [assign] = [call for call in env.fake.calls if call.path.endswith("/tasks/assign")]
+    [assign] = env.posts("assign")
     assert assign.json["task"]["task"] == task.description == description.strip()
-    await env.service.act(KH, WEARER, TaskAction.FAIL)
+    await env.act(KH, TaskAction.FAIL)
 
 
 @SHARED_FIXTURE
@@ -344,19 +398,17 @@ async def test_every_refused_assign_is_refused_before_any_chaster_call(
 @example(EMOJI_ZWJ[0])
 @example(RTL[2])
 async def test_accepted_text_round_trips_through_chaster_and_still_matches(
-    env: Env, description: str
+    env: CoreEnv, description: str
 ) -> None:
     try:
         check_description(description)
     except Refused:
         return  # nothing visible: covered above
-    task = await env.service.assign(
-        KH, WEARER, description=description, points=1, channel_id=CHANNEL
-    )
+    task = await env.assign(description=description, points=1)
     assert task.description == description.strip()
     # Completing reads Chaster's current task and must recognise it as this one.
-    done = await env.service.act(KH, WEARER, TaskAction.COMPLETE)
-    assert done.state is TaskState.COMPLETED
+    done = await env.act(KH, TaskAction.COMPLETE)
+    assert done.id == task.id and done.state is TaskState.COMPLETED
 
 
 # -- session ids ----------------------------------------------------------------------------
@@ -380,42 +432,48 @@ BAD_SESSION_IDS = [
 ]
 
 
+async def _link_refused_without_a_call(env: CoreEnv, session_id: str) -> None:
+    """Linking `session_id` is refused as no session id, and Chaster hears nothing of it."""
+    await env.core.links.unlink(KH, WEARER)
+    env.fake.calls.clear()
+    quoted = Typed(session_id, SESSION_ID_QUOTE)
+    with refused(Reason.INVALID_SESSION_ID, session_id=quoted) as caught:
+        await env.core.links.link(KH, WEARER, session_id, CHANNEL)
+    assert caught.value.params == {"session_id": quoted}
+    _assert_reads_cleanly(caught.value)
+    assert env.fake.calls == []
+
+
 @SHARED_FIXTURE
 @given(st.text(max_size=80).filter(lambda s: not SESSION_ID_PATTERN.fullmatch(s.strip())))
 async def test_a_session_id_of_the_wrong_form_never_reaches_chaster(
-    env: Env, session_id: str
+    env: CoreEnv, session_id: str
 ) -> None:
-    await env.service.unlink(KH, WEARER)
-    env.fake.calls.clear()
     try:
-        with pytest.raises(Refused, match="that is not a Chaster session id"):
-            await env.service.link(KH, WEARER, session_id, CHANNEL)
-        assert env.fake.calls == []
+        await _link_refused_without_a_call(env, session_id)
     finally:
         await _relink(env)
 
 
 @pytest.mark.parametrize("session_id", BAD_SESSION_IDS)
 async def test_known_path_tricks_in_a_session_id_never_reach_chaster(
-    env: Env, session_id: str
+    env: CoreEnv, session_id: str
 ) -> None:
-    await env.service.unlink(KH, WEARER)
-    env.fake.calls.clear()
-    with pytest.raises(Refused, match="that is not a Chaster session id"):
-        await env.service.link(KH, WEARER, session_id, CHANNEL)
-    assert env.fake.calls == []
+    await _link_refused_without_a_call(env, session_id)
 
 
 @SHARED_FIXTURE
 @given(st.from_regex(SESSION_ID_PATTERN, fullmatch=True))
 async def test_an_accepted_session_id_reaches_exactly_its_own_path(
-    env: Env, session_id: str
+    env: CoreEnv, session_id: str
 ) -> None:
-    await env.service.unlink(KH, WEARER)
+    await env.core.links.unlink(KH, WEARER)
     env.fake.calls.clear()
     try:
-        with pytest.raises(Refused, match="Chaster has no session"):
-            await env.service.link(KH, WEARER, session_id, CHANNEL)
+        quoted = Typed(session_id, SESSION_ID_QUOTE)
+        with refused(Reason.NO_SUCH_SESSION, session_id=quoted) as caught:
+            await env.core.links.link(KH, WEARER, session_id, CHANNEL)
+        assert caught.value.params == {"session_id": quoted}
         assert [(call.method, call.path) for call in env.fake.calls] == [
             ("GET", f"/api/extensions/sessions/{session_id}")
         ]
@@ -423,8 +481,8 @@ async def test_an_accepted_session_id_reaches_exactly_its_own_path(
         await _relink(env)
 
 
-async def _relink(env: Env) -> None:
-    outcome = await env.service.link(KH, WEARER, env.link.chaster_session_id, CHANNEL)
+async def _relink(env: CoreEnv) -> None:
+    outcome = await env.core.links.link(KH, WEARER, env.session.session_id, CHANNEL)
     assert outcome.link is not None
 
 
@@ -438,7 +496,7 @@ def test_webhook_and_client_agree_on_the_form_of_a_session_id() -> None:
 @dataclass
 class Hook:
     web: WebServer
-    env: Env
+    env: CoreEnv
     http: httpx.AsyncClient
     records: list[logging.LogRecord]
 
@@ -454,7 +512,7 @@ class Hook:
             headers={"Content-Type": "application/json", **headers},
         )
         # Whatever was accepted is handled before the next look at the logs.
-        await asyncio.wait_for(self.web._queue.join(), timeout=10)
+        await asyncio.wait_for(self.web.settled(), timeout=10)
         return response
 
     async def post_json(self, value: Any) -> httpx.Response:
@@ -481,7 +539,7 @@ class _Collect(logging.Handler):
 
 
 @pytest.fixture
-async def hook(env: Env) -> AsyncIterator[Hook]:
+async def hook(env: CoreEnv) -> AsyncIterator[Hook]:
     # On the root logger, so aiohttp's "Error handling request" and the worker's exceptions
     # are both seen, whatever pytest's own log capture is set to.
     records: list[logging.LogRecord] = []
@@ -489,7 +547,9 @@ async def hook(env: Env) -> AsyncIterator[Hook]:
     root = logging.getLogger()
     root.addHandler(handler)
     web = WebServer(
-        env.service,
+        env.store,
+        env.core.sync.handle_webhook,
+        env.clock.now,
         host="127.0.0.1",
         port=0,
         username=AUTH[0],
@@ -571,7 +631,7 @@ ENVELOPE_FIELDS: list[tuple[str, tuple[str, ...], type, bool]] = [
 
 
 def _replace(body: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    copy = json.loads(json.dumps(body))
+    copy: dict[str, Any] = json.loads(json.dumps(body))
     target = copy
     for key in path[:-1]:
         target = target[key]
@@ -589,7 +649,7 @@ def _replace(body: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[st
 async def test_a_wrong_type_in_any_field_of_a_handled_event_is_a_400_at_receipt(
     hook: Hook, shape: str, path: tuple[str, ...], kind: type, nullable: bool, data: st.DataObject
 ) -> None:
-    session_id = hook.env.link.chaster_session_id
+    session_id = hook.env.session.session_id
     real = (
         action_log_envelope(session_id) if shape == "action_log" else deleted_envelope(session_id)
     )
@@ -614,7 +674,7 @@ async def test_a_wrong_type_in_any_field_of_a_handled_event_is_a_400_at_receipt(
 async def test_a_malformed_action_log_is_refused_at_receipt_not_in_the_worker(
     hook: Hook, bad: dict[str, Any]
 ) -> None:
-    body = action_log_envelope(hook.env.link.chaster_session_id)
+    body = action_log_envelope(hook.env.session.session_id)
     body["data"]["actionLog"].update(bad)
     response = await hook.post_json(body)
     hook.assert_clean(response)
@@ -737,7 +797,7 @@ async def test_a_body_over_the_bound_is_a_413_even_compressed(hook: Hook) -> Non
 
 
 async def test_real_handled_envelopes_are_still_accepted(hook: Hook) -> None:
-    session_id = hook.env.link.chaster_session_id
+    session_id = hook.env.session.session_id
     response = await hook.post_json(action_log_envelope(session_id))
     hook.assert_clean(response)
     assert response.status_code == 200

@@ -1,100 +1,44 @@
-"""Sync with Chaster (webhooks, polling), timers and expiry, at the service level.
+"""Keeping in step with Chaster (webhooks, polling), timers and link-request expiry.
 
-Real store on a temp SQLite file, real Chaster client against the fake Chaster over loopback.
+The real core on a temp SQLite file, its real Chaster client against the fake Chaster over
+loopback (tests/core_env.py); the timers and the poller are built as the deployment builds them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from bot.chaster import ChasterClient, WebhookEnvelope
-from bot.store import Database, SessionLink, Store, TaskState
-from bot.tasks.errors import Refused
-from bot.tasks.poller import Poller
-from bot.tasks.service import (
-    Caller,
-    Event,
-    EventKind,
-    LinkEvent,
-    LinkEventKind,
-    TaskAction,
-    TaskEvent,
-    TaskService,
+from bot.chaster import WebhookEnvelope
+from bot.core.errors import Reason
+from bot.core.model import EventKind, LinkEventKind
+from bot.jobs.poller import Poller
+from bot.jobs.timers import Timers
+from bot.store import LinkRequestState, Task, TaskState
+from tests.core_env import (
+    CHANNEL,
+    COMPLETE,
+    GUILD,
+    KEYHOLDER,
+    KH,
+    OTHER,
+    SLUG,
+    START,
+    STRANGER,
+    WEARER,
+    WR,
+    CoreEnv,
+    refused,
 )
-from bot.tasks.timers import Timers
-from tests.clock import Clock
-from tests.fakes.chaster import FakeChaster, FakeSession
+from tests.fakes.chaster import FakeSession
 
-SLUG = "discord-tasks-bot"
-GUILD = 10
-CHANNEL = 20
-KEYHOLDER = 501
-WEARER = 502
-
-
-@dataclass
-class Env:
-    fake: FakeChaster
-    store: Store
-    service: TaskService
-    clock: Clock
-    events: list[Event] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def record(self, event: Event) -> None:
-        self.events.append(event)
-        self.changed.set()
-
-    def task_events(self) -> list[tuple[EventKind, int | None]]:
-        return [(e.kind, e.by_user_id) for e in self.events if isinstance(e, TaskEvent)]
-
-    async def link(self, **session_options: Any) -> tuple[FakeSession, SessionLink]:
-        session = self.fake.add_session(
-            wearer_discord_id=str(WEARER), keyholder_discord_id=str(KEYHOLDER), **session_options
-        )
-        outcome = await self.service.link(
-            Caller(KEYHOLDER, GUILD), WEARER, session.session_id, CHANNEL
-        )
-        assert outcome.link is not None
-        return session, outcome.link
-
-    async def assign(self, **options: Any) -> None:
-        await self.service.assign(
-            Caller(KEYHOLDER, GUILD),
-            WEARER,
-            description=options.pop("description", "Kneel"),
-            points=options.pop("points", 3),
-            channel_id=CHANNEL,
-            **options,
-        )
-
-    def advance(self, seconds: float) -> None:
-        self.clock.offset += timedelta(seconds=seconds)
-        self.fake.advance(seconds)
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    async with (
-        FakeChaster(slug=SLUG) as fake,
-        await Database.open(tmp_path / "bot.sqlite3") as database,
-        ChasterClient(fake.url, SecretStr(fake.token)) as chaster,
-    ):
-        clock = Clock()
-        store = Store(database)
-        service = TaskService(store, chaster, SLUG, clock=clock.now)
-        environment = Env(fake, store, service, clock)
-        service.subscribe(environment.record)
-        yield environment
+# Wearers of further locks, for the tests that need many linked sessions.
+MORE_WEARERS = WEARER + 1_000
 
 
 def envelope(event: str, data: dict[str, Any], request_id: str = "req-1") -> WebhookEnvelope:
@@ -112,81 +56,166 @@ def last_log(session: FakeSession) -> dict[str, Any]:
     return session.action_logs[-1]
 
 
-async def test_own_assign_coming_back_as_a_webhook_changes_nothing(env: Env) -> None:
-    session, link = await env.link()
-    await env.assign()
-    await env.service.handle_webhook(
+def timers_of(env: CoreEnv) -> Timers:
+    """The timers, wired to the core as the deployment wires them."""
+    timers = Timers(
+        env.store,
+        env.clock.now,
+        finish_timer=env.core.sync.finish_timer,
+        expire_request=env.core.links.expire_request,
+    )
+    env.core.events.subscribe(timers.on_event)
+    return timers
+
+
+def poller_of(env: CoreEnv, interval_seconds: float) -> Poller:
+    """A poller, wired to the core as the deployment wires it."""
+    return Poller(env.store, env.chaster.limiter, env.core.sync.sync_session, interval_seconds)
+
+
+async def link_more_sessions(env: CoreEnv, count: int) -> list[str]:
+    """Link `count` further locks (one per wearer) straight in the store; their session ids."""
+    session_ids = []
+    for index in range(count):
+        wearer = MORE_WEARERS + index
+        session = env.fake.add_session(wearer_discord_id=str(wearer))
+        session_ids.append(session.session_id)
+        await env.store.create_link(
+            guild_id=GUILD,
+            wearer_id=wearer,
+            keyholder_id=KEYHOLDER,
+            chaster_session_id=session.session_id,
+            lock_id=session.lock_id,
+            now=env.clock.now(),
+        )
+    return session_ids
+
+
+async def wait_for_event(env: CoreEnv, wanted: tuple[EventKind, int | None]) -> None:
+    async with asyncio.timeout(5):
+        while wanted not in env.feed.by():
+            env.feed.changed.clear()
+            await env.feed.changed.wait()
+
+
+# ---------------------------------------------------------------------------------- webhooks
+
+
+async def test_own_assign_coming_back_as_a_webhook_changes_nothing(env: CoreEnv) -> None:
+    await env.linked()
+    task = await env.assign()
+    await env.core.sync.handle_webhook(
         envelope(
             "action_log.created",
-            {"sessionId": session.session_id, "actionLog": last_log(session)},
+            {"sessionId": env.session.session_id, "actionLog": last_log(env.session)},
         )
     )
-    assert env.task_events() == [(EventKind.ASSIGNED, KEYHOLDER)]
-    assert (await env.store.get_open_task(link.id)) is not None
+    assert env.feed.by() == [(EventKind.ASSIGNED, KEYHOLDER)]
+    assert await env.open_task() == await env.store.get_task(task.id)
+    assert (await env.only_task()).id == task.id
 
 
-async def test_task_completed_inside_chaster_is_closed_here(env: Env) -> None:
-    session, link = await env.link(enable_points=True, points_required=20, points=4)
+async def test_task_completed_inside_chaster_is_closed_here(env: CoreEnv) -> None:
+    await env.linked(enable_points=True, points_required=20, points=4)
     await env.assign(points=6)
-    env.fake.finish_in_app(session.session_id, completed=True)
-    await env.service.handle_webhook(
+    env.fake.finish_in_app(env.session.session_id, completed=True)
+    await env.core.sync.handle_webhook(
         envelope(
             "action_log.created",
-            {"sessionId": session.session_id, "actionLog": last_log(session)},
+            {"sessionId": env.session.session_id, "actionLog": last_log(env.session)},
         )
     )
-    task = await env.store.latest_task(link.id)
-    assert task is not None and task.state is TaskState.COMPLETED
+    task = await env.only_task()
+    assert task.state is TaskState.COMPLETED
     assert (task.points_total, task.points_required, task.closed_by) == (10, 20, None)
-    assert env.task_events()[-1] == (EventKind.COMPLETED, None)
+    assert env.feed.by() == [(EventKind.ASSIGNED, KEYHOLDER), (EventKind.COMPLETED, None)]
+
+
+async def test_lock_end_closes_the_link(env: CoreEnv) -> None:
+    link = await env.linked()
+    await env.core.sync.handle_webhook(
+        envelope(
+            "extension_session.deleted",
+            {"session": {"sessionId": env.session.session_id}, "extension": {"slug": SLUG}},
+        )
+    )
+    assert (await env.store.get_open_link(GUILD, WEARER)) is None
+    assert env.feed.events == []
+    [event] = env.feed.link_events
+    assert event.kind is LinkEventKind.LOCK_ENDED
+    assert event.link is not None and event.link.id == link.id and not event.link.is_open
+    assert event.channel_id == CHANNEL
+
+
+async def test_unrelated_webhooks_are_ignored(env: CoreEnv) -> None:
+    await env.linked()
+    await env.core.sync.handle_webhook(
+        envelope(
+            "action_log.created",
+            {
+                "sessionId": env.session.session_id,
+                "actionLog": {"_id": "1" * 24, "type": "locked"},
+            },
+        )
+    )
+    await env.core.sync.handle_webhook(envelope("extension_session.updated", {}))
+    assert env.fake.calls == []
+    assert env.feed.events == [] and env.feed.link_events == []
+    assert (await env.store.get_open_link(GUILD, WEARER)) is not None
+
+
+# ------------------------------------------------------------------------- syncing a session
 
 
 async def test_a_lock_that_lost_its_tasks_extension_closes_the_open_task_once(
-    env: Env,
+    env: CoreEnv,
 ) -> None:
     # Chaster dropped the task with the extension: nothing can finish it, and left open it
     # would block every assign. Polling finds it the same way a command does.
-    session, link = await env.link()
+    link = await env.linked()
     await env.assign()
-    env.fake.remove_tasks_extension(session.session_id)
-    await env.service.sync_session(session.session_id)
-    await env.service.sync_session(session.session_id)
-    task = await env.store.latest_task(link.id)
-    assert task is not None and task.state is TaskState.FAILED and task.closed_by is None
-    assert env.task_events()[-2:] == [(EventKind.ASSIGNED, KEYHOLDER), (EventKind.FAILED, None)]
+    env.fake.remove_tasks_extension(env.session.session_id)
+    await env.core.sync.sync_session(env.session.session_id)
+    await env.core.sync.sync_session(env.session.session_id)
+    task = await env.only_task()
+    assert task.state is TaskState.FAILED and task.closed_by is None
+    assert env.feed.by() == [(EventKind.ASSIGNED, KEYHOLDER), (EventKind.FAILED, None)]
     assert env.fake.count_calls("POST", "/logs/search") == 0
     link_now = await env.store.get_link(link.id)
     assert link_now is not None and link_now.is_open
 
 
-async def test_failure_inside_chaster_found_by_polling_reads_history(env: Env) -> None:
-    session, link = await env.link()
+async def test_failure_inside_chaster_found_by_polling_reads_history(env: CoreEnv) -> None:
+    await env.linked()
     await env.assign()
-    env.fake.finish_in_app(session.session_id, completed=False)
-    await env.service.sync_session(session.session_id)
-    task = await env.store.latest_task(link.id)
-    assert task is not None and task.state is TaskState.FAILED
+    env.fake.finish_in_app(env.session.session_id, completed=False)
+    await env.core.sync.sync_session(env.session.session_id)
+    task = await env.only_task()
+    assert task.state is TaskState.FAILED and task.closed_by is None
     assert env.fake.count_calls("POST", "/logs/search") == 1
+    assert env.feed.by() == [(EventKind.ASSIGNED, KEYHOLDER), (EventKind.FAILED, None)]
 
 
-async def test_unknown_outcome_is_not_guessed(env: Env) -> None:
-    session, link = await env.link()
-    await env.assign()
-    env.fake.finish_in_app(session.session_id, completed=True)
+async def test_unknown_outcome_is_not_guessed(env: CoreEnv) -> None:
+    await env.linked()
+    task = await env.assign()
+    env.fake.finish_in_app(env.session.session_id, completed=True)
     env.fake.fail_next("POST", "/logs/search", 503, "Service Unavailable")
-    await env.service.sync_session(session.session_id)
-    assert (await env.store.get_open_task(link.id)) is not None
+    await env.core.sync.sync_session(env.session.session_id)
+    assert await env.open_task() == await env.store.get_task(task.id)
+    assert env.feed.by() == [(EventKind.ASSIGNED, KEYHOLDER)]
     # The next look finds the outcome.
-    await env.service.sync_session(session.session_id)
-    task = await env.store.latest_task(link.id)
-    assert task is not None and task.state is TaskState.COMPLETED
+    await env.core.sync.sync_session(env.session.session_id)
+    closed = await env.only_task()
+    assert closed.id == task.id and closed.state is TaskState.COMPLETED
+    assert env.feed.by() == [(EventKind.ASSIGNED, KEYHOLDER), (EventKind.COMPLETED, None)]
 
 
-async def test_task_assigned_inside_chaster_gets_a_feed_message(env: Env) -> None:
-    session, link = await env.link()
-    env.fake.assign_in_app(session.session_id, "Write lines", points=2, duration=600)
-    await env.service.sync_session(session.session_id)
-    task = await env.store.get_open_task(link.id)
+async def test_task_assigned_inside_chaster_gets_a_feed_message(env: CoreEnv) -> None:
+    await env.linked()
+    env.fake.assign_in_app(env.session.session_id, "Write lines", points=2, duration=600)
+    await env.core.sync.sync_session(env.session.session_id)
+    task = await env.open_task()
     assert task is not None
     assert (task.description, task.points, task.duration_seconds, task.assigned_by) == (
         "Write lines",
@@ -194,210 +223,363 @@ async def test_task_assigned_inside_chaster_gets_a_feed_message(env: Env) -> Non
         600,
         None,
     )
-    [event] = [e for e in env.events if isinstance(e, TaskEvent)]
+    [event] = env.feed.events
     assert event.kind is EventKind.ASSIGNED and event.channel_id == CHANNEL
+    assert event.task.id == task.id and event.by_user_id is None
     # A second look (a poll after the webhook) finds nothing new.
-    await env.service.sync_session(session.session_id)
-    assert len(env.task_events()) == 1
+    await env.core.sync.sync_session(env.session.session_id)
+    assert env.feed.by() == [(EventKind.ASSIGNED, None)]
+    assert (await env.only_task()).id == task.id
 
 
-async def test_replaced_task_closes_the_old_one_and_records_the_new(env: Env) -> None:
-    session, link = await env.link()
-    await env.assign(description="First")
-    env.fake.finish_in_app(session.session_id, completed=True)
-    env.fake.assign_in_app(session.session_id, "Second")
-    await env.service.sync_session(session.session_id)
-    open_task = await env.store.get_open_task(link.id)
+async def test_replaced_task_closes_the_old_one_and_records_the_new(env: CoreEnv) -> None:
+    await env.linked()
+    first = await env.assign(description="First")
+    env.fake.finish_in_app(env.session.session_id, completed=True)
+    env.fake.assign_in_app(env.session.session_id, "Second")
+    await env.core.sync.sync_session(env.session.session_id)
+    open_task = await env.open_task()
     assert open_task is not None and open_task.description == "Second"
-    assert [kind for kind, _ in env.task_events()] == [
-        EventKind.ASSIGNED,
-        EventKind.COMPLETED,
-        EventKind.ASSIGNED,
+    closed = await env.store.get_task(first.id)
+    assert closed is not None and closed.state is TaskState.COMPLETED
+    assert env.feed.by() == [
+        (EventKind.ASSIGNED, KEYHOLDER),
+        (EventKind.COMPLETED, None),
+        (EventKind.ASSIGNED, None),
     ]
 
 
-async def test_lock_end_closes_the_link(env: Env) -> None:
-    session, _ = await env.link()
-    await env.service.handle_webhook(
-        envelope(
-            "extension_session.deleted",
-            {"session": {"sessionId": session.session_id}, "extension": {"slug": SLUG}},
-        )
-    )
+async def test_vanished_session_closes_the_link(env: CoreEnv) -> None:
+    link = await env.linked()
+    del env.fake.sessions[env.session.session_id]
+    await env.core.sync.sync_session(env.session.session_id)
     assert (await env.store.get_open_link(GUILD, WEARER)) is None
-    [event] = env.events
-    assert isinstance(event, LinkEvent) and event.kind is LinkEventKind.LOCK_ENDED
-    assert event.channel_id == CHANNEL
+    [event] = env.feed.link_events
+    assert event.kind is LinkEventKind.LOCK_ENDED
+    assert event.link is not None and event.link.id == link.id
 
 
-async def test_vanished_session_closes_the_link(env: Env) -> None:
-    session, _ = await env.link()
-    del env.fake.sessions[session.session_id]
-    await env.service.sync_session(session.session_id)
-    assert (await env.store.get_open_link(GUILD, WEARER)) is None
+async def test_task_text_from_chaster_is_cleaned_of_control_characters(env: CoreEnv) -> None:
+    await env.linked()
+    env.fake.assign_in_app(env.session.session_id, "\x00Kneel\x07 now")
+    await env.core.sync.sync_session(env.session.session_id)
+    task = await env.open_task()
+    assert task is not None and task.description == "Kneel  now"
 
 
-async def test_unrelated_webhooks_are_ignored(env: Env) -> None:
-    session, _ = await env.link()
-    calls = len(env.fake.calls)
-    await env.service.handle_webhook(
-        envelope(
-            "action_log.created",
-            {"sessionId": session.session_id, "actionLog": {"_id": "1" * 24, "type": "locked"}},
-        )
+async def test_a_long_chaster_task_is_still_matched_and_closed(env: CoreEnv) -> None:
+    await env.linked()
+    long_text = "Line one\r\n" + "x" * 600
+    env.fake.assign_in_app(env.session.session_id, long_text)
+    await env.core.sync.sync_session(env.session.session_id)
+    recorded = await env.open_task()
+    assert recorded is not None and len(recorded.description) == 500
+    # Still the same task on the next sync: no second record, no extra history read.
+    await env.core.sync.sync_session(env.session.session_id)
+    assert env.fake.count_calls("POST", "/logs/search") == 0
+    assert (await env.only_task()).id == recorded.id
+    env.fake.finish_in_app(env.session.session_id, completed=True)
+    await env.core.sync.sync_session(env.session.session_id)
+    closed = await env.only_task()
+    assert closed.id == recorded.id and closed.state is TaskState.COMPLETED
+
+
+async def test_completing_a_task_chaster_has_replaced_touches_nothing_in_chaster(
+    env: CoreEnv,
+) -> None:
+    await env.linked()
+    old = await env.assign(description="Old task")
+    # Inside Chaster, before any webhook or poll: the old task ends and a new one is assigned.
+    env.fake.finish_in_app(env.session.session_id, completed=True)
+    env.fake.assign_in_app(env.session.session_id, "New task")
+    with refused(Reason.NOT_CURRENT_IN_CHASTER) as caught:
+        await env.act(KH, COMPLETE)
+    assert caught.value.params == {}
+    # Chaster's new task was not completed by mistake; both tasks are now recorded here.
+    assert env.fake.count_calls("POST", "/tasks/complete") == 0
+    current = env.session.current_task
+    assert current is not None and current["task"] == "New task"
+    open_task = await env.open_task()
+    assert open_task is not None and open_task.description == "New task"
+    closed = await env.store.get_task(old.id)
+    assert closed is not None and closed.state is TaskState.COMPLETED
+
+
+async def test_completion_points_come_from_the_read_before_it(env: CoreEnv) -> None:
+    await env.linked(enable_points=True, points_required=30, points=4)
+    await env.assign(points=7)
+    reads = env.fake.count_calls("GET", "/sessions/")
+    await env.act(KH, COMPLETE)
+    task = await env.only_task()
+    assert task.state is TaskState.COMPLETED
+    assert (task.points_total, task.points_required) == (11, 30)
+    assert env.session.points == 11  # the fake agrees
+    assert env.fake.count_calls("GET", "/sessions/") == reads + 1
+
+
+async def test_unverifiable_wearer_can_only_be_linked_by_the_locks_keyholder(
+    env: CoreEnv,
+) -> None:
+    self_lock = env.fake.add_session(wearer_discord_id=None, has_keyholder=False)
+    # Someone who only knows the session id cannot make themselves its wearer...
+    with refused(Reason.WEARER_NOT_ON_DISCORD) as caught:
+        await env.core.links.link(OTHER, STRANGER, self_lock.session_id, CHANNEL)
+    assert caught.value.params == {}
+    # ...nor ask someone else to consent to it.
+    with refused(Reason.WEARER_NOT_ON_DISCORD) as caught:
+        await env.core.links.link(OTHER, WEARER, self_lock.session_id, CHANNEL)
+    assert caught.value.params == {}
+    assert await env.count("session_links") == 0
+    assert await env.count("link_requests") == 0
+    # The lock's keyholder, whose Discord id Chaster confirms, still can.
+    held = env.fake.add_session(wearer_discord_id=None, keyholder_discord_id=str(KEYHOLDER))
+    outcome = await env.core.links.link(KH, WEARER, held.session_id, CHANNEL)
+    assert outcome.link is not None and outcome.link.wearer_id == WEARER
+
+
+async def test_resume_posts_a_feed_message_a_crash_kept_back(env: CoreEnv) -> None:
+    link = await env.linked()
+    # Recorded with its feed channel, but the process stopped before the message was posted.
+    task = await env.store.create_task(
+        link_id=link.id,
+        description="Kneel",
+        points=3,
+        verification_required=False,
+        duration_seconds=None,
+        assigned_by=KEYHOLDER,
+        now=env.clock.now(),
+        feed_channel_id=CHANNEL,
     )
-    await env.service.handle_webhook(envelope("extension_session.updated", {}))
-    assert len(env.fake.calls) == calls and env.events == []
+    assert task.feed_message_id is None
+    await env.core.sync.resume()
+    assert env.feed.by() == [(EventKind.ASSIGNED, KEYHOLDER)]
+    [event] = env.feed.events
+    assert event.task.id == task.id and event.channel_id == CHANNEL
+    posted = await env.store.get_task(task.id)
+    assert posted is not None and posted.feed_message_id == env.feed.message_ids[task.id]
+    # Once posted, it is not posted again.
+    await env.core.sync.resume()
+    assert env.feed.by() == [(EventKind.ASSIGNED, KEYHOLDER)]
 
 
-async def test_timer_finishes_exactly_once(env: Env) -> None:
-    await env.link()
+# ----------------------------------------------------------------------------------- timers
+
+
+async def test_timer_finishes_exactly_once(env: CoreEnv) -> None:
+    await env.linked()
     await env.assign(duration="1m")
-    task = await env.service.act(Caller(WEARER, GUILD), WEARER, TaskAction.START)
-    assert await env.service.finish_timer(task.id) is None  # not yet
+    task = await env.act(WR, START)
+    assert await env.core.sync.finish_timer(task.id) is None  # not yet
     env.advance(61)
-    results = await asyncio.gather(*(env.service.finish_timer(task.id) for _ in range(3)))
-    assert sum(result is not None for result in results) == 1
-    assert env.task_events().count((EventKind.TIMER_FINISHED, None)) == 1
-    assert await env.service.finish_timer(task.id) is None
+    results = await asyncio.gather(*(env.core.sync.finish_timer(task.id) for _ in range(3)))
+    finished = [result for result in results if result is not None]
+    assert len(finished) == 1
+    assert finished[0].id == task.id and finished[0].timer_notified_at == env.clock.now()
+    assert env.feed.by().count((EventKind.TIMER_FINISHED, None)) == 1
+    assert await env.core.sync.finish_timer(task.id) is None
+    assert env.feed.by().count((EventKind.TIMER_FINISHED, None)) == 1
 
 
-async def test_timers_reload_pending_deadlines_and_fire_overdue_ones(env: Env) -> None:
-    _, link = await env.link()
+async def test_timers_reload_pending_deadlines_and_fire_overdue_ones(env: CoreEnv) -> None:
+    await env.linked()
     await env.assign(duration="1m")
-    await env.service.act(Caller(WEARER, GUILD), WEARER, TaskAction.START)
+    await env.act(WR, START)
     env.advance(120)  # the bot was "down" while the timer ran out
-    timers = Timers(env.service)
+    timers = timers_of(env)
     await timers.start()
     try:
-        async with asyncio.timeout(5):
-            while (EventKind.TIMER_FINISHED, None) not in env.task_events():
-                env.changed.clear()
-                await env.changed.wait()
+        await wait_for_event(env, (EventKind.TIMER_FINISHED, None))
     finally:
         await timers.stop()
-    task = await env.store.get_open_task(link.id)
-    assert task is not None and task.timer_notified_at is not None
+    task = await env.open_task()
+    assert task is not None and task.timer_notified_at == env.clock.now()
+    assert env.feed.by().count((EventKind.TIMER_FINISHED, None)) == 1
 
 
-async def test_link_request_expires_on_time(env: Env) -> None:
-    session = env.fake.add_session(wearer_discord_id=str(WEARER), keyholder_discord_id="999")
-    outcome = await env.service.link(Caller(KEYHOLDER, GUILD), WEARER, session.session_id, CHANNEL)
-    assert outcome.request is not None
-    assert await env.service.expire_link_request(outcome.request.id) is None
-    env.advance(15 * 60)
-    expired = await env.service.expire_link_request(outcome.request.id)
-    assert expired is not None and expired.state == "expired"
-    assert any(
-        isinstance(e, LinkEvent) and e.kind is LinkEventKind.REQUEST_EXPIRED for e in env.events
+async def test_a_timer_started_while_the_timers_run_fires_once_its_time_has_come(
+    env: CoreEnv,
+) -> None:
+    await env.linked()
+    await env.assign(duration="1m")
+    timers = timers_of(env)
+    await timers.start()
+    try:
+        started = await env.act(WR, START)
+        assert len(timers.deadlines) == 1  # scheduled from the event
+        env.advance(61)
+        await wait_for_event(env, (EventKind.TIMER_FINISHED, None))
+    finally:
+        await timers.stop()
+    task = await env.store.get_task(started.id)
+    assert task is not None and task.timer_notified_at == env.clock.now()
+    assert env.feed.by().count((EventKind.TIMER_FINISHED, None)) == 1
+
+
+async def store_task(env: CoreEnv, wearer: int, state: TaskState) -> Task:
+    """A timed task of `wearer` (linked straight in the store) in `state`; every state but
+    ASSIGNED comes after a one-minute timer that started now."""
+    session = env.fake.add_session(wearer_discord_id=str(wearer))
+    link = await env.store.create_link(
+        guild_id=GUILD,
+        wearer_id=wearer,
+        keyholder_id=KEYHOLDER,
+        chaster_session_id=session.session_id,
+        lock_id=session.lock_id,
+        now=env.clock.now(),
     )
+    task = await env.store.create_task(
+        link_id=link.id,
+        description="Kneel",
+        points=1,
+        verification_required=False,
+        duration_seconds=60,
+        assigned_by=KEYHOLDER,
+        now=env.clock.now(),
+    )
+    if state is TaskState.ASSIGNED:
+        return task
+    running = await env.store.transition_task(
+        task.id,
+        from_states=(TaskState.ASSIGNED,),
+        to_state=TaskState.TIMER_RUNNING,
+        now=env.clock.now(),
+        timer_started_by=wearer,
+        timer_started_at=env.clock.now(),
+        timer_ends_at=env.clock.now() + timedelta(seconds=60),
+    )
+    assert running is not None
+    if state is TaskState.TIMER_RUNNING:
+        return running
+    moved = await env.store.transition_task(
+        task.id, from_states=(TaskState.TIMER_RUNNING,), to_state=state, now=env.clock.now()
+    )
+    assert moved is not None
+    return moved
 
 
-async def test_resume_posts_a_feed_message_a_crash_kept_back(env: Env) -> None:
-    _, link = await env.link()
-    await env.assign()
-    task = await env.store.get_open_task(link.id)
-    assert task is not None and task.feed_message_id is None  # nobody posted it
-    env.events.clear()
-    await env.service.resume()
-    assert env.task_events() == [(EventKind.ASSIGNED, KEYHOLDER)]
+async def test_marking_a_run_out_timer_notes_its_notice_once(env: CoreEnv) -> None:
+    running = await store_task(env, WEARER, TaskState.TIMER_RUNNING)
+    assert running.timer_ends_at is not None and running.timer_notified_at is None
+    assert await env.store.pending_timer_deadlines() == [(running.id, running.timer_ends_at)]
+    env.advance(61)
+    noticed_at = env.clock.now()
+
+    marked = await env.store.mark_timer_notified(running.id, now=noticed_at)
+    # Only the notice is noted: the task keeps its state and its timer.
+    assert marked == dataclasses.replace(running, timer_notified_at=noticed_at)
+    assert await env.store.get_task(running.id) == marked
+    assert await env.store.pending_timer_deadlines() == []
+
+    # A second call (a second timer loop, a restart) finds it noted: the notice goes out once.
+    env.advance(5)
+    assert await env.store.mark_timer_notified(running.id, now=env.clock.now()) is None
+    assert await env.store.get_task(running.id) == marked
 
 
-async def test_poll_round_over_300_sessions_never_hits_a_429(tmp_path: Path) -> None:
-    async with (
-        FakeChaster(
-            slug=SLUG, rate_limit=100, rate_window=1.0, reset_header_format="epoch_ms"
-        ) as fake,
-        await Database.open(tmp_path / "bot.sqlite3") as database,
-        ChasterClient(fake.url, SecretStr(fake.token)) as chaster,
-    ):
-        store = Store(database)
-        service = TaskService(store, chaster, SLUG)
-        now = datetime.now(UTC)
-        for index in range(300):
-            session = fake.add_session(wearer_discord_id=str(1000 + index))
-            await store.create_link(
-                guild_id=GUILD,
-                wearer_id=1000 + index,
-                keyholder_id=KEYHOLDER,
-                chaster_session_id=session.session_id,
-                lock_id=session.lock_id,
-                now=now,
-            )
-        poller = Poller(service, interval_seconds=600)
-        started = time.monotonic()
-        read = await poller.run_round(spread=False)
-        elapsed = time.monotonic() - started
-        assert read == 300
-        assert fake.throttled == 0
-        assert fake.count_calls("GET", "/sessions/") == 300
+@pytest.mark.parametrize(
+    "state",
+    [
+        TaskState.ASSIGNED,
+        TaskState.AWAITING_CONFIRMATION,
+        TaskState.COMPLETED,
+        TaskState.FAILED,
+    ],
+)
+async def test_a_task_whose_timer_is_not_running_is_not_marked(
+    env: CoreEnv, state: TaskState
+) -> None:
+    # Each after a timer whose end has passed (but ASSIGNED, whose timer never started): only
+    # the state stands in the way.
+    task = await store_task(env, WEARER, state)
+    env.advance(61)
+    assert await env.store.mark_timer_notified(task.id, now=env.clock.now()) is None
+    assert await env.store.get_task(task.id) == task
+
+
+async def test_marking_a_timer_touches_no_other_task(env: CoreEnv) -> None:
+    first = await store_task(env, WEARER, TaskState.TIMER_RUNNING)
+    second = await store_task(env, MORE_WEARERS, TaskState.TIMER_RUNNING)
+    env.advance(61)
+    assert await env.store.mark_timer_notified(first.id, now=env.clock.now()) is not None
+    assert await env.store.get_task(second.id) == second
+    assert [task_id for task_id, _ in await env.store.pending_timer_deadlines()] == [second.id]
+    # A task that does not exist is not marked either.
+    missing = max(first.id, second.id) + 1
+    assert await env.store.get_task(missing) is None
+    assert await env.store.mark_timer_notified(missing, now=env.clock.now()) is None
+    marked = await env.store.mark_timer_notified(second.id, now=env.clock.now())
+    assert marked is not None and marked.timer_notified_at == env.clock.now()
+
+
+async def test_link_request_expires_on_time(env: CoreEnv) -> None:
+    # Someone else holds the lock in Chaster: the link waits for the wearer's consent.
+    session = env.fake.add_session(
+        wearer_discord_id=str(WEARER), keyholder_discord_id=str(STRANGER)
+    )
+    outcome = await env.core.links.link(KH, WEARER, session.session_id, CHANNEL)
+    request = outcome.request
+    assert outcome.link is None and request is not None
+    assert request.expires_at == env.clock.now() + timedelta(minutes=15)
+    assert await env.core.links.expire_request(request.id) is None
+    env.advance(15 * 60 - 1)
+    assert await env.core.links.expire_request(request.id) is None
+    env.advance(1)
+    expired = await env.core.links.expire_request(request.id)
+    assert expired is not None and expired.id == request.id
+    assert expired.state is LinkRequestState.EXPIRED
+    assert [event.kind for event in env.feed.link_events] == [
+        LinkEventKind.REQUESTED,
+        LinkEventKind.REQUEST_EXPIRED,
+    ]
+    expiry = env.feed.link_events[-1]
+    assert expiry.request == expired and expiry.channel_id == CHANNEL
+    # Expired once: a second call finds nothing to expire and says nothing.
+    assert await env.core.links.expire_request(request.id) is None
+    assert len(env.feed.link_events) == 2
+
+
+# ---------------------------------------------------------------------------------- polling
+
+
+async def test_poll_round_over_300_sessions_never_hits_a_429(env: CoreEnv) -> None:
+    # Chaster allows 100 requests a second here (and says when its window resets, in ms).
+    env.fake.rate_limit = 100
+    env.fake.rate_window = 1.0
+    env.fake.reset_header_format = "epoch_ms"
+    await link_more_sessions(env, 300)
+    poller = poller_of(env, interval_seconds=600)
+    started = time.monotonic()
+    read = await poller.run_round(spread=False)
+    elapsed = time.monotonic() - started
+    assert read == 300
+    assert env.fake.throttled == 0
+    assert env.fake.count_calls("GET", "/sessions/") == 300
     # Background work leaves a fifth of the limit to commands: 80 a second at most.
     assert elapsed >= 300 / 100 - 1
 
 
-async def test_poll_plan_puts_open_tasks_first_and_respects_the_budget(env: Env) -> None:
-    session, _ = await env.link()
-    others = []
-    for index in range(5):
-        other = env.fake.add_session(wearer_discord_id=str(2000 + index))
-        others.append(other.session_id)
-        await env.store.create_link(
-            guild_id=GUILD,
-            wearer_id=2000 + index,
-            keyholder_id=KEYHOLDER,
-            chaster_session_id=other.session_id,
-            lock_id=other.lock_id,
-            now=env.clock.now(),
-        )
+async def test_poll_plan_puts_open_tasks_first_and_respects_the_budget(env: CoreEnv) -> None:
+    await env.linked()
+    others = await link_more_sessions(env, 5)
     await env.assign()
-    poller = Poller(env.service, interval_seconds=1.8)  # budget: 1.8 s * 100/60 * 0.5 = 1
+    poller = poller_of(env, interval_seconds=1.8)  # budget: 1.8 s * 100/60 * 0.5 = 1
     assert poller.budget() == 1
-    assert await poller.plan() == [session.session_id]
-    poller = Poller(env.service, interval_seconds=6)  # budget 5
+    assert await poller.plan() == [env.session.session_id]
+    poller = poller_of(env, interval_seconds=6)  # budget 5
+    assert poller.budget() == 5
     first = await poller.plan()
     second = await poller.plan()
-    assert first[0] == second[0] == session.session_id
+    assert len(first) == len(second) == 5
+    assert first[0] == second[0] == env.session.session_id
     assert set(first[1:]) | set(second[1:]) == set(others)
 
 
-async def test_task_text_from_chaster_is_cleaned_of_control_characters(env: Env) -> None:
-    session, link = await env.link()
-    env.fake.assign_in_app(session.session_id, "\x00Kneel\x07 now")
-    await env.service.sync_session(session.session_id)
-    task = await env.store.get_open_task(link.id)
-    assert task is not None and task.description == "Kneel  now"
-
-
-async def test_unverifiable_wearer_can_only_be_linked_by_the_locks_keyholder(env: Env) -> None:
-    stranger = 777
-    self_lock = env.fake.add_session(wearer_discord_id=None, has_keyholder=False)
-    # Someone who only knows the session id cannot make themselves its wearer...
-    with pytest.raises(Refused, match="no Discord account connected"):
-        await env.service.link(Caller(stranger, GUILD), stranger, self_lock.session_id, CHANNEL)
-    # ...nor ask someone else to consent to it.
-    with pytest.raises(Refused, match="no Discord account connected"):
-        await env.service.link(Caller(stranger, GUILD), WEARER, self_lock.session_id, CHANNEL)
-    # The lock's keyholder, whose Discord id Chaster confirms, still can.
-    held = env.fake.add_session(wearer_discord_id=None, keyholder_discord_id=str(KEYHOLDER))
-    outcome = await env.service.link(Caller(KEYHOLDER, GUILD), WEARER, held.session_id, CHANNEL)
-    assert outcome.link is not None
-
-
 async def test_poll_rounds_reach_every_open_task_when_there_are_more_than_a_round_reads(
-    env: Env,
+    env: CoreEnv,
 ) -> None:
-    sessions = []
-    for index in range(5):
-        session = env.fake.add_session(wearer_discord_id=str(3000 + index))
-        sessions.append(session.session_id)
-        link = await env.store.create_link(
-            guild_id=GUILD,
-            wearer_id=3000 + index,
-            keyholder_id=KEYHOLDER,
-            chaster_session_id=session.session_id,
-            lock_id=session.lock_id,
-            now=env.clock.now(),
-        )
+    sessions = await link_more_sessions(env, 5)
+    for session_id in sessions:
+        [link] = await env.store.open_links_for_session(session_id)
         await env.store.create_task(
             link_id=link.id,
             description="x",
@@ -407,50 +589,8 @@ async def test_poll_rounds_reach_every_open_task_when_there_are_more_than_a_roun
             assigned_by=KEYHOLDER,
             now=env.clock.now(),
         )
-    poller = Poller(env.service, interval_seconds=2.4)  # budget: 2.4 s * 100/60 * 0.5 = 2
+    poller = poller_of(env, interval_seconds=2.4)  # budget: 2.4 s * 100/60 * 0.5 = 2
     assert poller.budget() == 2
     rounds = [await poller.plan() for _ in range(3)]
-    assert all(len(chosen) == 2 for chosen in rounds)
+    assert [len(chosen) for chosen in rounds] == [2, 2, 2]
     assert {session for chosen in rounds for session in chosen} == set(sessions)
-
-
-async def test_completing_a_task_chaster_has_replaced_touches_nothing_in_chaster(env: Env) -> None:
-    session, link = await env.link()
-    await env.assign(description="Old task")
-    # Inside Chaster, before any webhook or poll: the old task ends and a new one is assigned.
-    env.fake.finish_in_app(session.session_id, completed=True)
-    env.fake.assign_in_app(session.session_id, "New task")
-    with pytest.raises(Refused, match="no longer the current one"):
-        await env.service.act(Caller(KEYHOLDER, GUILD), WEARER, TaskAction.COMPLETE)
-    # Chaster's new task was not completed by mistake; both tasks are now recorded here.
-    assert env.fake.count_calls("POST", "/tasks/complete") == 0
-    assert session.current_task is not None and session.current_task["task"] == "New task"
-    open_task = await env.store.get_open_task(link.id)
-    assert open_task is not None and open_task.description == "New task"
-
-
-async def test_completion_points_come_from_the_read_before_it(env: Env) -> None:
-    session, link = await env.link(enable_points=True, points_required=30, points=4)
-    await env.assign(points=7)
-    reads = env.fake.count_calls("GET", "/sessions/")
-    await env.service.act(Caller(KEYHOLDER, GUILD), WEARER, TaskAction.COMPLETE)
-    task = await env.store.latest_task(link.id)
-    assert task is not None and (task.points_total, task.points_required) == (11, 30)
-    assert session.points == 11  # the fake agrees
-    assert env.fake.count_calls("GET", "/sessions/") == reads + 1
-
-
-async def test_a_long_chaster_task_is_still_matched_and_closed(env: Env) -> None:
-    session, link = await env.link()
-    long_text = "Line one\r\n" + "x" * 600
-    env.fake.assign_in_app(session.session_id, long_text)
-    await env.service.sync_session(session.session_id)
-    recorded = await env.store.get_open_task(link.id)
-    assert recorded is not None and len(recorded.description) == 500
-    # Still the same task on the next sync: no second record, no extra history read.
-    await env.service.sync_session(session.session_id)
-    assert env.fake.count_calls("POST", "/logs/search") == 0
-    env.fake.finish_in_app(session.session_id, completed=True)
-    await env.service.sync_session(session.session_id)
-    closed = await env.store.latest_task(link.id)
-    assert closed is not None and closed.state is TaskState.COMPLETED

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.tasks.errors import Refused
-from bot.tasks.text import quotable
+from bot.core.errors import Reason, Refused, Typed
 
 # Chaster's range for a timed task.
 MIN_DURATION_SECONDS = 60
@@ -25,21 +24,17 @@ def parse_duration(text: str) -> int:
     else:
         match = _UNITS.fullmatch(cleaned)
         if not cleaned or match is None:
-            raise Refused(
-                f"I can't read the duration `{quotable(text)}`: "
-                "use forms like `90s`, `15m`, `1h30m`, `2h`, or a number of minutes."
-            )
+            raise Refused(Reason.DURATION_UNREADABLE, input=Typed(text))
         seconds = int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
     if not MIN_DURATION_SECONDS <= seconds <= MAX_DURATION_SECONDS:
         raise Refused(
-            f"A timed task must last between 1 minute and 24 hours; "
-            f"`{quotable(text)}` is {format_duration(seconds)}."
+            Reason.DURATION_OUT_OF_RANGE, input=Typed(text), duration=format_duration(seconds)
         )
     return seconds
 
 
 def format_duration(seconds: int) -> str:
-    """`5400` -> `1h 30m`; `90` -> `1m 30s`."""
+    """`5400` -> `1h 30m`; `90` -> `1m 30s`: the units people type, in every language."""
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     parts = [

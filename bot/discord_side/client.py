@@ -1,4 +1,4 @@
-"""The Discord side: the Bot, its command tree, and building everything from the settings."""
+"""The Discord bot: its command tree, the cogs, and the words it answers with."""
 
 from __future__ import annotations
 
@@ -13,60 +13,20 @@ import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
-from discord.utils import format_dt
 
 import cogs
-from bot.chaster import ChasterClient
 from bot.config import Settings
-from bot.health import Heartbeat, heartbeat_path
-from bot.store import Database, Store
-from bot.tasks.errors import Refused
-from bot.tasks.poller import Poller
-from bot.tasks.service import Caller, TaskService
-from bot.tasks.timers import Timers
-from bot.web import WebServer
+from bot.core import Core
+from bot.core.errors import Refused
+from bot.discord_side.interactions import reply
+from bot.discord_side.language import CommandTranslator, language_of_locale, server_language
+from bot.discord_side.voice import Voice
+from bot.i18n import Catalogue
 
 log = logging.getLogger(__name__)
 
 # How long shutdown waits for commands and reactions that are being handled.
 SHUTDOWN_GRACE_SECONDS = 10.0
-
-
-def render_refusal(refusal: Refused) -> str:
-    """A refusal as the person will read it, times shown in their own time zone."""
-    return refusal.render(lambda moment: format_dt(moment, "R"))
-
-
-async def reply(interaction: discord.Interaction[Any], content: str, *, ephemeral: bool) -> None:
-    """Answer through the initial response if it is still open, else through a followup."""
-    allowed = discord.AllowedMentions.none()
-    if interaction.response.is_done():
-        await interaction.followup.send(content, ephemeral=ephemeral, allowed_mentions=allowed)
-    else:
-        await interaction.response.send_message(
-            content, ephemeral=ephemeral, allowed_mentions=allowed
-        )
-
-
-def caller_of(interaction: discord.Interaction[Any]) -> Caller:
-    """The service's view of who invoked a command, and where."""
-    if interaction.guild_id is None:
-        raise app_commands.NoPrivateMessage("This command only works in a server.")
-    return Caller(
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        can_manage_guild=interaction.permissions.manage_guild,
-    )
-
-
-def _transform_refusal(error: app_commands.TransformerError) -> str:
-    """Discord sent a value an option cannot take, e.g. a user who is not in this server."""
-    if error.type in (discord.AppCommandOptionType.user, discord.AppCommandOptionType.mentionable):
-        name = discord.utils.escape_mentions(str(error.value))[:80]
-        return f"{name} is not a member of this server."
-    if error.type is discord.AppCommandOptionType.channel:
-        return "That channel can't be used for this; pick a text channel of this server."
-    return "One of the options has a value I can't use."
 
 
 class TasksTree(app_commands.CommandTree["TasksBot"]):
@@ -88,23 +48,34 @@ class TasksTree(app_commands.CommandTree["TasksBot"]):
     async def _render_error(
         self, interaction: discord.Interaction[TasksBot], error: app_commands.AppCommandError
     ) -> None:
+        voice = interaction.client.voice_for(interaction)
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         if isinstance(cause, Refused):
-            message = render_refusal(cause)
+            message = voice.refusal(cause)
         elif isinstance(cause, app_commands.TransformerError):
-            message = _transform_refusal(cause)
+            message = _transform_refusal(cause, voice)
         elif isinstance(cause, app_commands.NoPrivateMessage):
-            message = "This command only works in a server."
+            message = voice.text("error.server-only")
         elif isinstance(cause, app_commands.CheckFailure):
-            message = "You can't use this command here."
+            message = voice.text("error.not-here")
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("command /%s failed", command, exc_info=cause)
-            message = "Something went wrong on my side; it has been logged."
+            message = voice.text("error.internal")
         try:
             await reply(interaction, message, ephemeral=True)
         except discord.HTTPException:
             log.warning("could not deliver an error reply for interaction %d", interaction.id)
+
+
+def _transform_refusal(error: app_commands.TransformerError, voice: Voice) -> str:
+    """Discord sent a value an option cannot take, e.g. a user who is not in this server."""
+    if error.type in (discord.AppCommandOptionType.user, discord.AppCommandOptionType.mentionable):
+        name = discord.utils.escape_mentions(str(error.value))[:80]
+        return voice.text("error.not-a-member", name=name)
+    if error.type is discord.AppCommandOptionType.channel:
+        return voice.text("error.bad-channel")
+    return voice.text("error.bad-option")
 
 
 class InFlight:
@@ -145,9 +116,11 @@ class InFlight:
 
 
 class TasksBot(commands.Bot):
-    """The bot: slash commands and reactions in front of the task service."""
+    """Slash commands, reactions and the feed, in front of the core."""
 
-    def __init__(self, settings: Settings, service: TaskService, **options: Any) -> None:
+    def __init__(
+        self, settings: Settings, core: Core, catalogue: Catalogue, **options: Any
+    ) -> None:
         # The bot never joins voice; skip discord.py's start-up warnings about voice libraries.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -164,47 +137,34 @@ class TasksBot(commands.Bot):
             **options,
         )
         self.settings = settings
-        self.service = service
+        self.core = core
+        self.catalogue = catalogue
         self.work = InFlight()
-        self.timers = Timers(service)
-        self.poller = Poller(service, settings.CHASTER_POLL_SECONDS)
-        self.web: WebServer | None = None
-        self.heartbeat = Heartbeat(
-            heartbeat_path(settings), alive=lambda: self.is_ready() and not self.is_closed()
-        )
 
     async def setup_hook(self) -> None:
+        await self.tree.set_translator(CommandTranslator(self.catalogue))
         for module in pkgutil.iter_modules(cogs.__path__):
             await self.load_extension(f"{cogs.__name__}.{module.name}")
         await self._sync_commands()
-        # Deadlines first (overdue ones fire at once), then what a crash left half done, then
-        # the first poll round, which catches up with what changed in Chaster meanwhile.
-        await self.timers.start()
-        await self.service.resume()
-        self.poller.start()
-        if self.settings.WEBHOOK_PORT is not None:
-            assert self.settings.WEBHOOK_USERNAME and self.settings.WEBHOOK_PASSWORD
-            self.web = WebServer(
-                self.service,
-                host=self.settings.WEBHOOK_HOST,
-                port=self.settings.WEBHOOK_PORT,
-                username=self.settings.WEBHOOK_USERNAME,
-                password=self.settings.WEBHOOK_PASSWORD,
-                is_healthy=lambda: self.is_ready() and not self.is_closed(),
-            )
-            await self.web.start()
-        self.heartbeat.start()
 
     async def close(self) -> None:
-        """Stop taking work, finish what was accepted, then disconnect."""
-        await self.heartbeat.stop()
-        if self.web is not None:
-            await self.web.stop()
-        await self.poller.stop()
-        await self.timers.stop()
+        """Finish the commands and reactions already accepted, then disconnect."""
         if not await self.work.drained(within=SHUTDOWN_GRACE_SECONDS):
             log.warning("shutting down with %d commands or reactions unfinished", len(self.work))
         await super().close()
+
+    def is_healthy(self) -> bool:
+        return self.is_ready() and not self.is_closed()
+
+    def voice_for(self, interaction: discord.Interaction[Any]) -> Voice:
+        """The words for a reply that only this person sees: their own Discord language."""
+        return Voice(language_of_locale(interaction.locale, self.catalogue), self.catalogue)
+
+    async def server_voice(self, guild_id: int) -> Voice:
+        """The words for a public message in a server: its `/settings language`."""
+        setting = (await self.core.settings.of(guild_id)).language
+        language = server_language(setting, self.get_guild(guild_id), self.catalogue)
+        return Voice(language, self.catalogue)
 
     async def on_app_command_completion(
         self,
@@ -236,17 +196,3 @@ def point_discord_at(settings: Settings) -> None:
     """
     discord.http.Route.BASE = settings.DISCORD_API_URL
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.DISCORD_GATEWAY_URL)
-
-
-@asynccontextmanager
-async def create_bot(settings: Settings, **options: Any) -> AsyncIterator[TasksBot]:
-    """Build the Chaster client, store, service and bot; close them all on exit."""
-    point_discord_at(settings)
-    async with (
-        ChasterClient(settings.CHASTER_API_URL, settings.CHASTER_API_TOKEN) as chaster,
-        await Database.open(settings.DATABASE_PATH) as database,
-    ):
-        service = TaskService(Store(database), chaster, settings.CHASTER_EXTENSION_SLUG)
-        bot = TasksBot(settings, service, **options)
-        async with bot:
-            yield bot

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime
 
 import discord
-from discord.utils import format_dt
 
+from bot.core.durations import format_duration
+from bot.core.errors import Person
+from bot.core.model import TaskAction
+from bot.discord_side.voice import Voice
 from bot.store import SessionLink, Task, TaskState
-from bot.tasks.durations import format_duration
-from bot.tasks.service import TaskAction
 
 START_EMOJI = "\N{BLACK RIGHT-POINTING TRIANGLE}\N{VARIATION SELECTOR-16}"  # ▶️
 COMPLETE_EMOJI = "\N{WHITE HEAVY CHECK MARK}"  # ✅
 FAIL_EMOJI = "\N{CROSS MARK}"  # ❌
 TIMER_EMOJI = "\N{STOPWATCH}\N{VARIATION SELECTOR-16}"  # ⏱️
 WARNING_EMOJI = "\N{WARNING SIGN}\N{VARIATION SELECTOR-16}"  # ⚠️
+CAMERA_EMOJI = "\N{CAMERA}"  # 📷
 FEED_EMOJI = (START_EMOJI, COMPLETE_EMOJI, FAIL_EMOJI)
-
-# Discord's JSON error codes for a channel or message that no longer exists.
-UNKNOWN_CHANNEL = 10003
-UNKNOWN_MESSAGE = 10008
-# What the feed needs in its channel; the README's invite link grants all of them.
-FEED_PERMISSIONS = discord.Permissions(
-    view_channel=True,
-    send_messages=True,
-    embed_links=True,
-    add_reactions=True,
-    read_message_history=True,
-)
 
 _EMOJI_ACTIONS = {
     START_EMOJI: TaskAction.START,
@@ -41,18 +28,27 @@ _EMOJI_ACTIONS = {
     FAIL_EMOJI: TaskAction.FAIL,
 }
 
+# Each state's headline: emoji, catalogue key, colour.
 _HEADLINES = {
-    TaskState.ASSIGNED: ("\N{CLIPBOARD} Task assigned", discord.Colour.blurple()),
-    TaskState.TIMER_RUNNING: (
-        f"{TIMER_EMOJI} Timer running",
-        discord.Colour.gold(),
-    ),
+    TaskState.ASSIGNED: ("\N{CLIPBOARD}", "feed.headline.assigned", discord.Colour.blurple()),
+    TaskState.TIMER_RUNNING: (TIMER_EMOJI, "feed.headline.timer-running", discord.Colour.gold()),
     TaskState.AWAITING_CONFIRMATION: (
-        "\N{RAISED HAND} Awaiting the keyholder's confirmation",
+        "\N{RAISED HAND}",
+        "feed.headline.awaiting-confirmation",
         discord.Colour.orange(),
     ),
-    TaskState.COMPLETED: ("\N{WHITE HEAVY CHECK MARK} Completed", discord.Colour.green()),
-    TaskState.FAILED: ("\N{CROSS MARK} Failed", discord.Colour.red()),
+    TaskState.COMPLETED: (
+        "\N{WHITE HEAVY CHECK MARK}",
+        "feed.headline.completed",
+        discord.Colour.green(),
+    ),
+    TaskState.FAILED: ("\N{CROSS MARK}", "feed.headline.failed", discord.Colour.red()),
+}
+_TIMER_FINISHED = ("\N{ALARM CLOCK}", "feed.headline.timer-finished", discord.Colour.teal())
+_HINTS = {
+    START_EMOJI: "feed.hint.start",
+    COMPLETE_EMOJI: "feed.hint.complete",
+    FAIL_EMOJI: "feed.hint.fail",
 }
 
 
@@ -73,6 +69,13 @@ def timer_finished(task: Task, now: datetime) -> bool:
     )
 
 
+def state_label(task: Task, now: datetime, voice: Voice) -> str:
+    """The task's state in words: "timer running", or "timer finished" once it has."""
+    if timer_finished(task, now):
+        return voice.text("task-state.timer-finished")
+    return voice.text(f"task-state.{task.state.value}")
+
+
 def reactions_for(task: Task) -> list[str]:
     """The reactions that do something for the task in its current state, in display order."""
     if not task.state.is_open:
@@ -91,122 +94,66 @@ def reactions_for(task: Task) -> list[str]:
     return wanted
 
 
-def task_embed(task: Task, link: SessionLink, now: datetime) -> discord.Embed:
+def task_embed(task: Task, link: SessionLink, now: datetime, voice: Voice) -> discord.Embed:
     """The feed message's embed for `task`."""
-    title, colour = _HEADLINES[task.state]
-    if timer_finished(task, now):
-        title, colour = "\N{ALARM CLOCK} Timer finished", discord.Colour.teal()
-    embed = discord.Embed(title=title, description=task.description, colour=colour)
-    embed.add_field(name="Wearer", value=f"<@{link.wearer_id}>")
-    assigned_by = f"<@{task.assigned_by}>" if task.assigned_by else "Chaster"
-    embed.add_field(name="Assigned by", value=assigned_by)
-    embed.add_field(name="Points", value=str(task.points))
-    embed.add_field(name="Kind", value=_kind(task), inline=False)
+    emoji, headline, colour = (
+        _TIMER_FINISHED if timer_finished(task, now) else _HEADLINES[task.state]
+    )
+    embed = discord.Embed(
+        title=f"{emoji} {voice.text(headline)}",
+        description=voice.task_text(task.description),
+        colour=colour,
+    )
+    embed.add_field(name=voice.text("feed.field.wearer"), value=f"<@{link.wearer_id}>")
+    assigned_by = (
+        f"<@{task.assigned_by}>" if task.assigned_by else voice.text("feed.assigned-by-chaster")
+    )
+    embed.add_field(name=voice.text("feed.field.assigned-by"), value=assigned_by)
+    embed.add_field(name=voice.text("feed.field.points"), value=str(task.points))
+    embed.add_field(name=voice.text("feed.field.kind"), value=_kind(task, voice), inline=False)
     ends = task.timer_ends_at
     if task.state is TaskState.TIMER_RUNNING and ends is not None:
-        verb = "Ended" if timer_finished(task, now) else "Ends"
+        key = "feed.timer.ended" if timer_finished(task, now) else "feed.timer.ends"
         embed.add_field(
-            name="Timer",
-            value=f"{verb} {format_dt(ends, 'R')} ({format_dt(ends, 't')})",
-            inline=False,
+            name=voice.text("feed.field.timer"), value=voice.text(key, at=ends), inline=False
         )
     if task.state is TaskState.AWAITING_CONFIRMATION:
         embed.add_field(
-            name="Waiting for",
-            value=f"<@{link.keyholder_id}> to confirm with {COMPLETE_EMOJI} (or {FAIL_EMOJI})",
+            name=voice.text("feed.field.waiting-for"),
+            value=voice.text(
+                "feed.waiting-for",
+                keyholder=Person(link.keyholder_id),
+                complete=COMPLETE_EMOJI,
+                fail=FAIL_EMOJI,
+            ),
             inline=False,
         )
     if task.state is TaskState.COMPLETED and task.points_total is not None:
         total = f"{task.points_total}"
         if task.points_required:
             total += f" / {task.points_required}"
-        embed.add_field(name="Wearer's points", value=total, inline=False)
+        embed.add_field(name=voice.text("feed.field.wearers-points"), value=total, inline=False)
     if task.closed_at is not None:
-        who = f"by <@{task.closed_by}>" if task.closed_by is not None else "in Chaster"
-        embed.add_field(
-            name="Closed", value=f"{who} {format_dt(task.closed_at, 'R')}", inline=False
-        )
-    embed.set_footer(text=f"Task #{task.id} · {_hint(task)}")
+        if task.closed_by is not None:
+            closed = voice.text("feed.closed.by", user=Person(task.closed_by), at=task.closed_at)
+        else:
+            closed = voice.text("feed.closed.in-chaster", at=task.closed_at)
+        embed.add_field(name=voice.text("feed.field.closed"), value=closed, inline=False)
+    embed.set_footer(text=voice.text("feed.footer", id=task.id, hint=_hint(task, voice)))
     return embed
 
 
-def _kind(task: Task) -> str:
+def _kind(task: Task, voice: Voice) -> str:
     parts = []
     if task.duration_seconds is not None:
-        parts.append(f"{TIMER_EMOJI} Timed: {format_duration(task.duration_seconds)}")
+        timed = voice.text("feed.kind.timed", duration=format_duration(task.duration_seconds))
+        parts.append(f"{TIMER_EMOJI} {timed}")
     if task.verification_required:
-        parts.append("\N{CAMERA} Needs a verification photo: the wearer finishes it in Chaster")
-    return " · ".join(parts) or "Untimed"
+        parts.append(f"{CAMERA_EMOJI} {voice.text('feed.kind.photo')}")
+    return " · ".join(parts) or voice.text("feed.kind.untimed")
 
 
-def _hint(task: Task) -> str:
+def _hint(task: Task, voice: Voice) -> str:
     if not task.state.is_open:
-        return "closed"
-    names = {START_EMOJI: "start the timer", COMPLETE_EMOJI: "complete", FAIL_EMOJI: "fail"}
-    return ", ".join(f"{emoji} {names[emoji]}" for emoji in reactions_for(task))
-
-
-# The feed runs inside the command that caused its event, so its troubles can be added to that
-# command's reply: the task itself is saved, but the person should know the feed is stuck.
-_feed_problems: ContextVar[list[str] | None] = ContextVar("feed_problems", default=None)
-
-
-@contextmanager
-def collect_feed_problems() -> Iterator[list[str]]:
-    """Collect what kept the feed from showing a change made inside the block."""
-    problems: list[str] = []
-    token = _feed_problems.set(problems)
-    try:
-        yield problems
-    finally:
-        _feed_problems.reset(token)
-
-
-def report_feed_problem(error: discord.HTTPException, channel_id: int | None) -> None:
-    """Tell the command being handled, if any, what to fix so the feed works again."""
-    problems = _feed_problems.get()
-    text = feed_problem(error, channel_id)
-    if problems is not None and text not in problems:
-        problems.append(text)
-
-
-def feed_problem(error: discord.HTTPException, channel_id: int | None) -> str:
-    """What went wrong with the feed, and who can fix it how."""
-    where = f"<#{channel_id}>" if channel_id else "the feed channel"
-    if isinstance(error, discord.NotFound) and error.code == UNKNOWN_CHANNEL:
-        return (
-            f"The task feed channel {where} no longer exists. A server manager should pick "
-            "another with `/settings feed`."
-        )
-    if isinstance(error, discord.Forbidden):
-        return (
-            f"I can't post the task feed in {where}: I'm missing permissions there. A server "
-            f"manager should let me {missing_permissions_text(FEED_PERMISSIONS)} in that "
-            "channel, or pick another with `/settings feed`."
-        )
-    return (
-        f"Discord did not take the task feed update in {where} ({error.status}). The task is "
-        "saved; the feed catches up with its next change."
-    )
-
-
-# As Discord's channel settings name them, in the order they show them.
-_PERMISSION_NAMES = {
-    "view_channel": "view the channel",
-    "send_messages": "send messages",
-    "embed_links": "embed links",
-    "add_reactions": "add reactions",
-    "read_message_history": "read message history",
-}
-
-
-def missing_permissions_text(permissions: discord.Permissions) -> str:
-    """The feed's `permissions` as words, e.g. "send messages, add reactions"."""
-    return ", ".join(
-        words for name, words in _PERMISSION_NAMES.items() if getattr(permissions, name)
-    )
-
-
-def with_feed_problems(text: str, problems: list[str]) -> str:
-    """A command's reply, followed by anything that kept the feed from showing it."""
-    return "\n".join([text, *(f"{WARNING_EMOJI} {problem}" for problem in problems)])
+        return voice.text("feed.hint.closed")
+    return ", ".join(f"{emoji} {voice.text(_HINTS[emoji])}" for emoji in reactions_for(task))

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Protocol
 
-from bot.background import Background
-from bot.tasks.service import TaskService
+from bot.chaster import RateLimiter
+from bot.jobs.background import Background
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +24,23 @@ log = logging.getLogger(__name__)
 POLL_SHARE = 0.5
 
 
-class Poller:
-    """Calls `TaskService.sync_session` for linked sessions, round after round."""
+class SyncSession(Protocol):
+    async def __call__(self, session_id: str, *, background: bool) -> None: ...
 
-    def __init__(self, service: TaskService, interval_seconds: float) -> None:
-        self.service = service
+
+class Poller:
+    """Calls `sync_session` for linked sessions, round after round."""
+
+    def __init__(
+        self,
+        store: Store,
+        limiter: RateLimiter,
+        sync_session: SyncSession,
+        interval_seconds: float,
+    ) -> None:
+        self._store = store
+        self._limiter = limiter
+        self._sync_session = sync_session
         self.interval = interval_seconds
         # Where the rotation through each group of sessions stopped last round.
         self._cursors: dict[str, int] = {}
@@ -40,8 +54,7 @@ class Poller:
 
     def budget(self) -> int:
         """How many sessions one round may read."""
-        limiter = self.service.chaster.limiter
-        per_second = limiter.limit / limiter.window
+        per_second = self._limiter.limit / self._limiter.window
         return max(1, int(self.interval * per_second * POLL_SHARE))
 
     async def plan(self) -> list[str]:
@@ -50,7 +63,7 @@ class Poller:
         Both groups are read in turn from where the last round stopped, so when there are more
         sessions than one round may read, every one still comes round.
         """
-        sessions = await self.service.store.linked_sessions()
+        sessions = await self._store.linked_sessions()
         urgent = [session for session, has_open_task in sessions if has_open_task]
         rest = [session for session, has_open_task in sessions if not has_open_task]
         budget = self.budget()
@@ -73,7 +86,7 @@ class Poller:
         for session_id in sessions:
             started = time.monotonic()
             try:
-                await self.service.sync_session(session_id, background=True)
+                await self._sync_session(session_id, background=True)
             except Exception:
                 log.exception("poll of session %s failed", session_id)
             await asyncio.sleep(max(0.0, gap - (time.monotonic() - started)))

@@ -14,14 +14,9 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime
 
-from bot.background import Background
-from bot.tasks.service import (
-    Event,
-    EventKind,
-    LinkEventKind,
-    TaskEvent,
-    TaskService,
-)
+from bot.core.model import Clock, Event, EventKind, LinkEventKind, TaskEvent
+from bot.jobs.background import Background
+from bot.store import LinkRequest, Store, Task
 
 log = logging.getLogger(__name__)
 
@@ -72,19 +67,26 @@ class Deadlines:
 
 
 class Timers:
-    """Schedules the service's timer and expiry deadlines, from the store and from events."""
+    """Schedules timer and expiry deadlines, from the store at start and from events after."""
 
-    def __init__(self, service: TaskService) -> None:
-        self.service = service
-        # Through the service, so a clock swapped in later (tests) is the one used.
-        self.deadlines = Deadlines(lambda: service.clock())
-        service.subscribe(self.on_event)
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        finish_timer: Callable[[int], Awaitable[Task | None]],
+        expire_request: Callable[[int], Awaitable[LinkRequest | None]],
+    ) -> None:
+        self._store = store
+        self._finish_timer = finish_timer
+        self._expire_request = expire_request
+        self.deadlines = Deadlines(clock)
 
     async def start(self) -> None:
         """Load every pending deadline (some may be overdue: they run at once) and start."""
-        for task_id, ends_at in await self.service.store.pending_timer_deadlines():
+        for task_id, ends_at in await self._store.pending_timer_deadlines():
             self._timer(task_id, ends_at)
-        for request in await self.service.store.pending_link_requests():
+        for request in await self._store.pending_link_requests():
             self._expiry(request.id, request.expires_at)
         log.info("%d deadlines pending after start-up", len(self.deadlines))
         self.deadlines.start()
@@ -93,6 +95,7 @@ class Timers:
         await self.deadlines.stop()
 
     async def on_event(self, event: Event) -> None:
+        """A timer started or a link request was made: its deadline joins the others."""
         if isinstance(event, TaskEvent):
             ends_at = event.task.timer_ends_at
             if event.kind is EventKind.TIMER_STARTED and ends_at is not None:
@@ -102,12 +105,12 @@ class Timers:
 
     def _timer(self, task_id: int, when: datetime) -> None:
         async def finish() -> None:
-            await self.service.finish_timer(task_id)
+            await self._finish_timer(task_id)
 
         self.deadlines.schedule(when, f"timer of task {task_id}", finish)
 
     def _expiry(self, request_id: int, when: datetime) -> None:
         async def expire() -> None:
-            await self.service.expire_link_request(request_id)
+            await self._expire_request(request_id)
 
         self.deadlines.schedule(when, f"expiry of link request {request_id}", expire)

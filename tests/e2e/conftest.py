@@ -10,16 +10,18 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import discord
 import pytest
 
-from bot.app import TasksBot, create_bot
+from bot.bootstrap import App, create_app
 from bot.config import Settings
-from tests.clock import Clock
+from bot.core import Core
+from bot.discord_side.client import TasksBot
+from bot.store import Store
+from tests.clock import FakeClock
 from tests.fakes.chaster import FakeChaster, FakeSession
 from tests.fakes.discord import (
     MANAGE_GUILD,
@@ -66,15 +68,26 @@ def fields(message: dict[str, Any]) -> dict[str, str]:
 class World:
     discord: FakeDiscord
     chaster: FakeChaster
-    bot: TasksBot
+    app: App
     settings: Settings
-    clock: Clock
+    clock: FakeClock
     sessions: dict[int, FakeSession] = field(default_factory=dict)
 
+    @property
+    def bot(self) -> TasksBot:
+        return self.app.bot
+
+    @property
+    def core(self) -> Core:
+        return self.app.core
+
+    @property
+    def store(self) -> Store:
+        return self.app.store
+
     def advance(self, seconds: float) -> None:
-        """Time passes for the bot and for Chaster alike."""
-        self.clock.offset += timedelta(seconds=seconds)
-        self.chaster.advance(seconds)
+        """Time passes for the bot and for Chaster alike (they share the clock)."""
+        self.clock.advance(seconds)
 
     async def command(
         self,
@@ -240,6 +253,7 @@ async def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterato
         "DEFAULT_GATEWAY",
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
     )
+    clock = FakeClock()
     async with (
         FakeDiscord(
             guild_id=GUILD,
@@ -247,23 +261,21 @@ async def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterato
             members=[KEYHOLDER, WEARER, STRANGER, ADMIN],
             roles=[ADMINS],
         ) as discord_fake,
-        FakeChaster(slug=SLUG) as chaster,
+        FakeChaster(slug=SLUG, clock=clock.now) as chaster,
     ):
         settings = e2e_settings(discord_fake, chaster, tmp_path / "bot.sqlite3")
-        clock = Clock()
-        async with create_bot(settings, guild_ready_timeout=0.05) as bot:
-            bot.service.clock = clock.now
-            runner = asyncio.create_task(bot.start(settings.DISCORD_TOKEN.get_secret_value()))
-            ready = asyncio.create_task(bot.wait_until_ready())
+        async with create_app(settings, clock=clock.now, guild_ready_timeout=0.05) as app:
+            runner = asyncio.create_task(app.run())
+            ready = asyncio.create_task(app.bot.wait_until_ready())
             done, _ = await asyncio.wait(
                 {runner, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED
             )
             if ready not in done:
                 ready.cancel()
-                await bot.close()
+                await app.close()
                 await runner
                 raise AssertionError("the bot never became ready")
-            yield World(discord_fake, chaster, bot, settings, clock)
-            await bot.close()
+            yield World(discord_fake, chaster, app, settings, clock)
+            await app.close()
             await runner
         assert discord_fake.unhandled == []

@@ -327,16 +327,14 @@ def write_posts(world: World, action: str) -> int:
 
 
 async def open_task(world: World) -> Task | None:
-    link = await world.bot.service.store.get_open_link(
-        world.settings.DISCORD_GUILD_ID or 0, WEARER.id
-    )
+    link = await world.store.get_open_link(world.settings.DISCORD_GUILD_ID or 0, WEARER.id)
     if link is None:
         return None
-    return await world.bot.service.store.get_open_task(link.id)
+    return await world.store.get_open_task(link.id)
 
 
 async def only_task(world: World) -> Task:
-    store = world.bot.service.store
+    store = world.store
     link = await store.get_open_link(world.settings.DISCORD_GUILD_ID or 0, WEARER.id)
     assert link is not None
     task = await store.latest_task(link.id)
@@ -380,7 +378,7 @@ async def test_chaster_fault(
 async def check_store(
     world: World, action: str, fault: Fault, scene: Scene, succeeded: bool
 ) -> None:
-    store = world.bot.service.store
+    store = world.store
     guild = world.settings.DISCORD_GUILD_ID or 0
     link = await store.get_open_link(guild, WEARER.id)
     if action == LINK:

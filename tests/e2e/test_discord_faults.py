@@ -37,9 +37,9 @@ async def assign_reply(world: World, **options: Any) -> str:
 
 
 async def open_task_state(world: World) -> str | None:
-    link = await world.bot.service.store.get_open_link(world.discord.guild_id, WEARER.id)
+    link = await world.store.get_open_link(world.discord.guild_id, WEARER.id)
     assert link is not None
-    task = await world.bot.service.store.get_open_task(link.id)
+    task = await world.store.get_open_task(link.id)
     return None if task is None else str(task.state)
 
 
@@ -103,7 +103,7 @@ async def test_no_permission_in_the_feed_channel_is_reported_to_a_manager(world:
     assert int(message["channel_id"]) == FEED
     assert message["content"] == f"<@{WEARER.id}>'s task (it could not be shown before)."
     await world.wait_reactions(message["id"], [COMPLETE, FAIL])
-    task = await world.bot.service.task_for_message(int(message["id"]))
+    task = await world.core.tasks.for_message(int(message["id"]))
     assert task is not None and str(task.state) == "timer_running"
 
 
@@ -132,7 +132,7 @@ async def test_settings_feed_refuses_a_channel_the_bot_cannot_post_in(world: Wor
         f"I can't run the task feed in <#{FEED}>: I need permission to embed links there. "
         "Give me that, or pick another channel."
     )
-    settings = await world.bot.service.store.get_guild_settings(world.discord.guild_id)
+    settings = await world.store.get_guild_settings(world.discord.guild_id)
     assert settings.feed_channel_id is None
 
 

@@ -39,6 +39,22 @@ WEBHOOK_USER = "chaster"
 WEBHOOK_PASSWORD = "webhook-password-value"
 
 
+def action_log(delivery: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The type and text of the action log a webhook delivery carried."""
+    log = delivery["body"].get("data", {}).get("actionLog") or {}
+    return log.get("type"), log.get("description")
+
+
+def delivered(chaster: FakeChaster) -> list[tuple[str | None, str | None, int | None]]:
+    """Every webhook delivery attempt so far: the action log it carried and the bot's answer."""
+    return [(*action_log(d), d["status"]) for d in chaster.webhook_deliveries]
+
+
+async def wait_for_delivery(chaster: FakeChaster, log_type: str, text: str) -> None:
+    """Until the delivery of that action log has had its answer."""
+    await chaster.wait_for_webhook(lambda d: action_log(d) == (log_type, text), timeout=15)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -305,7 +321,12 @@ async def test_task_completed_inside_chaster_reaches_the_feed_by_webhook(
     assert any(f["value"].startswith("in Chaster") for f in embed["fields"])
     # Chaster's echo of the bot's own assign created no second feed message.
     assert len([m for m in deployment.discord.bot_messages(CHANNEL) if m.get("embeds")]) == 1
-    assert all(d["status"] == 200 for d in deployment.chaster.webhook_deliveries)
+    # Both Chaster's echo of the assign and the completion were accepted at the first attempt.
+    await wait_for_delivery(deployment.chaster, "tasks_task_completed", "Stand still")
+    assert delivered(deployment.chaster) == [
+        ("tasks_task_assigned", "Stand still", 200),
+        ("tasks_task_completed", "Stand still", 200),
+    ]
 
 
 async def test_webhook_auth_duplicates_and_lock_end(deployment: Deployment) -> None:

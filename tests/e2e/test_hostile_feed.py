@@ -15,7 +15,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.tasks.text import clean_task_text
+from bot.core.text import clean_task_text
 from tests.e2e.conftest import ADMIN, ADMINS, CHANNEL, KEYHOLDER, STRANGER, WEARER, World, embed
 
 HOSTILE_DESCRIPTIONS = [
@@ -128,7 +128,7 @@ async def test_a_hostile_task_from_chaster_is_cleaned_and_pings_only_the_wearer(
     raw = f"@everyone <@&{ADMINS.id}> <@{STRANGER.id}> \u202eetad yrev\u202c **now**"
     world.chaster.assign_in_app(session.session_id, raw, points=1)
     # The same path the poller and webhooks take.
-    await world.bot.service.sync_session(session.session_id)
+    await world.core.sync.sync_session(session.session_id)
     [feed] = world.feed_messages()
     assert embed(feed)["description"] == clean_task_text(raw)
     assert "\u202e" not in embed(feed)["description"]

@@ -238,5 +238,5 @@ async def test_link_request_that_cannot_be_posted_is_withdrawn(world: World) -> 
     text = await world.refusal("link", ADMIN, wearer=WEARER, session_id=session.session_id)
     assert text.startswith("I can't post the link request in this channel"), text
     # Withdrawn: no request is left waiting (and expiring later) for a message nobody saw.
-    assert await world.bot.service.store.pending_link_requests() == []
-    assert await world.bot.service.store.get_open_link(world.discord.guild_id, WEARER.id) is None
+    assert await world.store.pending_link_requests() == []
+    assert await world.store.get_open_link(world.discord.guild_id, WEARER.id) is None

@@ -330,3 +330,17 @@ async def test_reactions_after_unlink_are_refused(world: World) -> None:
     assert "no longer linked" in notice["content"], notice
     assert world.chaster.count_calls("POST", "/tasks/complete") == 0
     assert session.current_task is not None
+
+
+async def test_a_notice_that_names_the_keyholder_pings_only_the_wearer(world: World) -> None:
+    await world.link()
+    feed = await world.assign()
+    await world.react(WEARER, int(feed["id"]), COMPLETE, CHANNEL)
+    await notice_for(world, KEYHOLDER, CHANNEL, int(feed["id"]))  # the confirmation request
+    await world.react(WEARER, int(feed["id"]), COMPLETE, CHANNEL)
+    await world.wait_reaction_removed(feed["id"], WEARER, COMPLETE)
+    # The refusal names the keyholder; only the wearer who reacted is notified.
+    notice = await notice_for(world, WEARER, CHANNEL, int(feed["id"]))
+    assert notice["content"] == (
+        f"<@{WEARER.id}> Already waiting for <@{KEYHOLDER.id}> to confirm."
+    ), notice

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import discord
 import pytest
 
 from tests.e2e.conftest import (
@@ -260,7 +261,11 @@ async def test_assign_with_a_slow_chaster_defers_within_the_deadline(world: Worl
     final = await handle.final_message(timeout=20)
     assert final["content"] == "Assigned to <@5002>: “Slowly” (1 points)."
     assert final["at"] - handle.dispatched_at >= 4
-    assert not any(response["late"] for response in handle.responses())
+    # The deferral and then the answer, neither of them late.
+    assert [(r["kind"], r["late"]) for r in handle.responses()] == [
+        ("callback", False),
+        ("followup", False),
+    ]
     [feed] = world.feed_messages()
     assert feed["embeds"][0]["description"] == "Slowly"
 
@@ -295,7 +300,12 @@ async def test_settings_need_manage_server_checked_by_the_bot(world: World) -> N
 
 
 async def test_discord_hides_settings_from_members_without_manage_server(world: World) -> None:
-    with pytest.raises(PermissionError):
+    # /settings asks for Manage Server by default.
+    manage_server = discord.Permissions(manage_guild=True).value
+    needs_manage_server = (
+        rf"^Discord would not let {STRANGER.name} run /settings: needs permissions {manage_server}$"
+    )
+    with pytest.raises(PermissionError, match=needs_manage_server):
         await world.command("settings", STRANGER, "feed", channel=ChannelRef(FEED))
 
 

@@ -248,6 +248,7 @@ class FakeChaster:
         rate_limit: int | None = None,
         rate_window: float = 60.0,
         reset_header_format: ResetFormat = "epoch_s",
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.token = token
         self.slug = slug
@@ -287,6 +288,9 @@ class FakeChaster:
         self.webhook_retry_delays: list[float] = [60, 120, 180, 240]
         self.webhook_deliveries: list[dict[str, Any]] = []
 
+        # Shared with the bot under test when given (a FakeClock's `now`); otherwise real time
+        # plus what `advance` added, for a bot running in its own process.
+        self._clock = clock
         self._offset = 0.0
         self._rules: list[_Rule] = []
         self._cond = asyncio.Condition()
@@ -363,9 +367,14 @@ class FakeChaster:
     # ------------------------------------------------------------------ clock
 
     def now(self) -> datetime:
+        if self._clock is not None:
+            return self._clock()
         return datetime.now(UTC) + timedelta(seconds=self._offset)
 
     def advance(self, seconds: float) -> None:
+        """Move this fake's own time; with a shared clock, advance that clock instead."""
+        if self._clock is not None:
+            raise RuntimeError("this fake shares a clock: advance the clock")
         self._offset += seconds
 
     # ------------------------------------------------------------------ calls

@@ -20,7 +20,11 @@ What the fake models beyond answering routes, because real Discord does:
 * ``send_slash`` refuses commands that were never synced, unknown options, and users who lack the
   command's ``default_member_permissions`` (Discord would not let them invoke it);
 * one server in full; ``join_other_server`` adds another by id with one channel, so commands
-  synced globally can come from there (a channel is in one server; guild commands stay in theirs).
+  synced globally can come from there (a channel is in one server; guild commands stay in theirs);
+* languages: each interaction carries its user's ``FakeUser.locale`` and the server's
+  ``preferred_locale`` (``set_preferred_locale`` changes it and sends GUILD_UPDATE); synced
+  commands' ``name_localizations``/``description_localizations`` must use Discord's locales and
+  lengths (400 50035 otherwise).
 
 Typical fixture (see tests/test_fake_discord.py)::
 
@@ -304,6 +308,8 @@ class FakeUser:
     roles: tuple[int, ...] = ()
     global_name: str | None = None
     nick: str | None = None
+    #: the language of the user's Discord client, sent as each interaction's ``locale``
+    locale: str = "en-US"
 
 
 @dataclass(frozen=True)
@@ -604,6 +610,8 @@ def interaction_payload(
     member: JSON,
     app_permissions: int,
     message: JSON | None = None,
+    locale: str = "en-US",
+    guild_locale: str = "en-US",
 ) -> JSON:
     """INTERACTION_CREATE. ``attachment_size_limit`` is required by discord.py 2.7."""
     payload: JSON = {
@@ -614,13 +622,13 @@ def interaction_payload(
         "version": 1,
         "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
         "guild_id": str(guild_id),
-        "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
+        "guild": {"id": str(guild_id), "locale": guild_locale, "features": []},
         "channel_id": channel["id"],
         "channel": channel,
         "member": member,
         "app_permissions": str(app_permissions),
-        "locale": "en-US",
-        "guild_locale": "en-US",
+        "locale": locale,
+        "guild_locale": guild_locale,
         "entitlements": [],
         "entitlement_sku_ids": [],
         "context": 0,
@@ -631,6 +639,71 @@ def interaction_payload(
     if message is not None:
         payload["message"] = message
     return payload
+
+
+# The locales Discord accepts as keys of `name_localizations` and `description_localizations`.
+DISCORD_LOCALES = frozenset(
+    [
+        "id",
+        "da",
+        "de",
+        "en-GB",
+        "en-US",
+        "es-ES",
+        "es-419",
+        "fr",
+        "hr",
+        "it",
+        "lt",
+        "hu",
+        "nl",
+        "no",
+        "pl",
+        "pt-BR",
+        "ro",
+        "fi",
+        "sv-SE",
+        "vi",
+        "tr",
+        "cs",
+        "el",
+        "bg",
+        "ru",
+        "uk",
+        "hi",
+        "th",
+        "zh-CN",
+        "ja",
+        "zh-TW",
+        "ko",
+    ]
+)
+
+
+def _check_localizations(where: str, item: JSON, errors: dict[str, tuple[str, str]]) -> None:
+    """Discord's rules for a command's, option's or choice's localizations: known locales only,
+    names 1-32 and descriptions 1-100 characters; nested options and choices likewise."""
+    for field_name, limit in (("name_localizations", 32), ("description_localizations", 100)):
+        if "choices" in where and field_name == "name_localizations":
+            limit = 100  # a choice's name is what users read
+        localized = item.get(field_name)
+        if localized is None:
+            continue
+        if not isinstance(localized, dict):
+            errors[f"{where}.{field_name}"] = ("DICT_TYPE_CONVERT", "Must be a dict")
+            continue
+        for locale, text in localized.items():
+            if locale not in DISCORD_LOCALES:
+                errors[f"{where}.{field_name}.{locale}"] = ("LOCALE_INVALID", "Invalid locale")
+            elif not isinstance(text, str) or not 1 <= len(text) <= limit:
+                errors[f"{where}.{field_name}.{locale}"] = (
+                    "BASE_TYPE_BAD_LENGTH",
+                    f"Must be between 1 and {limit} in length.",
+                )
+    for number, option in enumerate(item.get("options") or []):
+        _check_localizations(f"{where}.options.{number}", option, errors)
+    for number, choice in enumerate(item.get("choices") or []):
+        _check_localizations(f"{where}.choices.{number}", choice, errors)
 
 
 def validate_message_body(body: JSON, *, has_files: bool, creating: bool) -> JSON | None:
@@ -869,9 +942,12 @@ class FakeDiscord:
         everyone_permissions: int = DEFAULT_EVERYONE_PERMISSIONS,
         guild_name: str = "Test Guild",
         token: str | None = None,
+        preferred_locale: str = "en-US",
     ) -> None:
         self.guild_id = guild_id
         self.guild_name = guild_name
+        #: the server's language (Server Settings > Community > Server Primary Language)
+        self.preferred_locale = preferred_locale
         self.application_id = application_id
         self.owner_id = owner_id
         #: if set, REST calls and IDENTIFY must carry this token (401 / close 4004 otherwise)
@@ -1123,6 +1199,14 @@ class FakeDiscord:
     def bot_permissions(self) -> int:
         return self.member_permissions(self.bot_user)
 
+    async def set_preferred_locale(self, locale: str) -> None:
+        """Change the server's language and tell the gateway (GUILD_UPDATE)."""
+        self.preferred_locale = locale
+        data = self.guild_payload(intents=0)
+        for key in ("members", "channels", "threads", "presences", "voice_states", "joined_at"):
+            data.pop(key, None)
+        await self._broadcast("GUILD_UPDATE", data)
+
     async def set_role_permissions(self, role_id: int, permissions: int) -> None:
         """Change a role's permissions (e.g. ``fake.bot_role_id``) and tell the gateway."""
         old = self.roles[role_id]
@@ -1176,7 +1260,7 @@ class FakeDiscord:
             "premium_tier": 0,
             "premium_subscription_count": 0,
             "premium_progress_bar_enabled": False,
-            "preferred_locale": "en-US",
+            "preferred_locale": self.preferred_locale,
             "system_channel_id": None,
             "system_channel_flags": 0,
             "afk_channel_id": None,
@@ -1692,6 +1776,8 @@ class FakeDiscord:
             member=member_payload(user, permissions=perms),
             app_permissions=self.bot_permissions,
             message=message,
+            locale=user.locale,
+            guild_locale=self.preferred_locale,
         )
         handle = InteractionHandle(
             self,
@@ -2158,6 +2244,7 @@ class FakeDiscord:
                 errors[f"{i}.name"] = ("APPLICATION_COMMAND_INVALID_NAME", "Invalid name")
             if ctype == 1 and not 1 <= len(str(cmd.get("description", ""))) <= 100:
                 errors[f"{i}.description"] = ("BASE_TYPE_BAD_LENGTH", "Must be 1-100 long")
+            _check_localizations(f"{i}", cmd, errors)
             entry: JSON = {
                 **cmd,
                 "id": old_ids.get((name, ctype)) or str(self._snowflakes.next()),

@@ -1,0 +1,149 @@
+"""The composition root: build every part from the settings, start them in order, stop them.
+
+    settings -> Chaster client, database, store -> core -> Discord bot, timers, poller,
+    web server, heartbeat
+
+Nothing else constructs a part or owns its lifecycle; tests build a whole deployment here too,
+with their own clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from bot.chaster import ChasterClient
+from bot.config import Settings
+from bot.core import Core, build_core
+from bot.core.model import Clock, utc_now
+from bot.discord_side.client import TasksBot, point_discord_at
+from bot.health import Heartbeat, heartbeat_path
+from bot.i18n import Catalogue, default_catalogue
+from bot.jobs.poller import Poller
+from bot.jobs.timers import Timers
+from bot.store import Database, Store
+from bot.web import WebServer
+
+log = logging.getLogger(__name__)
+
+
+class App:
+    """One deployment: every part, and the order they start and stop in."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        core: Core,
+        bot: TasksBot,
+        timers: Timers,
+        poller: Poller,
+        web: WebServer | None,
+        heartbeat: Heartbeat,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.core = core
+        self.bot = bot
+        self.timers = timers
+        self.poller = poller
+        self.web = web
+        self.heartbeat = heartbeat
+        self._closed = False
+
+    async def run(self) -> None:
+        """Log in to Discord (cogs and commands), start the jobs, stay connected until
+        `close`."""
+        await self.bot.login(self.settings.DISCORD_TOKEN.get_secret_value())
+        await self._start_jobs()
+        await self.bot.connect()
+
+    async def _start_jobs(self) -> None:
+        # Deadlines first (overdue ones fire at once), then what a crash left half done, then
+        # the first poll round, which catches up with what changed in Chaster meanwhile.
+        await self.timers.start()
+        await self.core.sync.resume()
+        self.poller.start()
+        if self.web is not None:
+            await self.web.start()
+        self.heartbeat.start()
+
+    async def close(self) -> None:
+        """Stop taking work, finish what was accepted, then disconnect (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.heartbeat.stop()
+        if self.web is not None:
+            await self.web.stop()
+        await self.poller.stop()
+        await self.timers.stop()
+        await self.bot.close()
+
+
+@asynccontextmanager
+async def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    catalogue: Catalogue | None = None,
+    **bot_options: Any,
+) -> AsyncIterator[App]:
+    """Build the whole deployment; close every part on exit."""
+    point_discord_at(settings)
+    catalogue = catalogue or default_catalogue()
+    async with (
+        ChasterClient(settings.CHASTER_API_URL, settings.CHASTER_API_TOKEN) as chaster,
+        await Database.open(settings.DATABASE_PATH) as database,
+    ):
+        store = Store(database)
+        core = build_core(
+            store,
+            chaster,
+            extension_slug=settings.CHASTER_EXTENSION_SLUG,
+            languages=catalogue.languages,
+            clock=clock,
+        )
+        timers = Timers(
+            store,
+            clock,
+            finish_timer=core.sync.finish_timer,
+            expire_request=core.links.expire_request,
+        )
+        # Before the feed subscribes (when the cogs load): a deadline is saved first.
+        core.events.subscribe(timers.on_event)
+        bot = TasksBot(settings, core, catalogue, **bot_options)
+        web = None
+        if settings.WEBHOOK_PORT is not None:
+            if not (settings.WEBHOOK_USERNAME and settings.WEBHOOK_PASSWORD):
+                raise ValueError("the settings check requires webhook credentials with a port")
+            web = WebServer(
+                store,
+                core.sync.handle_webhook,
+                clock,
+                host=settings.WEBHOOK_HOST,
+                port=settings.WEBHOOK_PORT,
+                username=settings.WEBHOOK_USERNAME,
+                password=settings.WEBHOOK_PASSWORD,
+                is_healthy=bot.is_healthy,
+            )
+        app = App(
+            settings,
+            store=store,
+            core=core,
+            bot=bot,
+            timers=timers,
+            poller=Poller(
+                store, chaster.limiter, core.sync.sync_session, settings.CHASTER_POLL_SECONDS
+            ),
+            web=web,
+            heartbeat=Heartbeat(heartbeat_path(settings), alive=bot.is_healthy),
+        )
+        async with bot:
+            try:
+                yield app
+            finally:
+                await app.close()

@@ -1,0 +1,76 @@
+"""Reading a linked lock from Chaster, and keeping what the link knows of it in step."""
+
+from __future__ import annotations
+
+from bot.chaster import ChasterClient, ChasterError, Lock
+from bot.core.chaster_errors import chaster_failed, chaster_refused
+from bot.core.errors import Reason, Refused
+from bot.core.text import same_task
+from bot.store import SessionLink, Store
+
+
+def holds_lock(lock: Lock, keyholder_id: int) -> bool:
+    """Whether Chaster shows this Discord user as the lock's keyholder."""
+    return lock.keyholder is not None and lock.keyholder.discord_id == str(keyholder_id)
+
+
+class Locks:
+    """The Chaster side of a link: its lock, and whether its keyholder of record holds it."""
+
+    def __init__(self, store: Store, chaster: ChasterClient) -> None:
+        self._store = store
+        self._chaster = chaster
+
+    async def read(self, link: SessionLink) -> Lock:
+        """The link's lock now, for a person waiting; Refused if Chaster can't say."""
+        try:
+            lock = (await self._chaster.get_session(link.chaster_session_id)).lock
+        except ChasterError as error:
+            if error.status == 404:
+                raise Refused(Reason.SESSION_GONE) from None
+            raise chaster_failed(error) from None
+        await self.remember_keyholder(link, lock)
+        return lock
+
+    async def remember_keyholder(self, link: SessionLink, lock: Lock) -> None:
+        """Keep the link's actor fact in step with the lock (its keyholder can change)."""
+        holds = holds_lock(lock, link.keyholder_id)
+        if link.keyholder_is_lock_keyholder is not holds:
+            await self._store.set_keyholder_is_lock_keyholder(link.id, holds)
+
+    async def keyholder_holds_lock(self, link: SessionLink, lock: Lock | None = None) -> bool:
+        """Whether the keyholder of record is the lock's keyholder in Chaster: from `lock`
+        when given, else from the link's record, else from a fresh read."""
+        if lock is not None:
+            return holds_lock(lock, link.keyholder_id)
+        if link.keyholder_is_lock_keyholder is not None:
+            return link.keyholder_is_lock_keyholder
+        return holds_lock(await self.read(link), link.keyholder_id)
+
+    async def is_current(self, link: SessionLink, text: str) -> bool | None:
+        """Whether Chaster's current task is the one with this text; None if it can't be read."""
+        try:
+            tasks = (await self._chaster.get_session(link.chaster_session_id)).lock.tasks
+        except ChasterError:
+            return None
+        current = tasks.current_task if tasks is not None else None
+        return current is not None and same_task(current.task, text)
+
+    async def refusal_for(
+        self, link: SessionLink, error: ChasterError, *, assigning: bool
+    ) -> Refused:
+        """Chaster refused a task action. Its 404 means either the session or the lock's Tasks
+        extension is gone, in words that may not say which: read the session to tell."""
+        if error.status != 404:
+            return chaster_refused(error)
+        try:
+            lock = await self.read(link)
+        except Refused as refusal:
+            return refusal
+        if lock.tasks is None:
+            return Refused(
+                Reason.NO_TASKS_EXTENSION_TRY_AGAIN
+                if assigning
+                else Reason.NO_TASKS_EXTENSION_ASSIGN_NEW
+            )
+        return chaster_refused(error)

@@ -1,0 +1,108 @@
+"""The core's vocabulary: who asks, what they can do to a task, and the events that follow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from bot.chaster import TasksState
+from bot.core.errors import Refused
+from bot.store import LinkRequest, SessionLink, Task
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The person asking, in the server where they asked."""
+
+    user_id: int
+    guild_id: int
+    can_manage_guild: bool = False
+
+
+class TaskAction(StrEnum):
+    """What a person can do to an open task."""
+
+    START = "start"
+    COMPLETE = "complete"
+    FAIL = "fail"
+
+
+class CloseReason(StrEnum):
+    """Why a link was closed, as the store records it."""
+
+    UNLINKED = "unlinked"
+    LOCK_ENDED = "lock-ended"
+    SESSION_GONE = "session-gone"
+
+
+class EventKind(StrEnum):
+    ASSIGNED = "assigned"
+    TIMER_STARTED = "timer_started"
+    TIMER_FINISHED = "timer_finished"
+    CONFIRMATION_REQUESTED = "confirmation_requested"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """Something happened to a task; `channel_id` is the feed channel it belongs in.
+
+    `by_user_id` is the Discord user who did it, or None when it happened inside Chaster or
+    the bot did it on its own (a timer running out).
+    """
+
+    kind: EventKind
+    task: Task
+    link: SessionLink
+    channel_id: int | None
+    by_user_id: int | None
+
+
+class LinkEventKind(StrEnum):
+    REQUESTED = "requested"
+    REQUEST_EXPIRED = "request_expired"
+    LOCK_ENDED = "lock_ended"
+
+
+@dataclass(frozen=True)
+class LinkEvent:
+    """Something happened to a link or a link request."""
+
+    kind: LinkEventKind
+    link: SessionLink | None = None
+    request: LinkRequest | None = None
+    channel_id: int | None = None
+
+
+Event = TaskEvent | LinkEvent
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    """The result of /link: a link made at once, or a request waiting for the wearer's ✅."""
+
+    link: SessionLink | None
+    request: LinkRequest | None
+    lock_title: str | None
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """What /task status shows: the link, its open (or latest) task, and Chaster's view.
+
+    `chaster_problem` says why Chaster's side is missing when `chaster` is None.
+    """
+
+    link: SessionLink
+    task: Task | None
+    chaster: TasksState | None
+    chaster_problem: Refused | None

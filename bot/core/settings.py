@@ -1,0 +1,65 @@
+"""Per-server settings: where the feed goes, whether wearers complete their own tasks, and the
+language of the server's public messages."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from bot.core.audit import Audit
+from bot.core.errors import Channel, Codes, Permissions, Reason, Refused
+from bot.core.model import Caller
+from bot.core.policy import Action, require, role_of
+from bot.store import GuildSettings, SessionLink, Store
+
+AUTO_LANGUAGE = "auto"
+
+
+class ServerSettings:
+    def __init__(self, store: Store, audit: Audit, *, languages: Collection[str]) -> None:
+        self._store = store
+        self._audit = audit
+        # The catalogue's languages; 'auto' follows the server's own locale.
+        self._languages = frozenset(languages)
+
+    async def of(self, guild_id: int) -> GuildSettings:
+        return await self._store.get_guild_settings(guild_id)
+
+    async def set_feed_channel(
+        self, caller: Caller, channel_id: int, *, missing_permissions: Collection[str] = ()
+    ) -> GuildSettings:
+        """Post the feed in `channel_id`; `missing_permissions` are those the bot lacks there."""
+        async with self._audit.action(caller, "settings.feed", detail=f"channel={channel_id}"):
+            require(Action.SETTINGS, role_of(caller))
+            if missing_permissions:
+                raise Refused(
+                    Reason.FEED_CHANNEL_UNUSABLE,
+                    channel=Channel(channel_id),
+                    permissions=Permissions(tuple(missing_permissions)),
+                )
+            return await self._store.set_feed_channel(caller.guild_id, channel_id)
+
+    async def set_wearer_can_complete(self, caller: Caller, allowed: bool) -> GuildSettings:
+        async with self._audit.action(
+            caller, "settings.wearer-complete", detail=f"allowed={allowed}"
+        ):
+            require(Action.SETTINGS, role_of(caller))
+            return await self._store.set_wearer_can_complete(caller.guild_id, allowed)
+
+    async def set_language(self, caller: Caller, language: str) -> GuildSettings:
+        async with self._audit.action(caller, "settings.language", detail=f"language={language}"):
+            require(Action.SETTINGS, role_of(caller))
+            if language != AUTO_LANGUAGE and language not in self._languages:
+                raise Refused(
+                    Reason.UNKNOWN_LANGUAGE,
+                    language=language,
+                    languages=Codes((AUTO_LANGUAGE, *sorted(self._languages))),
+                )
+            return await self._store.set_language(caller.guild_id, language)
+
+    async def feed_channel_for(
+        self, link: SessionLink, *, fallback: int | None = None
+    ) -> int | None:
+        """Where the link's messages go now: the server's feed channel if it has one, else
+        `fallback` (the channel of the command at hand), else the channel of its /link."""
+        settings = await self._store.get_guild_settings(link.guild_id)
+        return settings.feed_channel_id or fallback or link.channel_id

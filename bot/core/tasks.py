@@ -1,0 +1,184 @@
+"""Giving a wearer a task, and showing where it stands."""
+
+from __future__ import annotations
+
+from bot.chaster import (
+    ChasterClient,
+    ChasterError,
+    ChasterUnavailable,
+    Lock,
+    TaskDetails,
+    TasksState,
+)
+from bot.core.chaster_errors import chaster_failed, trouble
+from bot.core.durations import parse_duration
+from bot.core.errors import Consequence, Person, Reason, Refused, TaskText
+from bot.core.links import open_link
+from bot.core.locks import Locks
+from bot.core.model import Caller, EventKind, TaskStatus
+from bot.core.policy import Action, chaster_actor, require, role_of
+from bot.core.settings import ServerSettings
+from bot.core.shared import Shared
+from bot.core.text import check_description
+from bot.store import SessionLink, Store, Task
+
+
+class Tasks:
+    def __init__(
+        self,
+        store: Store,
+        chaster: ChasterClient,
+        shared: Shared,
+        *,
+        locks: Locks,
+        settings: ServerSettings,
+    ) -> None:
+        self._store = store
+        self._chaster = chaster
+        self._locks = locks
+        self._settings = settings
+        self._audit = shared.audit
+        self._guards = shared.guards
+        self._events = shared.events
+        self._clock = shared.clock
+
+    async def assign(
+        self,
+        caller: Caller,
+        wearer_id: int,
+        *,
+        description: str,
+        points: int,
+        verification_required: bool = False,
+        duration: str | None = None,
+        channel_id: int,
+    ) -> Task:
+        """Give the wearer a task in Chaster (keyholder of record only)."""
+        async with self._audit.action(caller, "task.assign", detail=f"wearer={wearer_id}") as audit:
+            text = check_description(description)
+            if points < 0:
+                raise Refused(Reason.NEGATIVE_POINTS)
+            seconds = (
+                parse_duration(duration) if duration is not None and duration.strip() else None
+            )
+            async with self._guards.of(caller.guild_id, wearer_id):
+                link = await open_link(self._store, caller.guild_id, wearer_id)
+                audit.link_id = link.id
+                granted = require(
+                    Action.ASSIGN, role_of(caller, link), keyholder=Person(link.keyholder_id)
+                )
+                open_task = await self._store.get_open_task(link.id)
+                if open_task is not None:
+                    raise Refused(
+                        Reason.OPEN_TASK_EXISTS,
+                        wearer=Person(wearer_id),
+                        task=TaskText(open_task.description),
+                        state=open_task.state,
+                    )
+                lock: Lock | None = None
+                if link.keyholder_is_lock_keyholder is None:
+                    # The actor is not known yet (a link from an older version): read the
+                    # session once, and check Chaster's side while at it.
+                    lock = await self._locks.read(link)
+                    _require_free(_require_tasks(lock), wearer_id)
+                # Otherwise no read first: Chaster itself refuses an assign while a task or a
+                # vote is current (its message reaches the user), and one request per assign
+                # doubles how many fit in Chaster's rate limit.
+                actor = chaster_actor(
+                    granted, holds_lock=await self._locks.keyholder_holds_lock(link, lock)
+                )
+                details = TaskDetails(
+                    task=text,
+                    points=points,
+                    verification_required=verification_required,
+                    duration=seconds,
+                )
+                try:
+                    await self._chaster.assign_task(link.chaster_session_id, details, actor)
+                except ChasterUnavailable as error:
+                    # Never sent again: a second assign could give the wearer two tasks.
+                    await self._require_assign_landed(link, text, error)
+                except ChasterError as error:
+                    raise await self._locks.refusal_for(link, error, assigning=True) from None
+                task = await self._store.create_task(
+                    link_id=link.id,
+                    description=text,
+                    points=points,
+                    verification_required=verification_required,
+                    duration_seconds=seconds,
+                    assigned_by=caller.user_id,
+                    now=self._clock(),
+                    feed_channel_id=await self._settings.feed_channel_for(
+                        link, fallback=channel_id
+                    ),
+                )
+                audit.task_id = task.id
+                await self._events.task_event(EventKind.ASSIGNED, task, link, caller.user_id)
+                return task
+
+    async def _require_assign_landed(
+        self, link: SessionLink, text: str, error: ChasterUnavailable
+    ) -> None:
+        """After an assign without a usable answer: return if Chaster shows our task as the
+        current one, else raise Refused saying what is known."""
+        if not error.may_have_applied:
+            raise chaster_failed(error, Consequence.NOTHING_ASSIGNED)
+        landed = await self._locks.is_current(link, text)
+        if landed is None:
+            raise Refused(Reason.ASSIGN_OUTCOME_UNKNOWN, trouble=trouble(error))
+        if not landed:
+            raise Refused(Reason.ASSIGN_DID_NOT_LAND, trouble=trouble(error))
+
+    async def status(self, caller: Caller, wearer_id: int) -> TaskStatus:
+        """The wearer's link, task and Chaster points (wearer and keyholder only)."""
+        async with self._audit.action(caller, "task.status", detail=f"wearer={wearer_id}") as audit:
+            link = await open_link(self._store, caller.guild_id, wearer_id)
+            audit.link_id = link.id
+            require(Action.STATUS, role_of(caller, link))
+            task = await self._store.get_open_task(link.id) or await self._store.latest_task(
+                link.id
+            )
+            try:
+                lock = (await self._chaster.get_session(link.chaster_session_id)).lock
+            except ChasterError as error:
+                problem = (
+                    Refused(Reason.SESSION_GONE)
+                    if error.status == 404
+                    else Refused(Reason.STATUS_CHASTER_UNAVAILABLE, trouble=trouble(error))
+                )
+                return TaskStatus(link=link, task=task, chaster=None, chaster_problem=problem)
+            if lock.tasks is None:
+                return TaskStatus(
+                    link=link,
+                    task=task,
+                    chaster=None,
+                    chaster_problem=Refused(Reason.NO_TASKS_EXTENSION),
+                )
+            return TaskStatus(link=link, task=task, chaster=lock.tasks, chaster_problem=None)
+
+    async def for_message(self, message_id: int) -> Task | None:
+        """The task a feed message shows."""
+        return await self._store.get_task_by_feed_message(message_id)
+
+    async def attach_feed_message(self, task_id: int, channel_id: int, message_id: int) -> Task:
+        """Remember the message that shows the task, so reactions find it even after a restart."""
+        return await self._store.set_feed_message(
+            task_id, channel_id=channel_id, message_id=message_id
+        )
+
+
+def _require_free(tasks: TasksState, wearer_id: int) -> None:
+    """Refuse an assign while Chaster shows a vote or a current task."""
+    if tasks.user_data.status == "vote":
+        raise Refused(Reason.VOTE_RUNNING)
+    if tasks.current_task is not None:
+        raise Refused(
+            Reason.CHASTER_HAS_TASK, wearer=Person(wearer_id), task=tasks.current_task.task
+        )
+
+
+def _require_tasks(lock: Lock) -> TasksState:
+    tasks = lock.tasks
+    if tasks is None:
+        raise Refused(Reason.NO_TASKS_EXTENSION)
+    return tasks

@@ -1,0 +1,105 @@
+"""What kept the feed from showing a change, told to the person whose command caused it.
+
+The feed runs inside the command that caused its event, so its troubles can be added to that
+command's reply: the task itself is saved, but the person should know the feed is stuck.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import discord
+
+from bot.core.errors import Channel, Permissions
+from bot.discord_side.voice import Voice
+
+# Discord's JSON error codes for a channel or message that no longer exists.
+UNKNOWN_CHANNEL = 10003
+UNKNOWN_MESSAGE = 10008
+# What the feed needs in its channel; the README's invite link grants all of them.
+FEED_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    add_reactions=True,
+    read_message_history=True,
+)
+WARNING_EMOJI = "\N{WARNING SIGN}\N{VARIATION SELECTOR-16}"  # ⚠️
+# As Discord's channel settings name them, in the order they show them.
+PERMISSION_ORDER = (
+    "view_channel",
+    "send_messages",
+    "embed_links",
+    "add_reactions",
+    "read_message_history",
+)
+
+
+@dataclass(frozen=True)
+class FeedProblem:
+    """Discord refused a feed message: why, and in which channel."""
+
+    error: discord.HTTPException
+    channel_id: int | None
+
+    def describe(self, voice: Voice) -> str:
+        """What went wrong with the feed, and who can fix it how."""
+        where: Channel | str = (
+            Channel(self.channel_id)
+            if self.channel_id
+            else voice.text("feed-problem.the-feed-channel")
+        )
+        error = self.error
+        if isinstance(error, discord.NotFound) and error.code == UNKNOWN_CHANNEL:
+            return voice.text("feed-problem.channel-gone", where=where)
+        if isinstance(error, discord.Forbidden):
+            return voice.text(
+                "feed-problem.forbidden",
+                where=where,
+                permissions=permission_names(FEED_PERMISSIONS),
+            )
+        return voice.text("feed-problem.refused", where=where, status=error.status)
+
+
+_feed_problems: ContextVar[list[FeedProblem] | None] = ContextVar("feed_problems", default=None)
+
+
+@contextmanager
+def collect_feed_problems() -> Iterator[list[FeedProblem]]:
+    """Collect what kept the feed from showing a change made inside the block."""
+    problems: list[FeedProblem] = []
+    token = _feed_problems.set(problems)
+    try:
+        yield problems
+    finally:
+        _feed_problems.reset(token)
+
+
+def report_feed_problem(error: discord.HTTPException, channel_id: int | None) -> None:
+    """Tell the command being handled, if any, what kept the feed from showing its change."""
+    problems = _feed_problems.get()
+    problem = FeedProblem(error, channel_id)
+    if problems is not None and not any(_same(problem, seen) for seen in problems):
+        problems.append(problem)
+
+
+def _same(one: FeedProblem, other: FeedProblem) -> bool:
+    return (
+        type(one.error) is type(other.error)
+        and one.error.status == other.error.status
+        and one.error.code == other.error.code
+        and one.channel_id == other.channel_id
+    )
+
+
+def permission_names(permissions: discord.Permissions) -> Permissions:
+    """The feed's `permissions` for a message, in the order Discord's settings show them."""
+    return Permissions(tuple(name for name in PERMISSION_ORDER if getattr(permissions, name)))
+
+
+def with_feed_problems(text: str, problems: list[FeedProblem], voice: Voice) -> str:
+    """A command's reply, followed by anything that kept the feed from showing it."""
+    return "\n".join([text, *(f"{WARNING_EMOJI} {p.describe(voice)}" for p in problems)])

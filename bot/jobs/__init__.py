@@ -1,0 +1,1 @@
+"""What runs on its own: deadlines (timers, link-request expiry) and polling Chaster."""
