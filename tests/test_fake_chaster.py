@@ -16,6 +16,9 @@ from aiohttp import web
 
 from tests.fakes.chaster import API_PREFIX, FakeChaster, FakeSession
 
+# httpx's words when the server closes the connection before answering.
+DISCONNECTED = r"^Server disconnected without sending a response\.$"
+
 # Key order of the real captured payload (reference/fixtures/webhook-extension_session.created.json)
 SESSION_KEYS = [
     "slug",
@@ -239,7 +242,8 @@ async def test_requires_bearer_token(fake: FakeChaster) -> None:
         r = await anon.get(sess_path(sess), headers={"Authorization": f"Bearer {fake.token}"})
         assert r.status_code == 200
     assert [c.status for c in fake.calls] == [401, 401, 401, 200]
-    assert all(c.headers.get("Authorization") == "<redacted>" for c in fake.calls[1:])
+    # Every Authorization header that was sent is kept only as "<redacted>".
+    assert [c.headers.get("Authorization") for c in fake.calls] == [None] + ["<redacted>"] * 3
     assert fake.token not in repr(fake.calls)
 
 
@@ -303,6 +307,7 @@ async def test_search_paginates_without_duplicates(
         assert page["count"] == 40
         pages.append((len(page["results"]), page["hasMore"]))
         seen += [s["sessionId"] for s in page["results"]]
+        assert page["results"], page
         assert all("paginationId" in s and "lock" in s for s in page["results"])
         if not page["hasMore"]:
             break
@@ -408,7 +413,8 @@ async def test_assign_validation_lists_messages(
 async def test_assign_without_tasks_extension(fake: FakeChaster, client: httpx.AsyncClient) -> None:
     sess = fake.add_session(tasks_extension=False)
     got = await get_session(client, sess)
-    assert not any(e["slug"] == "tasks" for e in got["lock"]["extensions"])
+    # Only the extension itself is on the lock, no Tasks extension.
+    assert [e["slug"] for e in got["lock"]["extensions"]] == [fake.slug]
     r = await client.post(sess_path(sess, "/tasks/assign"), json=assign_body())
     assert "Tasks extension" in assert_nest_error(r, 404)
     fake.status_tasks_missing = 400
@@ -555,22 +561,26 @@ async def test_fail_next_leaves_state_untouched(
 async def test_drop_and_hang(fake: FakeChaster, client: httpx.AsyncClient) -> None:
     applied = fake.add_session()
     fake.drop_next("POST", "/tasks/assign", apply=True)
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx.RemoteProtocolError, match=DISCONNECTED) as dropped:
         await client.post(sess_path(applied, "/tasks/assign"), json=assign_body())
+    assert dropped.value.request.url.path == API_PREFIX + sess_path(applied, "/tasks/assign")
     assert applied.status == "pending"
     (call,) = await fake.wait_for_call("POST", "/tasks/assign")
     assert call.status is None
 
     lost = fake.add_session()
     fake.drop_next("POST", lost.session_id, apply=False)
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx.RemoteProtocolError, match=DISCONNECTED) as dropped:
         await client.post(sess_path(lost, "/tasks/assign"), json=assign_body())
+    assert dropped.value.request.url.path == API_PREFIX + sess_path(lost, "/tasks/assign")
     assert lost.status == "start" and lost.action_logs == []
 
     hung = fake.add_session()
     fake.hang_next("POST", hung.session_id, apply=True, seconds=30)
-    with pytest.raises(httpx.ReadTimeout):
+    with pytest.raises(httpx.ReadTimeout) as timed_out:
         await client.post(sess_path(hung, "/tasks/assign"), json=assign_body(), timeout=0.1)
+    # The request went out and no answer came (not a connect or write timeout).
+    assert timed_out.value.request.url.path == API_PREFIX + sess_path(hung, "/tasks/assign")
     assert hung.status == "pending"
 
 
@@ -583,7 +593,11 @@ async def test_latency_and_wait_for_call(fake: FakeChaster, client: httpx.AsyncC
     assert len(calls) == 1 and calls[0].json is None
     r = await task
     assert r.status_code == 200 and time.monotonic() - t0 >= 0.1
-    with pytest.raises(TimeoutError, match=r"2 x GET \*sessions"):
+    expected = (
+        r"^timed out after 0\.05s waiting for 2 x GET \*sessions\*; got 1\. "
+        rf"Last calls: \['GET {API_PREFIX}/sessions/{sess.session_id} -> 200'\]$"
+    )
+    with pytest.raises(TimeoutError, match=expected):
         await fake.wait_for_call("GET", "sessions", count=2, timeout=0.05)
 
 
@@ -703,8 +717,9 @@ async def test_no_webhooks_without_url(fake: FakeChaster, client: httpx.AsyncCli
     await client.post(sess_path(sess, "/tasks/assign"), json=assign_body())
     fake.end_lock(sess.session_id)
     assert fake.webhook_deliveries == []
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"^webhook_url is not set$") as caught:
         await fake.send_webhook("action_log.created", {})
+    assert type(caught.value) is RuntimeError
 
 
 async def test_logs_search_and_patch(fake: FakeChaster, client: httpx.AsyncClient) -> None:
@@ -749,7 +764,9 @@ async def test_answer_next_sends_exactly_the_body(
     fake.answer_next("GET", "/sessions/", 200, '{"session": {"sessionId": ')
     r = await client.get(sess_path(sess))
     assert (r.status_code, r.text) == (200, '{"session": {"sessionId": ')
-    with pytest.raises(ValueError):
+    with pytest.raises(
+        json.JSONDecodeError, match=r"^Expecting value: line 1 column 27 \(char 26\)$"
+    ):
         r.json()
     fake.answer_next(
         "POST", "/tasks/assign", 502, "<html>Bad Gateway</html>", content_type="text/html"
@@ -808,8 +825,9 @@ async def test_offline_refuses_connections_and_keeps_state(
     assert (await client.get(sess_path(sess))).status_code == 200
     port = fake.port
     await fake.go_offline()
-    with pytest.raises(httpx.ConnectError):
+    with pytest.raises(httpx.ConnectError, match=r"^All connection attempts failed$") as refused:
         await client.get(sess_path(sess))
+    assert refused.value.request.url.port == port
     await fake.go_online()
     assert fake.port == port
     assert (await client.get(sess_path(sess))).status_code == 200

@@ -216,8 +216,13 @@ async def test_late_callback_is_rejected(fake: FakeDiscord, bot: MiniBot) -> Non
     assert first["late"] and first["status"] == 404
     call = await fake.wait_for_call("POST", r"/interactions/\d+/[^/]+/callback")
     assert call.late and call.status == 404
-    with pytest.raises(AssertionError, match="rejected"):
+    rejected = (
+        rf"^interaction {handle.id}: the first callback was rejected \(status 404, late=True\):"
+        r" \{'type': 5\}$"
+    )
+    with pytest.raises(AssertionError, match=rejected) as caught:
         await handle.final_message()
+    assert type(caught.value) is AssertionError
 
 
 async def test_user_option_resolves_to_member(fake: FakeDiscord, bot: MiniBot) -> None:
@@ -256,14 +261,25 @@ async def test_subcommand_permissions_and_original_edit(fake: FakeDiscord, bot: 
 
 
 async def test_send_slash_refuses_what_discord_would(fake: FakeDiscord, bot: MiniBot) -> None:
-    with pytest.raises(LookupError, match="never synced"):
+    unsynced_nope = (
+        r"^/nope was never synced to Discord \(synced: \['ping', 'echo', 'who', 'task'\]\)$"
+    )
+    with pytest.raises(LookupError, match=unsynced_nope) as unsynced:
         await fake.send_slash("nope", user=ALICE)
-    with pytest.raises(ValueError, match="unknown option"):
+    assert type(unsynced.value) is LookupError
+    with pytest.raises(
+        ValueError, match=r"^/echo: unknown option 'txt' \(has \['text'\]\)$"
+    ) as unknown:
         await fake.send_slash("echo", user=ALICE, options=[option("txt", "x", OPTION_STRING)])
-    with pytest.raises(ValueError, match="required options missing"):
+    assert type(unknown.value) is ValueError
+    with pytest.raises(
+        ValueError, match=r"^/echo: required options missing: \['text'\]$"
+    ) as missing:
         await fake.send_slash("echo", user=ALICE)
-    with pytest.raises(ValueError, match="needs a subcommand"):
+    assert type(missing.value) is ValueError
+    with pytest.raises(ValueError, match=r"^/task needs a subcommand$") as bare:
         await fake.send_slash("task", user=ALICE)
+    assert type(bare.value) is ValueError
 
 
 async def test_commands_from_another_server(fake: FakeDiscord, bot: MiniBot) -> None:
@@ -289,9 +305,12 @@ async def test_commands_from_another_server(fake: FakeDiscord, bot: MiniBot) -> 
     server = bot.get_guild(elsewhere)
     assert server is not None and [c.id for c in server.text_channels] == [elsewhere_channel]
     # Commands synced to one server exist only there; a channel belongs to one server.
-    with pytest.raises(LookupError, match="never synced"):
+    unsynced_here = r"^/ping was never synced to Discord \(synced: \['where'\]\)$"
+    with pytest.raises(LookupError, match=unsynced_here) as unsynced:
         await fake.send_slash("ping", user=ALICE, guild_id=elsewhere)
-    with pytest.raises(ValueError, match=f"is in server {GUILD}"):
+    assert type(unsynced.value) is LookupError
+    wrong_server = rf"^channel {CHANNEL} is in server {GUILD}, not {elsewhere}$"
+    with pytest.raises(ValueError, match=wrong_server) as mismatch:
         await fake.send_slash(
             "where",
             user=ALICE,
@@ -299,6 +318,7 @@ async def test_commands_from_another_server(fake: FakeDiscord, bot: MiniBot) -> 
             channel_id=CHANNEL,
             options=[channel_option("channel", elsewhere_channel)],
         )
+    assert type(mismatch.value) is ValueError
 
 
 async def test_autocomplete(fake: FakeDiscord, bot: MiniBot) -> None:
@@ -387,7 +407,7 @@ async def test_post_react_edit_and_remove_reactions(fake: FakeDiscord, bot: Mini
     assert msg.id not in fake.messages
     with pytest.raises(discord.NotFound) as info:
         await msg.edit(content="gone")
-    assert info.value.code == 10008
+    assert (info.value.status, info.value.code, info.value.text) == (404, 10008, "Unknown Message")
 
 
 async def test_reaction_state_and_permissions(fake: FakeDiscord, bot: MiniBot) -> None:
@@ -402,12 +422,17 @@ async def test_reaction_state_and_permissions(fake: FakeDiscord, bot: MiniBot) -
 
     with pytest.raises(discord.HTTPException) as bad:
         await msg.add_reaction(":thumbsup:")
-    assert bad.value.code == 10014
+    assert type(bad.value) is discord.HTTPException
+    assert (bad.value.status, bad.value.code, bad.value.text) == (400, 10014, "Unknown Emoji")
 
     await fake.set_role_permissions(fake.bot_role_id, DEFAULT_EVERYONE_PERMISSIONS)
     with pytest.raises(discord.Forbidden) as denied:
         await msg.remove_reaction("👍", discord.Object(ALICE.id))
-    assert denied.value.code == MISSING_PERMISSIONS
+    assert (denied.value.status, denied.value.code, denied.value.text) == (
+        403,
+        MISSING_PERMISSIONS,
+        "Missing Permissions",
+    )
     assert bot.user is not None
     await msg.remove_reaction("👍", bot.user)  # removing its own needs no permission
     assert fake.reactions[msg.id] == [("👍", ALICE.id), ("👍", BOB.id)]
@@ -420,13 +445,25 @@ async def test_fail_injection_raises_forbidden(fake: FakeDiscord, bot: MiniBot) 
     fake.fail("POST", rf"/channels/{CHANNEL}/messages", 403, 50013, "Missing Permissions")
     with pytest.raises(discord.Forbidden) as info:
         await text_channel(bot).send("nope")
-    assert info.value.code == 50013 and info.value.status == 403
+    assert (info.value.status, info.value.code, info.value.text) == (
+        403,
+        50013,
+        "Missing Permissions",
+    )
     assert (await text_channel(bot).send("works again")).content == "works again"  # times=1
     fake.fail("GET", r"/channels/\d+/messages/\d+", 503, 0, "Service Unavailable")
-    with pytest.raises(discord.DiscordServerError):
+    with pytest.raises(discord.DiscordServerError) as unavailable:
         await text_channel(bot).fetch_message(1)
-    with pytest.raises(ValueError, match="retry"):
+    assert (unavailable.value.status, unavailable.value.code, unavailable.value.text) == (
+        503,
+        0,
+        "Service Unavailable",
+    )
+    with pytest.raises(
+        ValueError, match=r"^status 500 makes discord\.py retry for ~25 s; use 503$"
+    ) as refused:
         fake.fail("GET", r"/x", 500, 0)
+    assert type(refused.value) is ValueError
     # a 429 carries retry_after and a Via header: discord.py waits and retries by itself
     fake.fail("PATCH", r"/channels/\d+/messages/\d+", 429, 0, "Rate limited", retry_after=0.01)
     msg = await text_channel(bot).send("a")
@@ -438,7 +475,12 @@ async def test_limits_files_replies_history(fake: FakeDiscord, bot: MiniBot) -> 
     channel = text_channel(bot, OTHER_CHANNEL)
     with pytest.raises(discord.HTTPException) as too_long:
         await channel.send("x" * 2001)
-    assert too_long.value.status == 400 and too_long.value.code == 50035
+    assert type(too_long.value) is discord.HTTPException
+    assert (too_long.value.status, too_long.value.code, too_long.value.text) == (
+        400,
+        50035,
+        "Invalid Form Body\nIn content: Must be 2000 or fewer in length.",
+    )
 
     report = await channel.send("report", file=discord.File(io.BytesIO(b"a,b\n"), "r.csv"))
     call = await fake.wait_for_call(
@@ -463,7 +505,7 @@ async def test_members_users_and_dms(fake: FakeDiscord, bot: MiniBot) -> None:
     assert member.name == "alice"
     with pytest.raises(discord.NotFound) as info:
         await guild.fetch_member(STRANGER.id)
-    assert info.value.code == 10007
+    assert (info.value.status, info.value.code, info.value.text) == (404, 10007, "Unknown Member")
     user = await bot.fetch_user(BOB.id)
     dm = await user.send("hello bob")
     assert dm.guild is None
@@ -472,8 +514,9 @@ async def test_members_users_and_dms(fake: FakeDiscord, bot: MiniBot) -> None:
 
 async def test_unknown_route_is_recorded(fake: FakeDiscord, bot: MiniBot) -> None:
     route = discord.http.Route("GET", "/guilds/{guild_id}/emojis", guild_id=GUILD)
-    with pytest.raises(discord.NotFound):
+    with pytest.raises(discord.NotFound) as info:
         await bot.http.request(route)
+    assert (info.value.status, info.value.code, info.value.text) == (404, 0, "Unknown route")
     assert [(c.method, c.path) for c in fake.unhandled] == [("GET", f"/guilds/{GUILD}/emojis")]
     fake.unhandled.clear()  # the fixture asserts none are left
 
