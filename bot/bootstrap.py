@@ -20,7 +20,7 @@ from bot.core import Core, build_core
 from bot.core.model import Clock, utc_now
 from bot.discord_side.client import TasksBot, point_discord_at
 from bot.health import Heartbeat, heartbeat_path
-from bot.i18n import Catalogue, default_catalogue
+from bot.i18n import default_catalogue
 from bot.jobs.poller import Poller
 from bot.jobs.timers import Timers
 from bot.store import Database, Store
@@ -89,12 +89,12 @@ async def create_app(
     settings: Settings,
     *,
     clock: Clock = utc_now,
-    catalogue: Catalogue | None = None,
     **bot_options: Any,
 ) -> AsyncIterator[App]:
     """Build the whole deployment; close every part on exit."""
     point_discord_at(settings)
-    catalogue = catalogue or default_catalogue()
+    # The slash commands' language choices are read from the same catalogue when cogs load.
+    catalogue = default_catalogue()
     async with (
         ChasterClient(settings.CHASTER_API_URL, settings.CHASTER_API_TOKEN) as chaster,
         await Database.open(settings.DATABASE_PATH) as database,

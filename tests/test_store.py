@@ -40,7 +40,7 @@ WEARER = 1_000_000_000_000_000_001
 KEYHOLDER = 1_000_000_000_000_000_002
 REQUESTER = 1_000_000_000_000_000_003
 
-# What the store says when one of the unique indexes the service relies on refuses a write,
+# What the store says when one of the unique indexes the core relies on refuses a write,
 # and the SQLite error it translates (which names the index's columns).
 LINK_EXISTS = r"^the wearer already has an open link in this server$"
 LINK_UNIQUE = "UNIQUE constraint failed: session_links.guild_id, session_links.wearer_id"

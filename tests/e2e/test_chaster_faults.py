@@ -3,7 +3,7 @@
 For each fault and action the person gets a short, clear answer (never "Something went wrong on
 my side"), the store is unchanged or brought in line with Chaster, the next command works once
 the fault is gone, and no write that may have reached Chaster is sent again (start-timer's
-resend is the one deliberate exception, see TaskService._confirm_timer_started).
+resend is the one deliberate exception: see `_confirm_timer_started` in bot/core/actions.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Two people (or two clicks) acting on one task at the same moment: Chaster hears it once.
 
 Chaster is made slow so both requests are in the bot at once; every action on a wearer's tasks
-goes through the service's per-wearer lock, and the loser is told what happened.
+goes through the core's per-wearer mutex, and the loser is told what happened.
 """
 
 from __future__ import annotations
