@@ -1,7 +1,8 @@
 """In-process fake of Chaster's Extensions API (the parts a Tasks bot needs).
 
-Behaviour follows ``/work/shared/reference/chaster-api.md``. Where the reference marks
-something as a guess ([INFER]) the fake exposes a knob (status codes, payload shapes, ...).
+Behaviour follows the team's Chaster API reference (``reference/chaster-api.md``, kept beside
+the repository, not in it). Where the reference marks something as a guess ([INFER]) the fake
+exposes a knob (status codes, payload shapes, ...).
 
 Served routes (all under ``/api/extensions``, all need ``Authorization: Bearer <token>``):
 
