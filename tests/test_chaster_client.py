@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -420,3 +421,23 @@ async def test_a_429_that_does_not_lift_is_reported(
     assert caught.value.reason is Unavailability.THROTTLED
     assert (caught.value.status, caught.value.may_have_applied) == (429, False)
     assert fake.count_calls("GET", "/sessions/") == client_module.MAX_THROTTLE_RETRIES + 1
+
+
+async def test_a_session_search_whose_cursor_does_not_move_is_not_understood(
+    fake: FakeChaster, client: ChasterClient
+) -> None:
+    session = fake.add_session()
+    page = await client.search_sessions_page(fake.slug)
+    [found] = page.results
+    # Chaster says there is more but gives no cursor to ask for it: reading on would loop.
+    raw = found.model_dump(by_alias=True, mode="json") | {"paginationId": None}
+    fake.answer_next(
+        "POST", "/sessions/search", 200, json.dumps({"count": 2, "hasMore": True, "results": [raw]})
+    )
+    with pytest.raises(
+        ChasterUnavailable, match=r"^Chaster's session search returned no usable cursor$"
+    ) as caught:
+        await client.search_sessions(fake.slug)
+    assert caught.value.reason is Unavailability.NOT_UNDERSTOOD
+    assert not caught.value.may_have_applied
+    assert found.session_id == session.session_id

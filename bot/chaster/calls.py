@@ -23,7 +23,8 @@ def record_calls() -> Iterator[list[str]]:
         _recorded_calls.reset(token)
 
 
-def _note_call(method: str, path: str, outcome: str, started: float) -> None:
+def note_call(method: str, path: str, outcome: str, started: float) -> None:
+    """Add one call to the current action's list, if one is being recorded."""
     calls = _recorded_calls.get()
     if calls is not None:
         # The endpoint without the session id: "GET sessions", "POST tasks/assign".

@@ -16,7 +16,7 @@ from typing import Any, Self, TypeVar
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from bot.chaster.calls import _note_call
+from bot.chaster.calls import note_call
 from bot.chaster.errors import ChasterError, ChasterUnavailable, Unavailability, checked_session_id
 from bot.chaster.models import (
     ActionLogPage,
@@ -134,7 +134,11 @@ class ChasterClient:
             next_id = page.results[-1].pagination_id
             if next_id is None or next_id == last_id:
                 # A cursor that does not move would loop forever.
-                raise ChasterError(None, "Chaster's session search returned no usable cursor")
+                raise ChasterUnavailable(
+                    "Chaster's session search returned no usable cursor",
+                    reason=Unavailability.NOT_UNDERSTOOD,
+                    may_have_applied=False,
+                )
             last_id = next_id
 
     async def search_sessions(
@@ -243,13 +247,13 @@ class ChasterClient:
                     type(error).__name__,
                     ", retrying" if retry else "",
                 )
-                _note_call(method, path, type(error).__name__, started)
+                note_call(method, path, type(error).__name__, started)
                 if not retry:
                     raise _unavailable(method, error) from None
                 await asyncio.sleep(TRANSPORT_RETRY_DELAYS[transport_failures])
                 transport_failures += 1
                 continue
-            _note_call(method, path, str(response.status_code), started)
+            note_call(method, path, str(response.status_code), started)
             log.debug(
                 "chaster %s %s -> %d in %.0f ms",
                 method,

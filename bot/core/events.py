@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from bot.core.model import Event, EventKind, LinkEvent, TaskEvent
+from bot.core.model import Event, EventKind, TaskEvent
 from bot.store import SessionLink, Task
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,3 @@ class EventBus:
                 by_user_id=by_user_id,
             )
         )
-
-    async def link_event(self, event: LinkEvent) -> None:
-        await self.publish(event)

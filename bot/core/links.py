@@ -69,13 +69,13 @@ class Links:
             else:
                 role = role_of(caller)
             granted = require(Action.LINK, role)
-            now = self._clock()
             if granted.may is May.YES:
                 link = await self._create_link(
                     caller.guild_id, wearer_id, caller.user_id, session, channel_id
                 )
                 audit.link_id = link.id
                 return LinkOutcome(link=link, request=None, lock_title=lock.title)
+            now = self._clock()
             request = await self._store.create_link_request(
                 guild_id=caller.guild_id,
                 channel_id=channel_id,
@@ -87,7 +87,7 @@ class Links:
                 expires_at=now + LINK_REQUEST_TTL,
             )
             audit.detail += " pending-consent"
-            await self._events.link_event(LinkEvent(LinkEventKind.REQUESTED, request=request))
+            await self._events.publish(LinkEvent(LinkEventKind.REQUESTED, request=request))
             return LinkOutcome(link=None, request=request, lock_title=lock.title)
 
     async def _create_link(
@@ -183,7 +183,7 @@ class Links:
             request_id, LinkRequestState.EXPIRED, now=self._clock()
         )
         if expired is not None:
-            await self._events.link_event(
+            await self._events.publish(
                 LinkEvent(
                     LinkEventKind.REQUEST_EXPIRED, request=expired, channel_id=expired.channel_id
                 )

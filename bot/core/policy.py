@@ -101,21 +101,16 @@ def rule(action: Action, role: Role) -> Rule:
 
 def role_of(caller: Caller, link: SessionLink | None = None) -> Role:
     """The caller's role toward `link`, or toward the server when there is no link."""
-    if link is not None and link.guild_id == caller.guild_id:
+    if link is not None:
+        if link.guild_id != caller.guild_id:
+            # Manage Server in another server says nothing about this one.
+            return Role.ANYONE
         # The keyholder role wins: on a self-lock the wearer is their own keyholder of record.
         if caller.user_id == link.keyholder_id:
             return Role.KEYHOLDER
         if caller.user_id == link.wearer_id:
             return Role.WEARER
-    if link is not None and link.guild_id != caller.guild_id:
-        # Manage Server in another server says nothing about this one.
-        return Role.ANYONE
     return Role.MANAGER if caller.can_manage_guild else Role.ANYONE
-
-
-def is_involved(role: Role) -> bool:
-    """Whether the role is the wearer's or their keyholder's (a task concerns them)."""
-    return role in (Role.KEYHOLDER, Role.WEARER)
 
 
 def require(action: Action, role: Role, *, refusal: Reason | None = None, **params: Param) -> Rule:

@@ -202,7 +202,7 @@ class Sync:
             if done is None:
                 continue
             closed.append(done)
-            await self._events.link_event(
+            await self._events.publish(
                 LinkEvent(
                     LinkEventKind.LOCK_ENDED,
                     link=done,

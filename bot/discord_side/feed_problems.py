@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Literal
 
 import discord
 
@@ -40,10 +41,20 @@ PERMISSION_ORDER = (
 
 @dataclass(frozen=True)
 class FeedProblem:
-    """Discord refused a feed message: why, and in which channel."""
+    """Discord refused a feed message: how, and in which channel."""
 
-    error: discord.HTTPException
+    # The message that says so.
+    key: Literal["feed-problem.channel-gone", "feed-problem.forbidden", "feed-problem.refused"]
+    status: int
     channel_id: int | None
+
+    @classmethod
+    def of(cls, error: discord.HTTPException, channel_id: int | None) -> FeedProblem:
+        if isinstance(error, discord.NotFound) and error.code == UNKNOWN_CHANNEL:
+            return cls("feed-problem.channel-gone", error.status, channel_id)
+        if isinstance(error, discord.Forbidden):
+            return cls("feed-problem.forbidden", error.status, channel_id)
+        return cls("feed-problem.refused", error.status, channel_id)
 
     def describe(self, voice: Voice) -> str:
         """What went wrong with the feed, and who can fix it how."""
@@ -52,16 +63,12 @@ class FeedProblem:
             if self.channel_id
             else voice.text("feed-problem.the-feed-channel")
         )
-        error = self.error
-        if isinstance(error, discord.NotFound) and error.code == UNKNOWN_CHANNEL:
-            return voice.text("feed-problem.channel-gone", where=where)
-        if isinstance(error, discord.Forbidden):
-            return voice.text(
-                "feed-problem.forbidden",
-                where=where,
-                permissions=permission_names(FEED_PERMISSIONS),
-            )
-        return voice.text("feed-problem.refused", where=where, status=error.status)
+        return voice.text(
+            self.key,
+            where=where,
+            status=self.status,
+            permissions=permission_names(FEED_PERMISSIONS),
+        )
 
 
 _feed_problems: ContextVar[list[FeedProblem] | None] = ContextVar("feed_problems", default=None)
@@ -81,18 +88,9 @@ def collect_feed_problems() -> Iterator[list[FeedProblem]]:
 def report_feed_problem(error: discord.HTTPException, channel_id: int | None) -> None:
     """Tell the command being handled, if any, what kept the feed from showing its change."""
     problems = _feed_problems.get()
-    problem = FeedProblem(error, channel_id)
-    if problems is not None and not any(_same(problem, seen) for seen in problems):
+    problem = FeedProblem.of(error, channel_id)
+    if problems is not None and problem not in problems:
         problems.append(problem)
-
-
-def _same(one: FeedProblem, other: FeedProblem) -> bool:
-    return (
-        type(one.error) is type(other.error)
-        and one.error.status == other.error.status
-        and one.error.code == other.error.code
-        and one.channel_id == other.channel_id
-    )
 
 
 def permission_names(permissions: discord.Permissions) -> Permissions:

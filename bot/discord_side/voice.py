@@ -69,6 +69,7 @@ class Voice:
         if isinstance(value, LinkRequestState):
             return self.text(f"link-request-state.{value.value}")
         if isinstance(value, StrEnum):
+            # An enum is a str too: without this, a code with no words would show as its key.
             raise TypeError(f"no words for {value!r}")
         if isinstance(value, datetime):
             return Moment(value)
