@@ -21,7 +21,7 @@ from bot.chaster.models import (
     TasksState,
     WebhookEnvelope,
 )
-from bot.chaster.ratelimit import RateLimiter
+from bot.chaster.ratelimit import Priority, RateLimiter
 
 __all__ = [
     "ActionLog",
@@ -34,6 +34,7 @@ __all__ = [
     "ExtensionSession",
     "InvalidSessionId",
     "Lock",
+    "Priority",
     "RateLimiter",
     "SearchedSession",
     "SessionSearchPage",

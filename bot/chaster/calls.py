@@ -1,26 +1,63 @@
-"""Call recording: a short line for every Chaster call an action makes, for its log entry."""
+"""What the Chaster client knows of the action a call serves: a short line for every call, for
+the action's log entry; the server it is for, so servers take turns at the rate limit; and who to
+tell when the rate limit will hold it long."""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from bot.chaster.ratelimit import WaitNotice
+
 # Chaster calls made on behalf of the current action, for its one-line log entry.
 _recorded_calls: ContextVar[list[str] | None] = ContextVar("chaster_calls", default=None)
+# The Discord server the current action is for (None: background work).
+_server: ContextVar[Hashable] = ContextVar("chaster_server", default=None)
+# Who to tell when the rate limit is expected to hold a call of the current action long.
+_wait_notice: ContextVar[WaitNotice | None] = ContextVar("chaster_wait_notice", default=None)
 
 
 @contextmanager
-def record_calls() -> Iterator[list[str]]:
-    """Collect a short description of every Chaster call made inside the block."""
+def record_calls(*, server: Hashable = None) -> Iterator[list[str]]:
+    """Collect a short description of every Chaster call made inside the block, made for
+    `server`."""
     calls: list[str] = []
     token = _recorded_calls.set(calls)
+    server_token = _server.set(server)
     try:
         yield calls
     finally:
+        _server.reset(server_token)
         _recorded_calls.reset(token)
+
+
+@contextmanager
+def tell_long_waits(notice: WaitNotice) -> Iterator[None]:
+    """Inside the block, `notice` hears (once) when the rate limit will hold a call long."""
+    told = False
+
+    def once(seconds: float) -> None:
+        nonlocal told
+        if not told:
+            told = True
+            notice(seconds)
+
+    token = _wait_notice.set(once)
+    try:
+        yield
+    finally:
+        _wait_notice.reset(token)
+
+
+def current_server() -> Hashable:
+    return _server.get()
+
+
+def current_wait_notice() -> WaitNotice | None:
+    return _wait_notice.get()
 
 
 def note_call(method: str, path: str, outcome: str, started: float) -> None:

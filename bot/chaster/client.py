@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from bot.chaster.calls import note_call
+from bot.chaster.calls import current_server, current_wait_notice, note_call
 from bot.chaster.errors import ChasterError, ChasterUnavailable, Unavailability, checked_session_id
 from bot.chaster.models import (
     ActionLogPage,
@@ -26,7 +26,7 @@ from bot.chaster.models import (
     SessionSearchPage,
     TaskDetails,
 )
-from bot.chaster.ratelimit import RateLimiter
+from bot.chaster.ratelimit import Priority, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ class ChasterClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.limiter = limiter or RateLimiter()
+        # Told the session id after every write to it, whatever its outcome.
+        self._write_listeners: list[Callable[[str], None]] = []
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             # Read at construction, not at import, so a test can shorten it for a whole bot.
@@ -118,17 +120,16 @@ class ChasterClient:
         )
         return _parse(SessionSearchPage, body, http_status)
 
-    async def iter_sessions(
+    async def iter_pages(
         self, extension_slug: str, *, status: str = "locked", background: bool = False
-    ) -> AsyncIterator[SearchedSession]:
-        """Every session matching the search, page after page."""
+    ) -> AsyncGenerator[SessionSearchPage, None]:
+        """Every page of the search; each request is sent when the next page is asked for."""
         last_id: str | None = None
         while True:
             page = await self.search_sessions_page(
                 extension_slug, status=status, pagination_last_id=last_id, background=background
             )
-            for session in page.results:
-                yield session
+            yield page
             if not page.has_more or not page.results:
                 return
             next_id = page.results[-1].pagination_id
@@ -140,6 +141,14 @@ class ChasterClient:
                     may_have_applied=False,
                 )
             last_id = next_id
+
+    async def iter_sessions(
+        self, extension_slug: str, *, status: str = "locked", background: bool = False
+    ) -> AsyncIterator[SearchedSession]:
+        """Every session matching the search, page after page."""
+        async for page in self.iter_pages(extension_slug, status=status, background=background):
+            for session in page.results:
+                yield session
 
     async def search_sessions(
         self, extension_slug: str, *, status: str = "locked", background: bool = False
@@ -182,9 +191,18 @@ class ChasterClient:
             session_id, "complete", {"actor": str(actor), "isCompleted": is_completed}
         )
 
+    def on_write(self, listener: Callable[[str], None]) -> None:
+        """Call `listener` with the session id after every write to a session, whatever its
+        outcome: a reading sent before it may no longer be Chaster's state."""
+        self._write_listeners.append(listener)
+
     async def _post_task_action(self, session_id: str, action: str, body: dict[str, Any]) -> None:
         path = f"/api/extensions/sessions/{checked_session_id(session_id)}/tasks/{action}"
-        response = await self._request("POST", path, json=body)
+        try:
+            response = await self._request("POST", path, json=body, priority=Priority.WRITE)
+        finally:
+            for listener in self._write_listeners:
+                listener(session_id)
         # Chaster answers these with an empty 201. A body that is not JSON is not Chaster's
         # answer (a cut-off reply, a proxy's page): whether the action landed is unknown.
         if response.content.strip():
@@ -204,7 +222,8 @@ class ChasterClient:
         self, method: str, path: str, *, json: Any = None, background: bool = False
     ) -> tuple[dict[str, Any], int]:
         """The JSON object a read answered with, and the answer's HTTP status."""
-        response = await self._request(method, path, json=json, background=background)
+        priority = Priority.BACKGROUND if background else Priority.PERSON
+        response = await self._request(method, path, json=json, priority=priority)
         # Only reads come here (a search is a POST that changes nothing).
         try:
             body = response.json()
@@ -225,14 +244,15 @@ class ChasterClient:
         return body, response.status_code
 
     async def _request(
-        self, method: str, path: str, *, json: Any = None, background: bool = False
+        self, method: str, path: str, *, json: Any, priority: Priority
     ) -> httpx.Response:
+        server, notice = current_server(), current_wait_notice()
         throttled = 0
         transport_failures = 0
         while True:
             started = time.monotonic()
             try:
-                async with self.limiter.slot(background=background):
+                async with self.limiter.slot(priority, server=server, notice=notice):
                     response = await self._http.request(method, path, json=json)
                     # Read the headers before the slot is released, so it cools for the
                     # window the server just reported.

@@ -5,6 +5,11 @@ against the window from the moment its response arrives, which is never earlier 
 counted it, so a sliding or fixed window on the server is never exceeded. The server's
 `X-RateLimit-*` headers correct the local picture: another client sharing the IP, or a window
 other than the documented one.
+
+Queued requests go in order of priority: a person's change to a task first, then what a person
+is waiting to read, then background work (sweeps, sync), which also leaves a fifth of the window
+to the others. Within one priority, servers take turns, so one server's burst holds another
+server's command back by at most a slot or two. No request is ever dropped.
 """
 
 from __future__ import annotations
@@ -12,18 +17,44 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager, suppress
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import IntEnum
 
 DEFAULT_LIMIT = 100
 DEFAULT_WINDOW = 60.0
 # Slack for clock granularity and latency when a window is measured from the headers.
 WINDOW_MARGIN = 0.1
+# A person whose request is expected to wait longer than this is told so.
+LONG_WAIT_SECONDS = 10.0
+
+
+class Priority(IntEnum):
+    """Who waits for a request, most urgent first."""
+
+    WRITE = 0  # assign, start-timer, complete: a person's change
+    PERSON = 1  # a read a person is waiting for (status, link)
+    BACKGROUND = 2  # sweeps and sync: nobody is waiting
+
+
+# Told, once, how many seconds a queued request is expected to wait, when that is long.
+WaitNotice = Callable[[float], None]
+
+
+@dataclass(eq=False)
+class _Waiter:
+    priority: Priority
+    server: Hashable
+    granted: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class RateLimiter:
-    """Keeps at most `limit` requests in any `window` seconds, commands before background work."""
+    """Keeps at most `limit` requests in any `window` seconds, the most urgent first."""
 
     def __init__(
         self,
@@ -45,7 +76,9 @@ class RateLimiter:
         # Until a first answer has shown the server's real limit, requests go one at a time:
         # a burst at start-up must not overrun a limit lower than the documented one.
         self._calibrated = False
-        self._changed = asyncio.Condition()
+        # Per priority, each server's queue; a dict keeps the servers' turn order.
+        self._queues: dict[Priority, dict[Hashable, deque[_Waiter]]] = {p: {} for p in Priority}
+        self._wake: asyncio.TimerHandle | None = None
         # Background work (polling) leaves this many slots to commands.
         self.reserve = max(1, limit // 5)
 
@@ -55,35 +88,135 @@ class RateLimiter:
         self._expire(self._clock())
         return self._in_flight + len(self._cooling)
 
+    @property
+    def waiting(self) -> int:
+        """Requests queued for a slot."""
+        return sum(len(queue) for queues in self._queues.values() for queue in queues.values())
+
     @asynccontextmanager
-    async def slot(self, *, background: bool = False) -> AsyncIterator[None]:
+    async def slot(
+        self,
+        priority: Priority = Priority.PERSON,
+        *,
+        server: Hashable = None,
+        notice: WaitNotice | None = None,
+    ) -> AsyncIterator[None]:
         """Wait for room in the window, then hold a slot for one request."""
-        await self._acquire(background)
+        await self._acquire(priority, server, notice)
         try:
             yield
         finally:
             self._calibrated = True
             self._in_flight -= 1
             heapq.heappush(self._cooling, self._clock() + self.window)
-            async with self._changed:
-                self._changed.notify_all()
+            self._dispatch()
 
-    async def _acquire(self, background: bool) -> None:
-        headroom = self.reserve if background else 0
-        async with self._changed:
-            while True:
-                now = self._clock()
-                self._expire(now)
-                room = self.limit - headroom if self._calibrated else 1
-                if now >= self._paused_until and self.used < room:
-                    self._in_flight += 1
-                    return
-                wake_at = self._paused_until if now < self._paused_until else None
-                if wake_at is None and self._cooling:
-                    wake_at = self._cooling[0]
-                timeout = None if wake_at is None else max(0.0, wake_at - now)
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout)
+    def wake(self) -> None:
+        """Look at the window again now (the clock moved on, or the server's view changed)."""
+        self._dispatch()
+
+    def expected_wait(self, priority: Priority = Priority.PERSON) -> float:
+        """Seconds a request queued now at `priority` would wait, roughly (turns between
+        servers aside)."""
+        now = self._clock()
+        self._expire(now)
+        ahead = sum(
+            len(queue) for p in Priority if p <= priority for queue in self._queues[p].values()
+        )
+        paused = max(0.0, self._paused_until - now)
+        room = self._room_for(priority)
+        free = room - self.used
+        if ahead < free:
+            return paused
+        # Every slot frees a window after its request: those cooling, then those in flight.
+        frees = sorted(self._cooling) + [now + self.window] * self._in_flight
+        turn = ahead - max(0, free)
+        if not frees:
+            return paused
+        rounds, index = divmod(turn, max(1, len(frees)))
+        return max(paused, frees[index] - now + rounds * self.window)
+
+    async def _acquire(
+        self, priority: Priority, server: Hashable, notice: WaitNotice | None
+    ) -> None:
+        if not self.waiting and self._has_room(priority):
+            self._in_flight += 1
+            return
+        if notice is not None:
+            expected = self.expected_wait(priority)
+            if expected > LONG_WAIT_SECONDS:
+                notice(expected)
+        waiter = _Waiter(priority, server)
+        self._queues[priority].setdefault(server, deque()).append(waiter)
+        self._dispatch()
+        try:
+            await waiter.granted
+        except asyncio.CancelledError:
+            if waiter.granted.done() and not waiter.granted.cancelled():
+                # Granted as the wait was cancelled: the slot was never used, so give it back.
+                self._in_flight -= 1
+                self._dispatch()
+            else:
+                self._withdraw(waiter)
+            raise
+
+    def _withdraw(self, waiter: _Waiter) -> None:
+        queues = self._queues[waiter.priority]
+        queue = queues.get(waiter.server)
+        if queue is not None and waiter in queue:
+            queue.remove(waiter)
+            if not queue:
+                del queues[waiter.server]
+
+    def _next(self) -> _Waiter | None:
+        """The waiter whose turn it is: the most urgent priority, servers in turn."""
+        for priority in Priority:
+            queues = self._queues[priority]
+            if queues:
+                return next(iter(queues.values()))[0]
+        return None
+
+    def _dispatch(self) -> None:
+        """Grant slots to waiters in turn while there is room; else wake when there will be."""
+        while (waiter := self._next()) is not None:
+            if waiter.granted.done():  # cancelled while queued; its task withdraws it
+                self._withdraw(waiter)
+                continue
+            if not self._has_room(waiter.priority):
+                self._wake_later()
+                return
+            queues = self._queues[waiter.priority]
+            queue = queues.pop(waiter.server)
+            queue.popleft()
+            if queue:
+                queues[waiter.server] = queue  # to the back of the servers' turn order
+            self._in_flight += 1
+            waiter.granted.set_result(None)
+
+    def _room_for(self, priority: Priority) -> int:
+        if not self._calibrated:
+            return 1
+        if priority is Priority.BACKGROUND:
+            return max(1, self.limit - self.reserve)
+        return self.limit
+
+    def _has_room(self, priority: Priority) -> bool:
+        now = self._clock()
+        return now >= self._paused_until and self.used < self._room_for(priority)
+
+    def _wake_later(self) -> None:
+        """Dispatch again when the next slot leaves the window or the pause ends. A request in
+        flight dispatches when it finishes, but the window may free a slot sooner."""
+        now = self._clock()
+        if now < self._paused_until:
+            wake_at = self._paused_until
+        elif self._cooling:
+            wake_at = self._cooling[0]
+        else:
+            return
+        if self._wake is not None:
+            self._wake.cancel()
+        self._wake = asyncio.get_running_loop().call_later(max(0.0, wake_at - now), self._dispatch)
 
     def _expire(self, now: float) -> None:
         while self._cooling and self._cooling[0] <= now:

@@ -37,7 +37,7 @@ class Audit:
         """Record `action` whatever its outcome: ok, refused (with the reason's code) or error."""
         entry = Entry(detail=detail)
         started = time.monotonic()
-        with record_calls() as calls:
+        with record_calls(server=caller.guild_id) as calls:
             try:
                 yield entry
             except Refused as refusal:
