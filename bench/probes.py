@@ -1,13 +1,13 @@
 """`python -m bench.probes NAME`: small, direct measurements behind the findings in RESULTS.md.
 
-They use the bot's own code (store, poller, migrations) in this process, not a bot process:
+They use the bot's own code (store, state records, migrations) in this process, not a bot process:
 
 * `sqlite-hop`:     CPU of one aiosqlite operation (a round trip to its worker thread) next to
                     the same query on a plain sqlite3 connection.
 * `latest-task`:    `Store.latest_task`'s query plan and cost as the tasks table grows, with and
                     without an index on tasks(link_id, id).
-* `poller-plan`:    which sessions `Poller.plan()` picks, round after round, when more sessions
-                    have an open task than one round may read.
+* `state-view`:     memory the state view holds for 10,000 linked sessions, each with an open
+                    task, next to the parsed wire payloads it replaces.
 * `startup-memory`: peak Python memory (tracemalloc) of the start-up loads on the scale data set.
 """
 
@@ -28,8 +28,8 @@ from typing import Any
 import aiosqlite
 
 from bench.harness import Population, seed_chaster, seed_database
-from bot.chaster.ratelimit import RateLimiter
-from bot.jobs.poller import Poller
+from bot.chaster import ExtensionSession
+from bot.chaster.state import LockState
 from bot.store import Database, Store
 from tests.fakes.chaster import FakeChaster
 
@@ -112,31 +112,24 @@ def _time(db: sqlite3.Connection, query: str, runs: int = 50) -> float:
     return (time.perf_counter() - started) * 1000 / runs
 
 
-def _poller(store: Store, interval: float) -> Poller:
-    """A poller that only plans: nothing here runs a round."""
-
-    async def sync_session(session_id: str, *, background: bool) -> None:
-        raise AssertionError("the probe only plans rounds")
-
-    return Poller(store, RateLimiter(), sync_session, interval)
-
-
-async def poller_plan(folder: Path) -> None:
-    path = folder / "poller.sqlite3"
-    await _empty_database(path)
-    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
-        _fill(db, 10_000, 10_000, open_tasks=True)
-    async with await Database.open(path) as database:
-        poller = _poller(Store(database), 300)  # the default CHASTER_POLL_SECONDS
-        seen: set[str] = set()
-        rounds = 40
-        for _ in range(rounds):
-            seen.update(await poller.plan())
-        print(
-            f"10,000 sessions with an open task, CHASTER_POLL_SECONDS=300: budget "
-            f"{poller.budget()} per round; distinct sessions read in {rounds} rounds "
-            f"(~{rounds * 5} min): {len(seen)}"
-        )
+async def state_view(folder: Path) -> None:
+    population = Population(links=10_000, open_tasks=10_000, running_timers=0)
+    chaster = FakeChaster()
+    seed_chaster(chaster, population)
+    payloads = [chaster.session_json(session_id) for session_id in chaster.sessions]
+    for name, keep in (
+        ("parsed wire payloads (ExtensionSession)", ExtensionSession.model_validate),
+        (
+            "state view records (LockState)",
+            lambda body: LockState.of(ExtensionSession.model_validate(body).lock),
+        ),
+    ):
+        tracemalloc.start()
+        held = [keep(body) for body in payloads]
+        current, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"{name:42s} {len(held):6d} sessions: {current / 2**20:5.1f} MB held")
+        del held
 
 
 async def startup_memory(folder: Path) -> None:
@@ -149,8 +142,7 @@ async def startup_memory(folder: Path) -> None:
         store = Store(database)
         loads: list[tuple[str, Callable[[], Awaitable[list[Any]]]]] = [
             ("Store.pending_timer_deadlines() (Timers.start)", store.pending_timer_deadlines),
-            ("Store.linked_sessions() (Poller.plan)", store.linked_sessions),
-            ("Poller.plan() as a whole", _poller(store, 86_400).plan),
+            ("Store.linked_sessions() (Sweep.run)", store.linked_sessions),
         ]
         for name, load in loads:
             tracemalloc.start()
@@ -167,7 +159,7 @@ async def startup_memory(folder: Path) -> None:
 PROBES: dict[str, Callable[[Path], Coroutine[Any, Any, None]]] = {
     "sqlite-hop": sqlite_hop,
     "latest-task": latest_task,
-    "poller-plan": poller_plan,
+    "state-view": state_view,
     "startup-memory": startup_memory,
 }
 

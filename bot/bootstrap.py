@@ -105,6 +105,7 @@ async def create_app(
             chaster,
             extension_slug=settings.CHASTER_EXTENSION_SLUG,
             languages=catalogue.languages,
+            fresh_seconds=settings.CHASTER_FRESH_SECONDS,
             clock=clock,
         )
         timers = Timers(
@@ -136,9 +137,7 @@ async def create_app(
             core=core,
             bot=bot,
             timers=timers,
-            poller=Poller(
-                store, chaster.limiter, core.sync.sync_session, settings.CHASTER_POLL_SECONDS
-            ),
+            poller=Poller(core.sweep.run, chaster.limiter, settings.CHASTER_POLL_SECONDS),
             web=web,
             heartbeat=Heartbeat(heartbeat_path(settings), alive=bot.is_healthy),
         )

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         ge=1,
         description="How often linked sessions are re-read from Chaster, in seconds.",
     )
+    CHASTER_FRESH_SECONDS: float = Field(
+        default=30,
+        ge=0,
+        description="How old a Chaster state /task status may show before it reads again.",
+    )
     LOG_LEVEL: str = Field(default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG.")
 
     @field_validator("DISCORD_TOKEN", "CHASTER_API_TOKEN")

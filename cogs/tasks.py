@@ -153,18 +153,20 @@ def _describe(status: TaskStatus, now: datetime, voice: Voice) -> str:
         else:
             lines.append(voice.text("status.task", **shown))
     if status.chaster is not None:
-        config, data = status.chaster.config, status.chaster.user_data
-        if config.enable_points:
-            if config.points_required:
+        chaster = status.chaster
+        if chaster.enable_points:
+            if chaster.points_required:
                 lines.append(
                     voice.text(
-                        "status.points-target", points=data.points, target=config.points_required
+                        "status.points-target",
+                        points=chaster.points,
+                        target=chaster.points_required,
                     )
                 )
             else:
-                lines.append(voice.text("status.points", points=data.points))
-        if data.current_task is not None and (task is None or not task.state.is_open):
-            lines.append(voice.text("status.chaster-task", task=data.current_task.task))
+                lines.append(voice.text("status.points", points=chaster.points))
+        if chaster.current_task is not None and (task is None or not task.state.is_open):
+            lines.append(voice.text("status.chaster-task", task=chaster.current_task.task))
     elif status.chaster_problem is not None:
         lines.append(f"{WARNING_EMOJI} {voice.refusal(status.chaster_problem)}")
     return "\n".join(lines)

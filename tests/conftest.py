@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from bot.chaster import ChasterClient, RateLimiter
 from bot.chaster import client as client_module
+from bot.config import Settings as BotSettings
 from bot.core import build_core
 from bot.i18n import default_catalogue
 from bot.store import Database, Store
@@ -39,6 +40,10 @@ NORMAL_TIMEOUT = httpx.Timeout(5.0)
 SSL_CONTEXT = ssl.create_default_context()
 
 
+# The deployment's default, so the core under test is the one people run.
+DEFAULT_FRESH_SECONDS: float = BotSettings.model_fields["CHASTER_FRESH_SECONDS"].default
+
+
 @pytest.fixture
 def fast_transport_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(client_module, "TRANSPORT_RETRY_DELAYS", (0.01, 0.01))
@@ -55,7 +60,9 @@ async def make_env(tmp_path: Path, fast_transport_retries: None) -> AsyncIterato
         store = Store(db)
 
         async def make(
-            client_timeout: httpx.Timeout = NORMAL_TIMEOUT, limiter: RateLimiter | None = None
+            client_timeout: httpx.Timeout = NORMAL_TIMEOUT,
+            limiter: RateLimiter | None = None,
+            fresh_seconds: float = DEFAULT_FRESH_SECONDS,
         ) -> CoreEnv:
             chaster = await stack.enter_async_context(
                 ChasterClient(
@@ -71,6 +78,7 @@ async def make_env(tmp_path: Path, fast_transport_retries: None) -> AsyncIterato
                 chaster,
                 extension_slug=SLUG,
                 languages=default_catalogue().languages,
+                fresh_seconds=fresh_seconds,
                 clock=clock.now,
             )
             feed = FeedRecorder(core)

@@ -8,7 +8,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -317,6 +317,34 @@ async def test_search_paginates_without_duplicates(
     # default limit is 15
     r = await client.post("/sessions/search", json={"extensionSlug": fake.slug})
     assert len(r.json()["results"]) == 15
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest"])
+async def test_search_order_is_a_knob_and_the_cursor_follows_it(
+    fake: FakeChaster, client: httpx.AsyncClient, order: Literal["newest", "oldest"]
+) -> None:
+    created = [fake.add_session().session_id for _ in range(5)]
+    fake.search_order = order
+    seen: list[str] = []
+    body: dict[str, Any] = {"extensionSlug": fake.slug, "limit": 2}
+    while True:
+        page = (await client.post("/sessions/search", json=body)).json()
+        seen += [s["sessionId"] for s in page["results"]]
+        if not page["hasMore"]:
+            break
+        body["paginationLastId"] = page["results"][-1]["paginationId"]
+    assert seen == (created[::-1] if order == "newest" else created)
+
+
+async def test_search_can_leave_out_the_locks_extensions(
+    fake: FakeChaster, client: httpx.AsyncClient
+) -> None:
+    fake.add_session()
+    r = await client.post("/sessions/search", json={"extensionSlug": fake.slug})
+    assert r.json()["results"][0]["lock"]["extensions"]
+    fake.search_omits_extensions = True
+    r = await client.post("/sessions/search", json={"extensionSlug": fake.slug})
+    assert "extensions" not in r.json()["results"][0]["lock"]
 
 
 async def test_search_filters_by_slug_and_status(

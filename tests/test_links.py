@@ -93,7 +93,8 @@ async def test_link_search_with_several_sessions_asks_for_the_id(env: CoreEnv) -
     with refused(
         Reason.SEVERAL_SESSIONS,
         wearer=Person(WEARER),
-        sessions=Codes((first.session_id, second.session_id)),
+        # In the order Chaster's search gives them: newest first.
+        sessions=Codes((second.session_id, first.session_id)),
     ):
         await env.core.links.link(KH, WEARER, None, CHANNEL)
     assert await env.store.get_open_link(GUILD, WEARER) is None

@@ -1,14 +1,14 @@
-"""Keeping in step with Chaster (webhooks, polling), timers and link-request expiry.
+"""Keeping in step with Chaster (webhooks, single reads), timers and link-request expiry.
 
 The real core on a temp SQLite file, its real Chaster client against the fake Chaster over
-loopback (tests/core_env.py); the timers and the poller are built as the deployment builds them.
+loopback (tests/core_env.py); the timers are built as the deployment builds them. Sweeps and
+polling are in tests/test_sweep.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +17,6 @@ import pytest
 from bot.chaster import WebhookEnvelope
 from bot.core.errors import Reason
 from bot.core.model import EventKind, LinkEventKind
-from bot.jobs.poller import Poller
 from bot.jobs.timers import Timers
 from bot.store import LinkRequestState, Task, TaskState
 from tests.core_env import (
@@ -66,29 +65,6 @@ def timers_of(env: CoreEnv) -> Timers:
     )
     env.core.events.subscribe(timers.on_event)
     return timers
-
-
-def poller_of(env: CoreEnv, interval_seconds: float) -> Poller:
-    """A poller, wired to the core as the deployment wires it."""
-    return Poller(env.store, env.chaster.limiter, env.core.sync.sync_session, interval_seconds)
-
-
-async def link_more_sessions(env: CoreEnv, count: int) -> list[str]:
-    """Link `count` further locks (one per wearer) straight in the store; their session ids."""
-    session_ids = []
-    for index in range(count):
-        wearer = MORE_WEARERS + index
-        session = env.fake.add_session(wearer_discord_id=str(wearer))
-        session_ids.append(session.session_id)
-        await env.store.create_link(
-            guild_id=GUILD,
-            wearer_id=wearer,
-            keyholder_id=KEYHOLDER,
-            chaster_session_id=session.session_id,
-            lock_id=session.lock_id,
-            now=env.clock.now(),
-        )
-    return session_ids
 
 
 async def wait_for_event(env: CoreEnv, wanted: tuple[EventKind, int | None]) -> None:
@@ -536,61 +512,3 @@ async def test_link_request_expires_on_time(env: CoreEnv) -> None:
     # Expired once: a second call finds nothing to expire and says nothing.
     assert await env.core.links.expire_request(request.id) is None
     assert len(env.feed.link_events) == 2
-
-
-# ---------------------------------------------------------------------------------- polling
-
-
-async def test_poll_round_over_300_sessions_never_hits_a_429(env: CoreEnv) -> None:
-    # Chaster allows 100 requests a second here (and says when its window resets, in ms).
-    env.fake.rate_limit = 100
-    env.fake.rate_window = 1.0
-    env.fake.reset_header_format = "epoch_ms"
-    await link_more_sessions(env, 300)
-    poller = poller_of(env, interval_seconds=600)
-    started = time.monotonic()
-    read = await poller.run_round(spread=False)
-    elapsed = time.monotonic() - started
-    assert read == 300
-    assert env.fake.throttled == 0
-    assert env.fake.count_calls("GET", "/sessions/") == 300
-    # Background work leaves a fifth of the limit to commands: 80 a second at most.
-    assert elapsed >= 300 / 100 - 1
-
-
-async def test_poll_plan_puts_open_tasks_first_and_respects_the_budget(env: CoreEnv) -> None:
-    await env.linked()
-    others = await link_more_sessions(env, 5)
-    await env.assign()
-    poller = poller_of(env, interval_seconds=1.8)  # budget: 1.8 s * 100/60 * 0.5 = 1
-    assert poller.budget() == 1
-    assert await poller.plan() == [env.session.session_id]
-    poller = poller_of(env, interval_seconds=6)  # budget 5
-    assert poller.budget() == 5
-    first = await poller.plan()
-    second = await poller.plan()
-    assert len(first) == len(second) == 5
-    assert first[0] == second[0] == env.session.session_id
-    assert set(first[1:]) | set(second[1:]) == set(others)
-
-
-async def test_poll_rounds_reach_every_open_task_when_there_are_more_than_a_round_reads(
-    env: CoreEnv,
-) -> None:
-    sessions = await link_more_sessions(env, 5)
-    for session_id in sessions:
-        [link] = await env.store.open_links_for_session(session_id)
-        await env.store.create_task(
-            link_id=link.id,
-            description="x",
-            points=0,
-            verification_required=False,
-            duration_seconds=None,
-            assigned_by=KEYHOLDER,
-            now=env.clock.now(),
-        )
-    poller = poller_of(env, interval_seconds=2.4)  # budget: 2.4 s * 100/60 * 0.5 = 2
-    assert poller.budget() == 2
-    rounds = [await poller.plan() for _ in range(3)]
-    assert [len(chosen) for chosen in rounds] == [2, 2, 2]
-    assert {session for chosen in rounds for session in chosen} == set(sessions)

@@ -472,8 +472,8 @@ async def test_keyholder_and_wearer_see_the_status(env: CoreEnv, caller: Caller)
     assert status.chaster is not None
     assert status.chaster.current_task is not None
     assert status.chaster.current_task.task == "Plank"
-    assert status.chaster.user_data.points == 7
-    assert status.chaster.config.points_required == 40
+    assert status.chaster.points == 7
+    assert status.chaster.points_required == 40
 
 
 async def test_status_shows_chaster_trouble_instead_of_failing(env: CoreEnv) -> None:

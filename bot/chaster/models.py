@@ -144,6 +144,12 @@ class Lock(ChasterModel):
     extensions: list[ExtensionParty] = Field(default_factory=list)
 
     @property
+    def lists_extensions(self) -> bool:
+        """Whether the payload lists the lock's extensions: a lock with a session of ours
+        always has at least ours, so an empty list means they were left out."""
+        return bool(self.extensions)
+
+    @property
     def tasks(self) -> TasksState | None:
         """The Tasks extension's state, or None when the lock does not have it."""
         for party in self.extensions:

@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from bot.chaster import ChasterClient
+from bot.chaster.client import SEARCH_PAGE_SIZE
 from bot.core.actions import TaskActions
 from bot.core.audit import Audit
 from bot.core.events import EventBus
@@ -20,6 +21,8 @@ from bot.core.locks import Locks
 from bot.core.model import Clock, utc_now
 from bot.core.settings import ServerSettings
 from bot.core.shared import Shared
+from bot.core.state_view import StateView
+from bot.core.sweep import Sweep
 from bot.core.sync import Sync
 from bot.core.tasks import Tasks
 from bot.store import Store
@@ -33,6 +36,8 @@ class Core:
     tasks: Tasks
     actions: TaskActions
     sync: Sync
+    sweep: Sweep
+    view: StateView
     settings: ServerSettings
     events: EventBus
     clock: Clock
@@ -44,20 +49,42 @@ def build_core(
     *,
     extension_slug: str,
     languages: Collection[str],
+    fresh_seconds: float,
     clock: Clock = utc_now,
 ) -> Core:
-    """Wire the parts together around one store, one Chaster client and one clock."""
+    """Wire the parts together around one store, one Chaster client and one clock.
+
+    `fresh_seconds` is how old a Chaster state /task status may show.
+    """
     events = EventBus()
     audit = Audit(store, clock)
     shared = Shared(audit=audit, guards=WearerGuards(), events=events, clock=clock)
-    locks = Locks(store, chaster)
+    view = StateView(chaster, clock)
+    locks = Locks(store, view)
     settings = ServerSettings(store, audit, languages=languages)
-    sync = Sync(store, chaster, shared, locks=locks, settings=settings)
+    sync = Sync(store, chaster, shared, locks=locks, settings=settings, view=view)
     return Core(
         links=Links(store, chaster, shared, extension_slug=extension_slug),
-        tasks=Tasks(store, chaster, shared, locks=locks, settings=settings),
+        tasks=Tasks(
+            store,
+            chaster,
+            shared,
+            locks=locks,
+            settings=settings,
+            view=view,
+            fresh_seconds=fresh_seconds,
+        ),
         actions=TaskActions(store, chaster, shared, locks=locks, sync=sync, settings=settings),
         sync=sync,
+        sweep=Sweep(
+            store,
+            chaster,
+            view,
+            sync,
+            extension_slug=extension_slug,
+            page_size=SEARCH_PAGE_SIZE,
+        ),
+        view=view,
         settings=settings,
         events=events,
         clock=clock,

@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.chaster import Actor, ChasterClient, ChasterError, ChasterUnavailable, Lock
+from bot.chaster import Actor, ChasterClient, ChasterError, ChasterUnavailable
+from bot.chaster.state import LockState
 from bot.core.chaster_errors import chaster_failed, chaster_refused, trouble
 from bot.core.errors import Consequence, NotAllowed, Person, Reason, Refused
 from bot.core.links import open_link
-from bot.core.locks import Locks
+from bot.core.locks import ACT_FRESH_SECONDS, Locks
 from bot.core.model import Caller, EventKind, TaskAction
 from bot.core.policy import Action, May, Role, Rule, chaster_actor, require, role_of
 from bot.core.settings import ServerSettings
@@ -147,14 +148,14 @@ class TaskActions:
             refusal = error
         if refusal.status in (400, 409, 422):
             try:
-                lock = (await self._chaster.get_session(link.chaster_session_id)).lock
-            except ChasterError:
+                lock = await self._locks.read(link)
+            except Refused:
                 raise chaster_refused(refusal) from None
             current = lock.tasks.current_task if lock.tasks is not None else None
             if (
                 current is not None
                 and same_task(current.task, task.description)
-                and current.timer_started() is not False
+                and current.timer_started is not False
             ):
                 return
         raise chaster_refused(refusal)
@@ -218,7 +219,7 @@ class TaskActions:
         await self._events.task_event(EventKind.FAILED, updated, link, caller.user_id)
         return updated
 
-    async def _actor(self, granted: Rule, link: SessionLink, lock: Lock) -> Actor:
+    async def _actor(self, granted: Rule, link: SessionLink, lock: LockState) -> Actor:
         return chaster_actor(granted, holds_lock=await self._locks.keyholder_holds_lock(link, lock))
 
     async def _close_in_chaster(
@@ -243,14 +244,14 @@ class TaskActions:
         except ChasterError as error:
             raise await self._locks.refusal_for(link, error, assigning=False) from None
 
-    async def _require_current(self, link: SessionLink, task: Task) -> Lock:
+    async def _require_current(self, link: SessionLink, task: Task) -> LockState:
         """Read Chaster and make sure `task` is still its current task.
 
         Chaster's start-timer and complete act on whatever task is current, so without this a
         reaction on an old feed message could finish a newer task assigned inside Chaster.
         When they differ, the stored state is brought in line first.
         """
-        lock = await self._locks.read(link)
+        lock = await self._locks.read(link, within=ACT_FRESH_SECONDS)
         current = lock.tasks.current_task if lock.tasks is not None else None
         if current is None or not same_task(current.task, task.description):
             await self._sync.sync_link(link, lock, None, background=False)
@@ -278,11 +279,11 @@ class TaskActions:
         return updated
 
 
-def _points_after_completion(lock: Lock) -> tuple[int | None, int | None]:
+def _points_after_completion(lock: LockState) -> tuple[int | None, int | None]:
     """The wearer's points and target once the current task is completed, when Chaster counts
     points: completing adds the task's points (read just before, so no read is needed after)."""
     tasks = lock.tasks
-    if tasks is None or not tasks.config.enable_points or tasks.current_task is None:
+    if tasks is None or not tasks.enable_points or tasks.current_task is None:
         return None, None
-    total = tasks.user_data.points + tasks.current_task.points
-    return total, tasks.config.points_required or None
+    total = tasks.points + tasks.current_task.points
+    return total, tasks.points_required or None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.chaster import ChasterClient, ChasterError, ExtensionSession, InvalidSessionId
+from bot.chaster.state import LockState
 from bot.core.chaster_errors import chaster_failed
 from bot.core.errors import Codes, Consequence, Person, Reason, Refused, Typed
 from bot.core.locks import holds_lock
@@ -49,18 +50,20 @@ class Links:
             if await self._store.get_open_link(caller.guild_id, wearer_id) is not None:
                 raise Refused(Reason.ALREADY_LINKED, wearer=Person(wearer_id))
             session = await self._find_session(wearer_id, session_id)
-            lock = session.lock
+            lock, state = session.lock, LockState.of(session.lock)
             audit.detail += f" session={session.session_id}"
-            if lock.user.discord_id is not None and lock.user.discord_id != str(wearer_id):
+            if state.wearer_discord_id is not None and state.wearer_discord_id != str(wearer_id):
                 raise Refused(Reason.LOCK_OF_SOMEONE_ELSE, wearer=Person(wearer_id))
-            if lock.tasks is None:
+            if state.tasks is None:
                 raise Refused(Reason.LOCK_WITHOUT_TASKS)
-            is_lock_keyholder = holds_lock(lock, caller.user_id)
-            if not is_lock_keyholder and lock.user.discord_id is None:
+            is_lock_keyholder = holds_lock(state, caller.user_id)
+            if not is_lock_keyholder and state.wearer_discord_id is None:
                 # Nothing proves that this Discord user wears the lock: only the lock's own
                 # keyholder (whose Discord id Chaster confirms) may link it.
                 raise Refused(Reason.WEARER_NOT_ON_DISCORD)
-            if is_lock_keyholder or (caller.user_id == wearer_id and lock.keyholder is None):
+            if is_lock_keyholder or (
+                caller.user_id == wearer_id and state.keyholder_discord_id is None
+            ):
                 # The lock's keyholder, or the wearer of a self-lock, who manages their own
                 # tasks here.
                 role = Role.KEYHOLDER
@@ -107,7 +110,7 @@ class Links:
                 lock_id=session.lock.id,
                 now=self._clock(),
                 channel_id=channel_id,
-                keyholder_is_lock_keyholder=holds_lock(session.lock, keyholder_id),
+                keyholder_is_lock_keyholder=holds_lock(LockState.of(session.lock), keyholder_id),
             )
         except LinkExists:
             raise Refused(Reason.ALREADY_LINKED, wearer=Person(wearer_id)) from None

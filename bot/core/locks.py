@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
-from bot.chaster import ChasterClient, ChasterError, Lock
+from bot.chaster import ChasterError
+from bot.chaster.state import LockState
 from bot.core.chaster_errors import chaster_failed, chaster_refused
 from bot.core.errors import Reason, Refused
+from bot.core.state_view import StateView
 from bot.core.text import same_task
 from bot.store import SessionLink, Store
 
+# How old a reading may be when the bot acts on it (start, complete, fail, and the check
+# before an assign). Writes made the older readings stale already, and a webhook's read
+# refreshes it; a change made in Chaster's app meanwhile takes a person longer than this.
+ACT_FRESH_SECONDS = 2.0
 
-def holds_lock(lock: Lock, keyholder_id: int) -> bool:
+
+def holds_lock(lock: LockState, keyholder_id: int) -> bool:
     """Whether Chaster shows this Discord user as the lock's keyholder."""
-    return lock.keyholder is not None and lock.keyholder.discord_id == str(keyholder_id)
+    return lock.keyholder_discord_id == str(keyholder_id)
 
 
 class Locks:
     """The Chaster side of a link: its lock, and whether its keyholder of record holds it."""
 
-    def __init__(self, store: Store, chaster: ChasterClient) -> None:
+    def __init__(self, store: Store, view: StateView) -> None:
         self._store = store
-        self._chaster = chaster
+        self._view = view
 
-    async def read(self, link: SessionLink) -> Lock:
-        """The link's lock now, for a person waiting; Refused if Chaster can't say."""
+    async def read(self, link: SessionLink, *, within: float = 0.0) -> LockState:
+        """The link's lock, at most `within` seconds old, for a person waiting; Refused if
+        Chaster can't say."""
         try:
-            lock = (await self._chaster.get_session(link.chaster_session_id)).lock
+            lock = (await self._view.read(link.chaster_session_id, within=within)).lock
         except ChasterError as error:
             if error.status == 404:
                 raise Refused(Reason.SESSION_GONE) from None
@@ -32,13 +40,13 @@ class Locks:
         await self.remember_keyholder(link, lock)
         return lock
 
-    async def remember_keyholder(self, link: SessionLink, lock: Lock) -> None:
+    async def remember_keyholder(self, link: SessionLink, lock: LockState) -> None:
         """Keep the link's actor fact in step with the lock (its keyholder can change)."""
         holds = holds_lock(lock, link.keyholder_id)
         if link.keyholder_is_lock_keyholder is not holds:
             await self._store.set_keyholder_is_lock_keyholder(link.id, holds)
 
-    async def keyholder_holds_lock(self, link: SessionLink, lock: Lock | None = None) -> bool:
+    async def keyholder_holds_lock(self, link: SessionLink, lock: LockState | None = None) -> bool:
         """Whether the keyholder of record is the lock's keyholder in Chaster: from `lock`
         when given, else from the link's record, else from a fresh read."""
         if lock is not None:
@@ -50,7 +58,7 @@ class Locks:
     async def is_current(self, link: SessionLink, text: str) -> bool | None:
         """Whether Chaster's current task is the one with this text; None if it can't be read."""
         try:
-            tasks = (await self._chaster.get_session(link.chaster_session_id)).lock.tasks
+            tasks = (await self._view.read(link.chaster_session_id)).lock.tasks
         except ChasterError:
             return None
         current = tasks.current_task if tasks is not None else None

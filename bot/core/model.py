@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from bot.chaster import TasksState
+from bot.chaster.state import TasksSnapshot
 from bot.core.errors import Refused
 from bot.store import LinkRequest, SessionLink, Task
 
@@ -99,10 +99,12 @@ class LinkOutcome:
 class TaskStatus:
     """What /task status shows: the link, its open (or latest) task, and Chaster's view.
 
-    `chaster_problem` says why Chaster's side is missing when `chaster` is None.
+    `chaster_problem` says why Chaster's side is missing when `chaster` is None; `read_at` is
+    when the Chaster state shown was read (it may come from a recent reading).
     """
 
     link: SessionLink
     task: Task | None
-    chaster: TasksState | None
+    chaster: TasksSnapshot | None
     chaster_problem: Refused | None
+    read_at: datetime | None = None

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 import logging
 
-from bot.chaster import (
-    ActionLog,
-    ChasterClient,
-    ChasterError,
-    Lock,
-    TaskDetails,
-    TasksState,
-    WebhookEnvelope,
-)
+from bot.chaster import ActionLog, ChasterClient, ChasterError, WebhookEnvelope
 from bot.chaster.models import TASK_COMPLETED, TASK_FAILED, TASK_LOG_TYPES
+from bot.chaster.state import CurrentTask, LockState, TasksSnapshot
 from bot.core.durations import MAX_DURATION_SECONDS, MIN_DURATION_SECONDS
 from bot.core.locks import Locks
 from bot.core.model import CloseReason, EventKind, LinkEvent, LinkEventKind
 from bot.core.settings import ServerSettings
 from bot.core.shared import Shared
+from bot.core.state_view import Reading, StateView
 from bot.core.text import clean_task_text, same_task
 from bot.store import OPEN_TASK_STATES, SessionLink, Store, Task, TaskState
 
@@ -36,9 +30,11 @@ class Sync:
         *,
         locks: Locks,
         settings: ServerSettings,
+        view: StateView,
     ) -> None:
         self._store = store
         self._chaster = chaster
+        self._view = view
         self._locks = locks
         self._settings = settings
         self._guards = shared.guards
@@ -61,35 +57,64 @@ class Sync:
     async def sync_session(
         self, session_id: str, *, hint: ActionLog | None = None, background: bool = False
     ) -> None:
-        """Bring every link to `session_id` in line with Chaster's state.
+        """Read `session_id` now and bring every link to it in line with Chaster's state.
 
-        The same path serves webhooks, polling and start-up, so the feed never shows two
-        versions of one task. A change this bot made itself (its own assign coming back as a
-        webhook) finds the task already recorded and does nothing.
+        The same path serves webhooks, polling, sweeps and start-up, so the feed never shows
+        two versions of one task. A change this bot made itself (its own assign coming back as
+        a webhook) finds the task already recorded and does nothing.
         """
+        if not await self._store.open_links_for_session(session_id):
+            return
+        try:
+            reading = await self._view.read(session_id, background=background)
+        except ChasterError as error:
+            if error.status == 404:
+                # Chaster no longer knows the session: the lock is gone.
+                await self.end_session(session_id, CloseReason.SESSION_GONE)
+            else:
+                log.warning("sync of %s skipped: %s", session_id, error.text)
+            return
+        await self.apply(reading, hint=hint, reread=True, background=background)
+
+    async def apply(
+        self,
+        reading: Reading,
+        *,
+        hint: ActionLog | None = None,
+        reread: bool = False,
+        background: bool = True,
+    ) -> None:
+        """Bring every link to the reading's session in line with it, or with a newer reading.
+
+        A reading whose request went out before one of the bot's own writes to the session is
+        not applied: it could show a task the bot has just closed as still current, and record
+        it twice. With `reread` the session is then read again; without (a sweep), the next
+        round will see it.
+        """
+        session_id = reading.session_id
+        if reading.lock.ended:
+            await self.end_session(session_id, CloseReason.LOCK_ENDED)
+            return
         for link in await self._store.open_links_for_session(session_id):
             async with self._guards.of(link.guild_id, link.wearer_id):
-                # Read Chaster inside the mutex: a state read before a concurrent command
-                # finished would look like a new task and be recorded twice.
-                try:
-                    session = await self._chaster.get_session(session_id, background=background)
-                except ChasterError as error:
-                    if error.status == 404:
-                        break
-                    log.warning("sync of %s skipped: %s", session_id, error.text)
-                    return
+                newest = self._view.offer(reading)
+                if newest is None:
+                    if not reread:
+                        return
+                    try:
+                        newest = await self._view.read(session_id, background=background)
+                    except ChasterError as error:
+                        log.warning("sync of %s skipped: %s", session_id, error.text)
+                        return
+                reading = newest
                 current = await self._store.get_link(link.id)
                 if current is None or not current.is_open:
                     continue
-                await self._locks.remember_keyholder(current, session.lock)
-                await self.sync_link(current, session.lock, hint, background=background)
-        else:
-            return
-        # Chaster no longer knows the session: the lock is gone.
-        await self.end_session(session_id, CloseReason.SESSION_GONE)
+                await self._locks.remember_keyholder(current, reading.lock)
+                await self.sync_link(current, reading.lock, hint, background=background)
 
     async def sync_link(
-        self, link: SessionLink, lock: Lock, hint: ActionLog | None, *, background: bool
+        self, link: SessionLink, lock: LockState, hint: ActionLog | None, *, background: bool
     ) -> None:
         """Record what Chaster shows for one link (its wearer's mutex is held)."""
         tasks = lock.tasks
@@ -131,12 +156,12 @@ class Sync:
         return None
 
     async def _close_from_chaster(
-        self, link: SessionLink, task: Task, outcome: TaskState, tasks: TasksState
+        self, link: SessionLink, task: Task, outcome: TaskState, tasks: TasksSnapshot
     ) -> None:
         points_total = points_required = None
-        if outcome is TaskState.COMPLETED and tasks.config.enable_points:
-            points_total = tasks.user_data.points
-            points_required = tasks.config.points_required or None
+        if outcome is TaskState.COMPLETED and tasks.enable_points:
+            points_total = tasks.points
+            points_required = tasks.points_required or None
         closed = await self._store.transition_task(
             task.id,
             from_states=OPEN_TASK_STATES,
@@ -156,7 +181,7 @@ class Sync:
             kind = EventKind.COMPLETED if outcome is TaskState.COMPLETED else EventKind.FAILED
             await self._events.task_event(kind, closed, link, None)
 
-    async def _record_task_from_chaster(self, link: SessionLink, details: TaskDetails) -> None:
+    async def _record_task_from_chaster(self, link: SessionLink, details: CurrentTask) -> None:
         duration = details.duration
         task = await self._store.create_task(
             link_id=link.id,
@@ -209,6 +234,7 @@ class Sync:
                     channel_id=await self._settings.feed_channel_for(done),
                 )
             )
+        self._view.forget(session_id)
         return closed
 
     async def finish_timer(self, task_id: int) -> Task | None:

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from bot.chaster import (
-    ChasterClient,
-    ChasterError,
-    ChasterUnavailable,
-    Lock,
-    TaskDetails,
-    TasksState,
-)
+from bot.chaster import ChasterClient, ChasterError, ChasterUnavailable, TaskDetails
+from bot.chaster.state import LockState, TasksSnapshot
 from bot.core.chaster_errors import chaster_failed, trouble
 from bot.core.durations import parse_duration
 from bot.core.errors import Consequence, Person, Reason, Refused, TaskText
 from bot.core.links import open_link
-from bot.core.locks import Locks
+from bot.core.locks import ACT_FRESH_SECONDS, Locks
 from bot.core.model import Caller, EventKind, TaskStatus
 from bot.core.policy import Action, chaster_actor, require, role_of
 from bot.core.settings import ServerSettings
 from bot.core.shared import Shared
+from bot.core.state_view import StateView
 from bot.core.text import check_description
 from bot.store import SessionLink, Store, Task
 
@@ -32,10 +27,15 @@ class Tasks:
         *,
         locks: Locks,
         settings: ServerSettings,
+        view: StateView,
+        fresh_seconds: float,
     ) -> None:
         self._store = store
         self._chaster = chaster
         self._locks = locks
+        self._view = view
+        # How old a reading /task status may show.
+        self._fresh_seconds = fresh_seconds
         self._settings = settings
         self._audit = shared.audit
         self._guards = shared.guards
@@ -75,11 +75,11 @@ class Tasks:
                         task=TaskText(open_task.description),
                         state=open_task.state,
                     )
-                lock: Lock | None = None
+                lock: LockState | None = None
                 if link.keyholder_is_lock_keyholder is None:
                     # The actor is not known yet (a link from an older version): read the
                     # session once, and check Chaster's side while at it.
-                    lock = await self._locks.read(link)
+                    lock = await self._locks.read(link, within=ACT_FRESH_SECONDS)
                     _require_free(_require_tasks(lock), wearer_id)
                 # Otherwise no read first: Chaster itself refuses an assign while a task or a
                 # vote is current (its message reaches the user), and one request per assign
@@ -139,7 +139,7 @@ class Tasks:
                 link.id
             )
             try:
-                lock = (await self._chaster.get_session(link.chaster_session_id)).lock
+                reading = await self._view.read(link.chaster_session_id, within=self._fresh_seconds)
             except ChasterError as error:
                 problem = (
                     Refused(Reason.SESSION_GONE)
@@ -147,14 +147,21 @@ class Tasks:
                     else Refused(Reason.STATUS_CHASTER_UNAVAILABLE, trouble=trouble(error))
                 )
                 return TaskStatus(link=link, task=task, chaster=None, chaster_problem=problem)
-            if lock.tasks is None:
+            if reading.lock.tasks is None:
                 return TaskStatus(
                     link=link,
                     task=task,
                     chaster=None,
                     chaster_problem=Refused(Reason.NO_TASKS_EXTENSION),
+                    read_at=reading.read_at,
                 )
-            return TaskStatus(link=link, task=task, chaster=lock.tasks, chaster_problem=None)
+            return TaskStatus(
+                link=link,
+                task=task,
+                chaster=reading.lock.tasks,
+                chaster_problem=None,
+                read_at=reading.read_at,
+            )
 
     async def for_message(self, message_id: int) -> Task | None:
         """The task a feed message shows."""
@@ -167,9 +174,9 @@ class Tasks:
         )
 
 
-def _require_free(tasks: TasksState, wearer_id: int) -> None:
+def _require_free(tasks: TasksSnapshot, wearer_id: int) -> None:
     """Refuse an assign while Chaster shows a vote or a current task."""
-    if tasks.user_data.status == "vote":
+    if tasks.status == "vote":
         raise Refused(Reason.VOTE_RUNNING)
     if tasks.current_task is not None:
         raise Refused(
@@ -177,7 +184,7 @@ def _require_free(tasks: TasksState, wearer_id: int) -> None:
         )
 
 
-def _require_tasks(lock: Lock) -> TasksState:
+def _require_tasks(lock: LockState) -> TasksSnapshot:
     tasks = lock.tasks
     if tasks is None:
         raise Refused(Reason.NO_TASKS_EXTENSION)

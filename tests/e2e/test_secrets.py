@@ -58,6 +58,7 @@ async def test_no_secret_in_any_log_line_or_reply(tmp_path: Path) -> None:
         FakeChaster(slug=SLUG, token=CHASTER_TOKEN) as chaster,
     ):
         deployment = Deployment(discord_fake, chaster, tmp_path)
+        deployment.fresh_seconds = 0  # every /task status reaches Chaster's refusals
         chaster.webhook_url = deployment.webhook_url
         chaster.webhook_auth = (WEBHOOK_USER, WEBHOOK_PASSWORD)
         chaster.webhook_retry_delays = [0.2]

@@ -281,6 +281,11 @@ class FakeChaster:
         self.allow_fail_verification_task: bool = False
         self.search_max_limit: int = 100
         self.search_status: int = 200  # POST .../search answers 200 (NestJS default would be 201)
+        # Newest first is what the API reference expects of a cursor on ObjectIds; a guess.
+        self.search_order: Literal["newest", "oldest"] = "newest"
+        # Chaster's generated client says a search result is a full session; should a result
+        # ever come without the lock's extensions, this shows it.
+        self.search_omits_extensions: bool = False
 
         # outgoing webhooks
         self.webhook_url: str | None = None
@@ -1342,6 +1347,7 @@ class FakeChaster:
         self._unknown(body, ("status", "extensionSlug", "limit", "paginationLastId"), errors)
         self._raise_invalid(errors)
 
+        newest_first = self.search_order == "newest"
         matching = sorted(
             (
                 s
@@ -1349,14 +1355,22 @@ class FakeChaster:
                 if s.slug == slug and (status == "all" or s.lock_status == status)
             ),
             key=lambda s: s.pagination_id,
+            reverse=newest_first,
         )
-        page_from = [s for s in matching if not last_id or s.pagination_id > last_id]
+        page_from = [
+            s
+            for s in matching
+            if not last_id
+            or (s.pagination_id < last_id if newest_first else s.pagination_id > last_id)
+        ]
         n = int(limit)
         page = page_from[:n]
         results = []
         for s in page:
             item = self.session_json(s.session_id)
             item["paginationId"] = s.pagination_id
+            if self.search_omits_extensions:
+                del item["lock"]["extensions"]
             results.append(item)
         return self._json(
             self.search_status,
