@@ -169,6 +169,8 @@ def _describe(status: TaskStatus, now: datetime, voice: Voice) -> str:
             lines.append(voice.text("status.chaster-task", task=chaster.current_task.task))
     elif status.chaster_problem is not None:
         lines.append(f"{WARNING_EMOJI} {voice.refusal(status.chaster_problem)}")
+    if status.read_at is not None:
+        lines.append(voice.text("status.read-at", at=status.read_at))
     return "\n".join(lines)
 
 

@@ -34,22 +34,11 @@ def record_calls(*, server: Hashable = None) -> Iterator[list[str]]:
         _recorded_calls.reset(token)
 
 
-@contextmanager
-def tell_long_waits(notice: WaitNotice) -> Iterator[None]:
-    """Inside the block, `notice` hears (once) when the rate limit will hold a call long."""
-    told = False
-
-    def once(seconds: float) -> None:
-        nonlocal told
-        if not told:
-            told = True
-            notice(seconds)
-
-    token = _wait_notice.set(once)
-    try:
-        yield
-    finally:
-        _wait_notice.reset(token)
+def listen_for_long_waits(notice: WaitNotice) -> None:
+    """For the rest of the current task, `notice` hears when the rate limit will hold one of
+    its calls long. Call it at the start of a task that serves one person, such as a Discord
+    interaction's: asyncio gives each task its own copy of these variables."""
+    _wait_notice.set(notice)
 
 
 def current_server() -> Hashable:

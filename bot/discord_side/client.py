@@ -18,7 +18,7 @@ import cogs
 from bot.config import Settings
 from bot.core import Core
 from bot.core.errors import Refused
-from bot.discord_side.interactions import reply
+from bot.discord_side.interactions import reply, say_when_chaster_is_busy
 from bot.discord_side.language import CommandTranslator, language_of_locale, server_language
 from bot.discord_side.voice import Voice
 from bot.i18n import Catalogue
@@ -35,6 +35,7 @@ class TasksTree(app_commands.CommandTree["TasksBot"]):
     async def interaction_check(self, interaction: discord.Interaction[TasksBot], /) -> bool:
         # Ended by on_error or by the bot's on_app_command_completion, whichever comes.
         interaction.client.work.begin(("command", interaction.id))
+        say_when_chaster_is_busy(interaction, interaction.client.voice_for(interaction))
         return True
 
     async def on_error(

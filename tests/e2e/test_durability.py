@@ -7,6 +7,7 @@ fake Discord and fake Chaster of this test process, so it can be killed and star
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 import sqlite3
@@ -391,18 +392,36 @@ async def test_webhook_auth_duplicates_and_lock_end(deployment: Deployment) -> N
     assert "not linked" in text
 
 
-async def test_without_webhooks_polling_notices_within_the_interval(
+async def test_without_webhooks_a_sweep_notices_a_completion_within_one_interval(
     deployment: Deployment,
 ) -> None:
     deployment.webhooks = False
-    deployment.poll_seconds = 2
+    deployment.poll_seconds = 4
+    deployment.chaster.rate_limit = 100
+    deployment.chaster.rate_window = 60.0
     await deployment.start()
     session, feed = await deployment.link_and_assign()
+    # 299 more linked locks: three pages of the search a round, spread over the interval.
+    # Once a round has gone by with them, the completion below happens at a random point.
+    more = [deployment.chaster.add_session(wearer_discord_id=str(8000 + n)) for n in range(299)]
+    with contextlib.closing(sqlite3.connect(deployment.database, timeout=10)) as db, db:
+        db.executemany(
+            "INSERT INTO session_links (guild_id, wearer_id, keyholder_id, chaster_session_id,"
+            " lock_id, created_at) VALUES (?, ?, ?, ?, ?, '2026-01-01T00:00:00.000000+00:00')",
+            [(GUILD, 8000 + n, KEYHOLDER.id, s.session_id, s.lock_id) for n, s in enumerate(more)],
+        )
+    await deployment.chaster.wait_for_call(
+        "POST",
+        "/sessions/search",
+        count=deployment.chaster.count_calls("POST", "/sessions/search") + 3,
+        timeout=15,
+    )
     deployment.chaster.finish_in_app(session.session_id, completed=True)
     started = asyncio.get_running_loop().time()
     await deployment.wait_title(feed, "✅ Completed")
-    # One interval to come round, plus slack for a loaded machine.
-    assert asyncio.get_running_loop().time() - started < 2 * 2 + 2
+    # One interval for the sweep to come round to the lock, plus slack for a loaded machine.
+    assert asyncio.get_running_loop().time() - started < deployment.poll_seconds + 2
+    assert deployment.chaster.throttled == 0
 
 
 async def test_sigterm_shuts_down_cleanly(deployment: Deployment) -> None:

@@ -220,13 +220,18 @@ async def test_fail_command(world: World) -> None:
 async def test_status_for_wearer_and_keyholder_but_not_a_stranger(world: World) -> None:
     await world.link(enable_points=True, points_required=50, points=5)
     await world.assign(description="Hold a plank", points=3)
+    read_at = discord.utils.format_dt(world.clock.now(), "R")
+    reads = world.chaster.count_calls("GET", "/sessions/")
     for who, options in ((WEARER, {}), (KEYHOLDER, {"wearer": WEARER})):
         text = await world.reply("task", who, "status", **options)
         assert text.splitlines() == [
             "**<@5002>** · keyholder <@5001>",
             "Task #1: “Hold a plank” · 3 points · assigned",
             "Points in Chaster: 5 / 50",
+            f"As read from Chaster {read_at}",
         ]
+    # The second lookup answered from the first one's reading.
+    assert world.chaster.count_calls("GET", "/sessions/") == reads + 1
     text = await world.refusal("task", STRANGER, "status", wearer=WEARER)
     assert "Only the wearer or their keyholder" in text, text
     assert "Hold a plank" not in text
