@@ -546,8 +546,10 @@ async def deployment(
     *,
     rate_window: float = FAST_WINDOW,
     instrumented: bool = False,
+    environment: dict[str, str] | None = None,
 ) -> AsyncIterator[Deployment]:
-    """Fresh fakes and seeded data for one bot process; everything is stopped on exit."""
+    """Fresh fakes and seeded data for one bot process; everything is stopped on exit.
+    `environment` overrides the bot's settings (empty value: the setting is left unset)."""
     folder = root / f"{kind}-{time.monotonic_ns()}"
     folder.mkdir()
     members = [KEYHOLDER, *(wearer(i) for i in range(population.links))]
@@ -567,6 +569,11 @@ async def deployment(
             write_floor_sessions(folder / "sessions.json", population)
         env = bot_environment(kind, discord, chaster, folder)
         env["BENCH_COUNTERS"] = str(folder / "counters.json")
+        for name, value in (environment or {}).items():
+            if value:
+                env[name] = value
+            else:
+                env.pop(name, None)
         bot = BotProcess(kind, folder, env, instrumented=instrumented)
         deployed = Deployment(kind, discord, chaster, bot, folder, population)
         try:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.budget import budget
 from bench.harness import (
     CHANNEL,
     FAST_WINDOW,
@@ -38,7 +39,7 @@ from bench.harness import (
 from bench.stats import percentile, ratio, summary_ms
 
 KINDS: tuple[BotKind, ...] = ("floor", "ours")
-SCENARIOS = ("latency", "e2e", "deadline", "ratelimit", "scale", "throughput")
+SCENARIOS = ("latency", "e2e", "deadline", "ratelimit", "scale", "throughput", "budget")
 DEADLINE_S = 3.0
 
 
@@ -247,7 +248,7 @@ async def command_runs(config: Config, scenarios: list[str], report: Report) -> 
     if "e2e" in scenarios:
         wanted += [("assign", 1), ("assign", 50)]
     if "throughput" in scenarios:
-        wanted += [("status", 50)]
+        wanted += [("status", 50), ("assign", 50)]
     order = [("assign", 1), ("status", 1), ("status", 50), ("assign", 50)]
     wanted = [key for key in order if key in wanted]
     runs: dict[BotKind, dict[RunKey, Run]] = {}
@@ -309,15 +310,20 @@ def _latency_figures(runs: dict[BotKind, dict[RunKey, Run]], report: Report) -> 
                 None,
             )
         )
+        cpu_ours = round(ours.bot_cpu_s * 1000 / len(ours.samples), 2)
+        cpu_floor = round(floor.bot_cpu_s * 1000 / len(floor.samples), 2)
+        cpu_target, cpu_met = "-", None
+        if key == ("assign", 50):
+            cpu_target, cpu_met = "<= 1.5x floor", cpu_ours <= 1.5 * cpu_floor
         report.add(
             Figure(
                 "1 latency",
                 f"/task {command} c={conc} bot CPU per command",
                 "ms",
-                round(ours.bot_cpu_s * 1000 / len(ours.samples), 2),
-                round(floor.bot_cpu_s * 1000 / len(floor.samples), 2),
-                "-",
-                None,
+                cpu_ours,
+                cpu_floor,
+                cpu_target,
+                cpu_met,
             )
         )
         errors = ours.errors() + sum(1 for s in ours.samples if not s.in_time)
@@ -377,6 +383,9 @@ def _throughput_figures(runs: dict[BotKind, dict[RunKey, Run]], report: Report) 
         )
         done_ours = len(ours.final) / ours.wall_s
         done_floor = len(floor.final) / floor.wall_s
+        done_target, done_met = "-", None
+        if command == "assign":
+            done_target, done_met = ">= 0.8x floor", done_ours >= 0.8 * done_floor
         report.add(
             Figure(
                 "6 throughput",
@@ -384,8 +393,8 @@ def _throughput_figures(runs: dict[BotKind, dict[RunKey, Run]], report: Report) 
                 "/s",
                 round(done_ours, 1),
                 round(done_floor, 1),
-                "-",
-                None,
+                done_target,
+                done_met,
             )
         )
 
@@ -616,6 +625,13 @@ async def scale(config: Config, report: Report, baseline: dict[str, Any] | None)
         async with deployment(kind, config.root, population) as deployed:
             startup = await deployed.start(identify_timeout=120.0, catch_up_timeout=240.0)
             memory_ready = startup.memory_mb_at_ready
+            # The start-up reads, less the one /task status sent to time the start-up.
+            probe = f"/sessions/{session_id(0)}"
+            catch_up_requests = sum(
+                1
+                for call in deployed.chaster.calls
+                if call.status != 429 and not call.path.endswith(probe)
+            )
             await deployed.warm_up()
             discord = deployed.discord
             for concurrency in (1, 50):
@@ -633,6 +649,7 @@ async def scale(config: Config, report: Report, baseline: dict[str, Any] | None)
                 )
             detail[kind] = {
                 "startup": asdict(startup),
+                "catch_up_requests": catch_up_requests,
                 "memory_mb_at_ready": memory_ready,
                 "memory_mb_at_end": deployed.bot.memory_mb(),
                 "status": {f"c{c}": status_runs[(kind, c)].detail() for c in (1, 50)},
@@ -651,6 +668,18 @@ async def scale(config: Config, report: Report, baseline: dict[str, Any] | None)
             round(ready_floor, 2),
             "<= floor + 2 s",
             ready_ours <= ready_floor + 2.0,
+        )
+    )
+    pages = math.ceil(links / 100)
+    report.add(
+        Figure(
+            section,
+            f"start-up catch-up: Chaster requests (minimum: {pages} search pages)",
+            "",
+            ours["catch_up_requests"],
+            floor["catch_up_requests"],
+            f"<= {pages + 1}",
+            ours["catch_up_requests"] <= pages + 1,
         )
     )
     report.add(
@@ -752,5 +781,9 @@ async def run(config: Config, scenarios: list[str]) -> Report:
         mark = time.monotonic()
         await scale(config, report, report.details.get("command_runs"))
         timings["scale"] = time.monotonic() - mark
+    if "budget" in scenarios:
+        mark = time.monotonic()
+        await budget(config, report)
+        timings["budget"] = time.monotonic() - mark
     report.details["durations_s"] = {k: round(v, 1) for k, v in timings.items()}
     return report

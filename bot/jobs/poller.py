@@ -55,13 +55,16 @@ class Poller:
         """The shortest time between two of a round's requests: POLL_SHARE of the limit."""
         return self._limiter.window / (self._limiter.limit * POLL_SHARE)
 
+    def gap(self, requests: int) -> float:
+        """The time between two requests of a round of `requests` spread over the interval."""
+        return max(self.interval / max(1, requests), self.min_gap())
+
     async def run_round(self, *, spread: bool = True) -> SweepReport:
         """Sweep once; with `spread`, its requests are paced evenly over the interval."""
         started = self._monotonic()
 
         async def pace(made: int, expected: int) -> None:
-            gap = max(self.interval / max(1, expected), self.min_gap())
-            await self._sleep(max(0.0, started + made * gap - self._monotonic()))
+            await self._sleep(max(0.0, started + made * self.gap(expected) - self._monotonic()))
 
         return await self._sweep(pace if spread else None)
 
@@ -76,7 +79,12 @@ class Poller:
                 log.exception("poll round failed")
                 report = None
             log.debug("poll round: %s in %.1f s", report, time.monotonic() - started)
-            if first or report is None or report.requests == 0:
-                # A spread round lasts the interval already; the others wait for it.
-                first = False
-                await asyncio.sleep(self.interval)
+            if report is None or report.requests == 0:
+                await self._sleep(self.interval)
+            elif first:
+                # The catch-up read every page at once. The next round reads its last page
+                # a whole interval later, as every round after it does: each page comes round
+                # once per interval, so a change in Chaster shows within one.
+                await self._sleep(self.gap(report.requests))
+            # A spread round lasts the interval already.
+            first = False
