@@ -7,6 +7,7 @@ loopback (tests/core_env.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -239,3 +240,28 @@ async def test_a_poll_round_is_spread_over_the_interval_within_its_share(env: Co
     await poller(2).run_round(spread=True)
     # A 2 s interval would need 1.5 requests a second: the share caps it at one every 1.2 s.
     assert waits == pytest.approx([1.2, 2.4, 3.6])
+
+
+async def test_after_the_catch_up_each_page_comes_round_once_per_interval(env: CoreEnv) -> None:
+    await link_more_sessions(env, 250)
+    waits: list[float] = []
+    enough = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) >= 4:
+            enough.set()
+        await asyncio.sleep(0)
+
+    poller = Poller(
+        env.core.sweep.run, env.chaster.limiter, 300, sleep=sleep, monotonic=lambda: 0.0
+    )
+    poller.start()
+    try:
+        await asyncio.wait_for(enough.wait(), 10)
+    finally:
+        await poller.stop()
+    # The catch-up reads its three pages at once, then waits one gap (not a whole interval):
+    # the next round's last page is read an interval after the catch-up read it.
+    assert waits[:4] == [100.0, 100.0, 200.0, 300.0]
+    assert env.fake.count_calls("POST", "/sessions/search") >= 6
