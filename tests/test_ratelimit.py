@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from bot.chaster import Priority, RateLimiter
-from bot.chaster.ratelimit import LONG_WAIT_SECONDS
+from bot.chaster.ratelimit import LONG_WAIT_SECONDS, SHARING_SECONDS
 
 NOW = 1_700_000_000.0
 
@@ -166,7 +166,7 @@ async def test_a_cancelled_wait_gives_its_turn_to_the_next_request() -> None:
     assert limiter.waiting == 0
 
 
-async def test_a_person_is_told_once_when_the_wait_will_be_long() -> None:
+async def test_a_person_is_told_when_the_wait_will_be_long() -> None:
     ticks = _Ticks()
     limiter = await _full_limiter(ticks, limit=2)
     told: list[float] = []
@@ -191,3 +191,47 @@ async def test_a_person_is_told_once_when_the_wait_will_be_long() -> None:
         await asyncio.sleep(0)
         await asyncio.sleep(0)
     await asyncio.wait_for(asyncio.gather(short, *long_ones), 1)
+
+
+async def test_while_servers_share_the_limit_none_takes_more_than_its_share_of_the_window() -> None:
+    ticks = _Ticks()
+    limiter = RateLimiter(limit=10, window=10.0, clock=ticks, wall_clock=lambda: NOW)
+    async with limiter.slot(server=2):
+        pass  # server 2 uses Chaster too (and calibrates the limiter); 1 of 10 used
+    served: list[int] = []
+
+    async def request(server: int) -> None:
+        async with limiter.slot(Priority.PERSON, server=server):
+            served.append(server)
+
+    burst = [asyncio.create_task(request(1)) for _ in range(9)]
+    await asyncio.sleep(0)
+    # Server 1 stops at its four fifths (8 of 10), though the window has room for one more...
+    assert served == [1] * 8 and limiter.waiting == 1
+    # ...which server 2 gets at once, however long server 1's queue.
+    async with asyncio.timeout(1), limiter.slot(Priority.PERSON, server=2):
+        assert limiter.used == 10
+    ticks.now += 10.0
+    limiter.wake()
+    await asyncio.wait_for(asyncio.gather(*burst), 1)
+    assert served == [1] * 9
+
+
+async def test_a_server_alone_may_use_the_whole_window() -> None:
+    ticks = _Ticks()
+    limiter = RateLimiter(limit=10, window=10.0, clock=ticks, wall_clock=lambda: NOW)
+    async with limiter.slot(server=1):
+        pass
+    for _ in range(9):
+        async with asyncio.timeout(1), limiter.slot(Priority.PERSON, server=1):
+            pass
+    assert limiter.used == 10
+    # Another server that asked long ago no longer counts as sharing.
+    ticks.now += 20.0
+    async with limiter.slot(server=2):
+        pass
+    ticks.now += SHARING_SECONDS + 1
+    for _ in range(9):
+        async with asyncio.timeout(1), limiter.slot(Priority.PERSON, server=1):
+            pass
+    assert limiter.used == 9

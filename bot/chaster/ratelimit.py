@@ -8,7 +8,8 @@ other than the documented one.
 
 Queued requests go in order of priority: a person's change to a task first, then what a person
 is waiting to read, then background work (sweeps, sync), which also leaves a fifth of the window
-to the others. Within one priority, servers take turns, so one server's burst holds another
+to the others. Within one priority, servers take turns; and while more than one server uses
+Chaster, none may hold more than four fifths of the window, so one server's burst holds another
 server's command back by at most a slot or two. No request is ever dropped.
 """
 
@@ -16,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,6 +32,8 @@ DEFAULT_WINDOW = 60.0
 WINDOW_MARGIN = 0.1
 # A person whose request is expected to wait longer than this is told so.
 LONG_WAIT_SECONDS = 10.0
+# A server that asked for a slot this recently counts as sharing the limit with the others.
+SHARING_SECONDS = 600.0
 
 
 class Priority(IntEnum):
@@ -69,9 +73,14 @@ class RateLimiter:
         self._clock = clock
         self._wall_clock = wall_clock
         self._in_flight = 0
-        # Heap of monotonic times at which a finished request stops counting against the window
-        # (a heap, because the window may shrink once the server's headers have been read).
-        self._cooling: list[float] = []
+        # Heap of (monotonic time, tie-breaker, server): when a finished request stops counting
+        # against the window (a heap, because the window may shrink once the server's headers
+        # have been read).
+        self._cooling: list[tuple[float, int, Hashable]] = []
+        self._tie = itertools.count()
+        # Slots each server holds (in flight or cooling), and when each last asked for one.
+        self._held: Counter[Hashable] = Counter()
+        self._asked: dict[Hashable, float] = {}
         self._paused_until = 0.0
         # Until a first answer has shown the server's real limit, requests go one at a time:
         # a burst at start-up must not overrun a limit lower than the documented one.
@@ -108,7 +117,7 @@ class RateLimiter:
         finally:
             self._calibrated = True
             self._in_flight -= 1
-            heapq.heappush(self._cooling, self._clock() + self.window)
+            heapq.heappush(self._cooling, (self._clock() + self.window, next(self._tie), server))
             self._dispatch()
 
     def wake(self) -> None:
@@ -129,7 +138,7 @@ class RateLimiter:
         if ahead < free:
             return paused
         # Every slot frees a window after its request: those cooling, then those in flight.
-        frees = sorted(self._cooling) + [now + self.window] * self._in_flight
+        frees = sorted(at for at, _, _ in self._cooling) + [now + self.window] * self._in_flight
         turn = ahead - max(0, free)
         if not frees:
             return paused
@@ -139,8 +148,10 @@ class RateLimiter:
     async def _acquire(
         self, priority: Priority, server: Hashable, notice: WaitNotice | None
     ) -> None:
-        if not self.waiting and self._has_room(priority):
-            self._in_flight += 1
+        if server is not None:
+            self._asked[server] = self._clock()
+        if not self.waiting and self._has_room(priority, server):
+            self._take(server)
             return
         if notice is not None:
             expected = self.expected_wait(priority)
@@ -155,6 +166,7 @@ class RateLimiter:
             if waiter.granted.done() and not waiter.granted.cancelled():
                 # Granted as the wait was cancelled: the slot was never used, so give it back.
                 self._in_flight -= 1
+                self._release_held(server)
                 self._dispatch()
             else:
                 self._withdraw(waiter)
@@ -169,29 +181,37 @@ class RateLimiter:
                 del queues[waiter.server]
 
     def _next(self) -> _Waiter | None:
-        """The waiter whose turn it is: the most urgent priority, servers in turn."""
+        """The waiter whose turn it is and who may go now: the most urgent priority, servers
+        in turn, skipping a server that holds its share of the window."""
         for priority in Priority:
-            queues = self._queues[priority]
-            if queues:
-                return next(iter(queues.values()))[0]
+            for server, queue in self._queues[priority].items():
+                if self._has_room(priority, server):
+                    return queue[0]
         return None
 
     def _dispatch(self) -> None:
         """Grant slots to waiters in turn while there is room; else wake when there will be."""
         while (waiter := self._next()) is not None:
-            if waiter.granted.done():  # cancelled while queued; its task withdraws it
-                self._withdraw(waiter)
-                continue
-            if not self._has_room(waiter.priority):
-                self._wake_later()
-                return
             queues = self._queues[waiter.priority]
             queue = queues.pop(waiter.server)
             queue.popleft()
             if queue:
                 queues[waiter.server] = queue  # to the back of the servers' turn order
-            self._in_flight += 1
+            if waiter.granted.done():  # cancelled while queued
+                continue
+            self._take(waiter.server)
             waiter.granted.set_result(None)
+        if self.waiting:
+            self._wake_later()
+
+    def _take(self, server: Hashable) -> None:
+        self._in_flight += 1
+        self._held[server] += 1
+
+    def _release_held(self, server: Hashable) -> None:
+        self._held[server] -= 1
+        if self._held[server] <= 0:
+            del self._held[server]
 
     def _room_for(self, priority: Priority) -> int:
         if not self._calibrated:
@@ -200,9 +220,22 @@ class RateLimiter:
             return max(1, self.limit - self.reserve)
         return self.limit
 
-    def _has_room(self, priority: Priority) -> bool:
+    def _has_room(self, priority: Priority, server: Hashable = None) -> bool:
         now = self._clock()
-        return now >= self._paused_until and self.used < self._room_for(priority)
+        if now < self._paused_until or self.used >= self._room_for(priority):
+            return False
+        # While others share the limit, a server keeps to four fifths of the window.
+        share = max(1, self.limit - self.reserve)
+        return server is None or self._held[server] < share or not self._shared(server, now)
+
+    def _shared(self, server: Hashable, now: float) -> bool:
+        """Whether another server asked for a slot in the last SHARING_SECONDS."""
+        for other, asked in list(self._asked.items()):
+            if now - asked > SHARING_SECONDS:
+                del self._asked[other]
+            elif other != server:
+                return True
+        return False
 
     def _wake_later(self) -> None:
         """Dispatch again when the next slot leaves the window or the pause ends. A request in
@@ -211,7 +244,7 @@ class RateLimiter:
         if now < self._paused_until:
             wake_at = self._paused_until
         elif self._cooling:
-            wake_at = self._cooling[0]
+            wake_at = self._cooling[0][0]
         else:
             return
         if self._wake is not None:
@@ -219,8 +252,9 @@ class RateLimiter:
         self._wake = asyncio.get_running_loop().call_later(max(0.0, wake_at - now), self._dispatch)
 
     def _expire(self, now: float) -> None:
-        while self._cooling and self._cooling[0] <= now:
-            heapq.heappop(self._cooling)
+        while self._cooling and self._cooling[0][0] <= now:
+            _, _, server = heapq.heappop(self._cooling)
+            self._release_held(server)
 
     def pause_for(self, seconds: float) -> None:
         """Hold every request for `seconds` (after a 429 without usable headers)."""
