@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from typing import Final
 
 from ._queries import StoreBase, _one, _write
 from .rows import GuildSettings, to_db
 
+_SELECT: Final = "SELECT * FROM guild_settings WHERE guild_id = ?"
 _SET_FEED_CHANNEL: Final = (
     "INSERT INTO guild_settings (guild_id, feed_channel_id, updated_at) VALUES (?, ?, ?)"
     " ON CONFLICT (guild_id) DO UPDATE"
@@ -30,8 +32,7 @@ class GuildSettingsMixin(StoreBase):
 
     async def get_guild_settings(self, guild_id: int) -> GuildSettings:
         """The server's settings, or the defaults when it has never changed any."""
-        async with self._db.reading() as conn:
-            row = await _one(conn, "SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        row = await self._db.read(lambda conn: _one(conn, _SELECT, (guild_id,)))
         return GuildSettings.from_row(row) if row is not None else GuildSettings(guild_id)
 
     async def set_feed_channel(
@@ -56,8 +57,11 @@ class GuildSettingsMixin(StoreBase):
         self, sql: str, guild_id: int, value: int | str | None, now: datetime | None
     ) -> GuildSettings:
         stamp = to_db(now if now is not None else datetime.now(UTC))
-        async with self._db.transaction() as conn:
-            await _write(conn, sql, (guild_id, value, stamp))
-            row = await _one(conn, "SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
-        assert row is not None
-        return GuildSettings.from_row(row)
+
+        def upsert(conn: sqlite3.Connection) -> GuildSettings:
+            _write(conn, sql, (guild_id, value, stamp))
+            row = _one(conn, _SELECT, (guild_id,))
+            assert row is not None
+            return GuildSettings.from_row(row)
+
+        return await self._db.write(upsert)

@@ -16,11 +16,12 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -28,12 +29,16 @@ from ._result_codes import _SQLITE_CORRUPT, _SQLITE_NOTADB, _error_code, _is_bus
 from .errors import DatabaseUnavailable, StoreError, constraint_error
 from .schema import Migration, _migrate, _user_version, load_migrations
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "Database"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "Database", "Work"]
 
 log = logging.getLogger(__name__)
 
 # Seconds a statement waits for another connection's lock before failing as "locked".
 DEFAULT_BUSY_TIMEOUT = 5.0
+
+T = TypeVar("T")
+# A unit of work: plain sqlite3 calls, run on the connection's own thread from start to end.
+Work = Callable[[sqlite3.Connection], T]
 
 
 class Database:
@@ -157,21 +162,55 @@ class Database:
                 await connection.rollback()
                 raise
 
+    async def write(self, work: Work[T]) -> T:
+        """Run `work` inside `BEGIN IMMEDIATE` ... `COMMIT` in one round trip to the database
+        thread; any error rolls it back. IntegrityErrors leave as `ConstraintViolation` (or a
+        subclass).
+
+        Statement by statement, a transaction costs a thread round trip per execute, fetch,
+        close, BEGIN and COMMIT, each waiting for its turn in a busy event loop. Once queued,
+        the work runs to its end (commit or rollback) even if the caller is cancelled.
+        """
+        try:
+            return await self._serialised(partial(_in_transaction, work))
+        except sqlite3.IntegrityError as exc:
+            raise constraint_error(exc) from exc
+
     async def write_one(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write statement on its own, returning its `lastrowid`.
 
-        A single statement is atomic in autocommit mode, so this skips BEGIN and COMMIT: one
-        round trip to the database thread instead of three. IntegrityErrors leave as
-        `ConstraintViolation` (or a subclass).
+        A single statement is atomic in autocommit mode, so this skips BEGIN and COMMIT.
+        IntegrityErrors leave as `ConstraintViolation` (or a subclass).
         """
-        async with self._lock:
-            try:
-                cursor = await self.connection.execute(sql, params)
-            except sqlite3.IntegrityError as exc:
-                raise constraint_error(exc) from exc
-            row_id = cursor.lastrowid
-            await cursor.close()
-        return int(row_id or 0)
+        try:
+            return await self._serialised(partial(_execute_one, sql, tuple(params)))
+        except sqlite3.IntegrityError as exc:
+            raise constraint_error(exc) from exc
+
+    async def read(self, work: Work[T]) -> T:
+        """Run `work` (reads only) in one round trip to the database thread, in autocommit
+        mode: each statement sees only committed writes.
+
+        Reads go to the reader connection without waiting for writes; without one (a database
+        opened by hand with a single connection) they queue with the writes.
+        """
+        if self._reader is not None:
+            return await _run(self._reader, work)
+        return await self._serialised(work)
+
+    async def _serialised(self, work: Work[T]) -> T:
+        """Run `work` on the writer connection, never inside another coroutine's
+        `transaction()`.
+
+        The connection's thread runs queued work in order, so only an open `transaction()`
+        (which holds the lock across its awaits) needs waiting for. When the lock is free the
+        work is queued before this coroutine yields, so no transaction can start in between,
+        and writes do not wait on each other's round trips as they would under the lock.
+        """
+        if self._lock.locked():
+            async with self._lock:
+                return await _run(self.connection, work)
+        return await _run(self.connection, work)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -185,6 +224,33 @@ class Database:
             return
         async with self._lock:
             yield self.connection
+
+
+async def _run(connection: aiosqlite.Connection, work: Work[T]) -> T:
+    """Run `work` on the connection's thread: one round trip, however many statements.
+
+    aiosqlite has no public call for this; `_execute` is the queue its own methods use, so the
+    work runs in order with theirs.
+    """
+    execute: Callable[..., Awaitable[Any]] = connection._execute
+    return cast(T, await execute(work, connection._conn))
+
+
+def _in_transaction(work: Work[T], connection: sqlite3.Connection) -> T:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(connection)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    return result
+
+
+def _execute_one(sql: str, params: tuple[Any, ...], connection: sqlite3.Connection) -> int:
+    cursor = connection.execute(sql, params)
+    cursor.close()
+    return int(cursor.lastrowid or 0)
 
 
 async def _open_reader(path: Path, busy_timeout: float) -> aiosqlite.Connection:
