@@ -1,4 +1,4 @@
-"""Units of work in one round trip: `Database.write` and `Database.read`."""
+"""Units of work in one round trip (`Database.write` / `read`), and the settings cache."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import ConstraintViolation, Database, to_db
+from bot.store import ConstraintViolation, Database, GuildSettings, Store, to_db
+from bot.store._settings import SettingsCache
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 GUILD = 100
@@ -95,3 +96,97 @@ async def test_reads_see_only_committed_writes(db: Database) -> None:
         await conn.execute("INSERT INTO audit_log (at, action, result) VALUES ('t', 'a', 'ok')")
         assert await db.read(count_audit) == 0
     assert await db.read(count_audit) == 1
+
+
+# ---- the settings cache -------------------------------------------------------------------
+
+
+def change_behind_the_store(path: Path, language: str) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO guild_settings (guild_id, language, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (guild_id) DO UPDATE SET language = excluded.language",
+            (GUILD, language, to_db(T0)),
+        )
+
+
+async def test_settings_are_read_once_then_served_from_memory(db: Database) -> None:
+    store = Store(db)
+    assert (await store.get_guild_settings(GUILD)).language == "auto"
+    # Only the store writes the settings; a change made around it shows that the second read
+    # did not go to the database.
+    change_behind_the_store(db.path, "de")
+    assert (await store.get_guild_settings(GUILD)).language == "auto"
+    assert (await Store(db).get_guild_settings(GUILD)).language == "de"
+
+
+async def test_each_setting_write_replaces_the_cached_settings(db: Database) -> None:
+    store = Store(db)
+    assert (await store.get_guild_settings(GUILD)).feed_channel_id is None
+    written = await store.set_language(GUILD, "fr", now=T0)
+    assert await store.get_guild_settings(GUILD) == written
+    await store.set_feed_channel(GUILD, 555, now=T0)
+    await store.set_wearer_can_complete(GUILD, True, now=T0)
+    settings = await store.get_guild_settings(GUILD)
+    assert (settings.language, settings.feed_channel_id, settings.wearer_can_complete) == (
+        "fr",
+        555,
+        True,
+    )
+    assert settings == await Store(db).get_guild_settings(GUILD)
+
+
+async def test_a_cancelled_setting_write_still_updates_the_cache(db: Database) -> None:
+    store = Store(db)
+    assert (await store.get_guild_settings(GUILD)).language == "auto"
+    started = asyncio.Event()
+
+    async def set_language() -> GuildSettings:
+        started.set()
+        return await store.set_language(GUILD, "es", now=T0)
+
+    async with db.transaction():
+        # The write queues behind this transaction; its caller gives up before it runs.
+        setter = asyncio.create_task(set_language())
+        await started.wait()
+        setter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await setter
+        # Read while the write is still to come: what it sees must not stay cached.
+        assert (await store.get_guild_settings(GUILD)).language == "auto"
+    # The write waits for the lock ahead of this transaction, so once this one is through,
+    # the write has committed and the cache has learnt its outcome.
+    async with db.transaction():
+        pass
+    assert (await Store(db).get_guild_settings(GUILD)).language == "es"
+
+
+async def test_a_read_overlapping_a_write_is_not_kept() -> None:
+    cache = SettingsCache()
+    old = GuildSettings(GUILD)
+    new = GuildSettings(GUILD, language="de")
+    loop = asyncio.get_running_loop()
+
+    # Read began before the write and ended after it: it may hold the row from before.
+    ticket = cache.read_started()
+    cache.write_started(GUILD)
+    done: asyncio.Future[GuildSettings] = loop.create_future()
+    done.set_result(new)
+    cache.write_done(GUILD, done)
+    cache.read_done(ticket, old)
+    assert cache.get(GUILD) == new
+
+    # Read began and ended while a write was in flight.
+    cache.write_started(GUILD)
+    ticket = cache.read_started()
+    cache.read_done(ticket, old)
+    assert cache.get(GUILD) is None
+
+    # A failed write leaves nothing cached: the next read asks the database.
+    failed: asyncio.Future[GuildSettings] = loop.create_future()
+    failed.set_exception(sqlite3.OperationalError("disk I/O error"))
+    cache.write_done(GUILD, failed)
+    assert cache.get(GUILD) is None
+    ticket = cache.read_started()
+    cache.read_done(ticket, new)
+    assert cache.get(GUILD) == new
