@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,3 +191,53 @@ async def test_a_read_overlapping_a_write_is_not_kept() -> None:
     ticket = cache.read_started()
     cache.read_done(ticket, new)
     assert cache.get(GUILD) == new
+
+
+# ---- look-ups on the event loop's thread --------------------------------------------------
+
+
+def busy_error(path: Path) -> sqlite3.OperationalError:
+    """The error SQLite raises for a lock it would have to wait for."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError) as caught:
+            other.execute("BEGIN IMMEDIATE")
+        return caught.value
+    finally:
+        holder.rollback()
+        holder.close()
+        other.close()
+
+
+async def test_a_look_up_that_would_wait_goes_to_the_reader_thread(db: Database) -> None:
+    error = busy_error(db.path)
+    threads: list[int] = []
+
+    def work(conn: sqlite3.Connection) -> int:
+        threads.append(threading.get_ident())
+        if len(threads) == 1:
+            raise error
+        return count_audit(conn)
+
+    assert await db.look_up(work) == 0
+    assert threads[0] == threading.get_ident()
+    assert threads[1] != threading.get_ident()
+
+
+async def test_a_look_up_runs_on_the_loop_thread_and_sees_committed_writes(db: Database) -> None:
+    threads: list[int] = []
+
+    def work(conn: sqlite3.Connection) -> int:
+        threads.append(threading.get_ident())
+        return count_audit(conn)
+
+    await db.write(insert_audit)
+    assert await db.look_up(work) == 1
+    assert threads == [threading.get_ident()]
+
+
+async def test_other_errors_of_a_look_up_are_raised(db: Database) -> None:
+    with pytest.raises(sqlite3.OperationalError, match=r"^no such table: nowhere$"):
+        await db.look_up(lambda conn: conn.execute("SELECT * FROM nowhere").fetchall())

@@ -82,7 +82,7 @@ class LinkRequestsMixin(LinksMixin):
             row = _one(conn, sql, params)
             return LinkRequest.from_row(row) if row is not None else None
 
-        return await self._db.read(read)
+        return await self._db.look_up(read)
 
     async def resolve_link_request(
         self, request_id: int, state: LinkRequestState, *, now: datetime

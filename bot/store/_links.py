@@ -67,7 +67,7 @@ class LinksMixin(StoreBase):
             row = _one(conn, sql, params)
             return SessionLink.from_row(row) if row is not None else None
 
-        return await self._db.read(read)
+        return await self._db.look_up(read)
 
     async def close_link(
         self, link_id: int, *, closed_by: int | None, reason: str, now: datetime

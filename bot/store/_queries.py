@@ -1,7 +1,8 @@
 """What every part of `Store` shares: the base holding the database, and query helpers.
 
 The helpers are plain sqlite3 calls: they run inside a unit of work that `Database.read` or
-`Database.write` sends to the database thread in one round trip.
+`Database.write` sends to the database thread in one round trip, or that `Database.look_up`
+runs at once.
 """
 
 from __future__ import annotations

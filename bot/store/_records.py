@@ -16,7 +16,7 @@ class RecordsMixin(StoreBase):
 
     async def webhook_delivery_seen(self, request_id: str) -> bool:
         """Whether a delivery with this `requestId` has been handled."""
-        row = await self._db.read(
+        row = await self._db.look_up(
             lambda conn: _one(
                 conn, "SELECT 1 FROM webhook_deliveries WHERE request_id = ?", (request_id,)
             )

@@ -83,7 +83,7 @@ class GuildSettingsMixin(StoreBase):
         if cached is not None:
             return cached
         ticket = cache.read_started()
-        row = await self._db.read(lambda conn: _one(conn, _SELECT, (guild_id,)))
+        row = await self._db.look_up(lambda conn: _one(conn, _SELECT, (guild_id,)))
         settings = GuildSettings.from_row(row) if row is not None else GuildSettings(guild_id)
         cache.read_done(ticket, settings)
         return settings

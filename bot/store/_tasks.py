@@ -104,7 +104,7 @@ class TasksMixin(StoreBase):
             row = _one(conn, sql, params)
             return Task.from_row(row) if row is not None else None
 
-        return await self._db.read(read)
+        return await self._db.look_up(read)
 
     async def set_feed_message(self, task_id: int, *, channel_id: int, message_id: int) -> Task:
         """Remember the task's feed post; `NotFound` if no such task. Leaves `updated_at` alone."""
