@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import bot.store.database
 from bot.store import ConstraintViolation, Database, GuildSettings, Store, to_db
 from bot.store._settings import SettingsCache
 
@@ -241,3 +242,48 @@ async def test_a_look_up_runs_on_the_loop_thread_and_sees_committed_writes(db: D
 async def test_other_errors_of_a_look_up_are_raised(db: Database) -> None:
     with pytest.raises(sqlite3.OperationalError, match=r"^no such table: nowhere$"):
         await db.look_up(lambda conn: conn.execute("SELECT * FROM nowhere").fetchall())
+
+
+# ---- writes on the event loop's thread ----------------------------------------------------
+
+
+async def test_a_write_that_would_wait_for_the_lock_waits_on_the_writer_thread(
+    db: Database,
+) -> None:
+    holder = sqlite3.connect(db.path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        writing = asyncio.create_task(db.write(lambda conn: insert_audit(conn, "ours")))
+        # One pass of the loop: the write found the lock taken and did not wait for it on the
+        # loop's thread; it waits on the writer's.
+        await asyncio.sleep(0)
+        assert not writing.done()
+        insert_audit(holder, "theirs")
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+    await writing
+    actions = await db.read(lambda c: [r[0] for r in c.execute("SELECT action FROM audit_log")])
+    assert actions == ["theirs", "ours"]
+
+
+def rows_in_main_file(path: Path) -> int:
+    """Audit rows in the database file itself, leaving out what is still only in the WAL."""
+    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:
+        return count_audit(conn)
+
+
+async def test_the_wal_is_checkpointed_on_the_writer_thread(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.store.database, "CHECKPOINT_EVERY", 3)
+    with sqlite3.connect(db.path) as conn:  # the migrations' tables into the main file
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for _ in range(2):
+        await db.write(insert_audit)
+    assert rows_in_main_file(db.path) == 0
+    await db.write(insert_audit)
+    # The third commit started a checkpoint; a write waits for it to finish.
+    await asyncio.sleep(0)
+    await db.write(insert_audit)
+    assert rows_in_main_file(db.path) == 3

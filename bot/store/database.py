@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 # Seconds a statement waits for another connection's lock before failing as "locked".
 DEFAULT_BUSY_TIMEOUT = 5.0
+# Commits on the loop's connection between two checkpoints: the store's writes change a few
+# pages each, so this is about SQLite's own threshold of 1000 pages of WAL.
+CHECKPOINT_EVERY = 250
 
 T = TypeVar("T")
 # A unit of work: plain sqlite3 calls, run on the connection's own thread from start to end.
@@ -43,8 +46,9 @@ Work = Callable[[sqlite3.Connection], T]
 
 class Database:
     """A writer connection, serialised by a lock so transactions never interleave, and a
-    reader connection, so reads never queue behind a write (WAL lets them run side by side).
-    A third connection, used from the event loop's own thread, answers look-ups by key."""
+    reader connection, so reads never queue behind a write (WAL lets them run side by side),
+    each with its own thread. A third connection, used from the event loop's own thread, runs
+    the store's writes and look-ups by key whenever SQLite can take them without waiting."""
 
     def __init__(
         self,
@@ -52,12 +56,14 @@ class Database:
         path: Path,
         schema_version: int,
         reader: aiosqlite.Connection | None = None,
-        looker: sqlite3.Connection | None = None,
+        inline: sqlite3.Connection | None = None,
     ) -> None:
         """Wrap open, migrated connections; use `Database.open` instead."""
         self._connection: aiosqlite.Connection | None = connection
         self._reader: aiosqlite.Connection | None = reader
-        self._looker = looker
+        self._inline = inline
+        self._commits_unchecked = 0
+        self._checkpointing: asyncio.Task[None] | None = None
         self._path = path
         self._schema_version = schema_version
         # aiosqlite runs statements in order on one thread, but awaits between statements
@@ -97,7 +103,7 @@ class Database:
             version = await _migrate(connection, migrations)
             reader = await _open_reader(path, busy_timeout)
             try:
-                looker = _open_looker(path)
+                inline = _open_inline(path)
             except BaseException:
                 await reader.close()
                 raise
@@ -107,7 +113,7 @@ class Database:
         except BaseException:
             await connection.close()
             raise
-        return cls(connection, path, version, reader, looker)
+        return cls(connection, path, version, reader, inline)
 
     @property
     def path(self) -> Path:
@@ -129,9 +135,11 @@ class Database:
     async def close(self) -> None:
         """Checkpoint the WAL into the main file and close the connections; closing twice
         is harmless."""
-        looker, self._looker = self._looker, None
-        if looker is not None:
-            looker.close()
+        if self._checkpointing is not None:
+            await self._checkpointing
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            inline.close()
         reader, self._reader = self._reader, None
         if reader is not None:
             await reader.close()
@@ -174,16 +182,16 @@ class Database:
                 raise
 
     async def write(self, work: Work[T]) -> T:
-        """Run `work` inside `BEGIN IMMEDIATE` ... `COMMIT` in one round trip to the database
-        thread; any error rolls it back. IntegrityErrors leave as `ConstraintViolation` (or a
-        subclass).
+        """Run `work` inside `BEGIN IMMEDIATE` ... `COMMIT`; any error rolls it back.
+        IntegrityErrors leave as `ConstraintViolation` (or a subclass).
 
-        Statement by statement, a transaction costs a thread round trip per execute, fetch,
-        close, BEGIN and COMMIT, each waiting for its turn in a busy event loop. Once queued,
-        the work runs to its end (commit or rollback) even if the caller is cancelled.
+        It runs at once on the loop's thread (see `_write_now`), else in one round trip to
+        the writer's thread; never statement by statement, which costs a round trip per
+        execute, fetch, close, BEGIN and COMMIT. Once begun, the work runs to its end (commit
+        or rollback) even if the caller is cancelled.
         """
         try:
-            return await self._serialised(partial(_in_transaction, work))
+            return await self._write(partial(_in_transaction, work))
         except sqlite3.IntegrityError as exc:
             raise constraint_error(exc) from exc
 
@@ -194,7 +202,7 @@ class Database:
         IntegrityErrors leave as `ConstraintViolation` (or a subclass).
         """
         try:
-            return await self._serialised(partial(_execute_one, sql, tuple(params)))
+            return await self._write(partial(_execute_one, sql, tuple(params)))
         except sqlite3.IntegrityError as exc:
             raise constraint_error(exc) from exc
 
@@ -219,23 +227,74 @@ class Database:
         once and the read goes to the reader's thread instead, so the loop never blocks on a
         lock. Reads of many rows go through `read`: they would hold up the loop.
         """
-        if self._looker is None:
+        if self._inline is None:
             return await self.read(work)
         try:
-            return work(self._looker)
+            return work(self._inline)
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc):
                 raise
         return await self.read(work)
 
+    async def _write(self, work: Work[T]) -> T:
+        """Run a write, never inside another coroutine's open `transaction()`."""
+        if self._lock.locked():
+            async with self._lock:
+                return await self._write_now(work)
+        return await self._write_now(work)
+
+    async def _write_now(self, work: Work[T]) -> T:
+        """Run a write at once on the loop's thread, or on the writer's if it would wait.
+
+        The store's writes are a few small statements: tens of microseconds for SQLite, with
+        no fsync (WAL with synchronous=NORMAL syncs only at checkpoints, and when the WAL
+        starts over after one, which is then the only sync on this thread). A round trip to
+        the writer's thread costs more CPU than that. The loop's connection has a busy timeout
+        of 0: if another connection holds the write lock (another process, or a write of ours
+        on the writer's thread), SQLite answers busy at once, nothing of the work stays
+        written, and the work goes to the writer's thread, which waits for the lock there.
+        Checkpoints run on that thread too (`_checkpoint`).
+        """
+        inline = self._inline
+        if inline is not None:
+            try:
+                result = work(inline)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            else:
+                self._committed()
+                return result
+        return await _run(self.connection, work)
+
+    def _committed(self) -> None:
+        self._commits_unchecked += 1
+        if self._commits_unchecked >= CHECKPOINT_EVERY and self._checkpointing is None:
+            self._commits_unchecked = 0
+            self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        """Copy the WAL into the main file, as SQLite does after a commit once the WAL has
+        grown, but on the writer's thread: a checkpoint syncs the WAL and the database file.
+
+        Writes wait for it (it holds the lock), so it copies the whole WAL and the next write
+        starts the WAL over instead of making it longer. PASSIVE waits for no reader.
+        """
+        try:
+            async with self._lock:
+                await _run(self.connection, _passive_checkpoint)
+        except (sqlite3.Error, StoreError, ValueError) as exc:
+            log.warning("could not checkpoint %s (%s); the next checkpoint will", self._path, exc)
+        finally:
+            self._checkpointing = None
+
     async def _serialised(self, work: Work[T]) -> T:
-        """Run `work` on the writer connection, never inside another coroutine's
+        """Run `work` on the writer's thread, never inside another coroutine's
         `transaction()`.
 
-        The connection's thread runs queued work in order, so only an open `transaction()`
-        (which holds the lock across its awaits) needs waiting for. When the lock is free the
-        work is queued before this coroutine yields, so no transaction can start in between,
-        and writes do not wait on each other's round trips as they would under the lock.
+        The thread runs queued work in order, so only an open `transaction()` (which holds
+        the lock across its awaits) needs waiting for. When the lock is free the work is
+        queued before this coroutine yields, so no transaction can start in between.
         """
         if self._lock.locked():
             async with self._lock:
@@ -296,17 +355,23 @@ async def _open_reader(path: Path, busy_timeout: float) -> aiosqlite.Connection:
     return reader
 
 
-def _open_looker(path: Path) -> sqlite3.Connection:
-    # timeout=0: a read that would wait for a lock fails at once rather than block the loop.
-    looker = sqlite3.connect(path, isolation_level=None, timeout=0)
+def _open_inline(path: Path) -> sqlite3.Connection:
+    # timeout=0: a statement that would wait for a lock fails at once rather than block the
+    # loop; the work then goes to a thread.
+    inline = sqlite3.connect(path, isolation_level=None, timeout=0)
     try:
-        looker.row_factory = sqlite3.Row
-        # query_only: a write through it would bypass the writer's lock.
-        looker.execute("PRAGMA query_only=ON")
+        inline.row_factory = sqlite3.Row
+        # The writer's pragmas, which hold per connection; its checkpoints run on a thread.
+        for pragma in ("foreign_keys=ON", "synchronous=NORMAL", "wal_autocheckpoint=0"):
+            inline.execute(f"PRAGMA {pragma}")
     except BaseException:
-        looker.close()
+        inline.close()
         raise
-    return looker
+    return inline
+
+
+def _passive_checkpoint(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
 
 
 def _check_location(path: Path) -> None:
