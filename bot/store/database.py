@@ -40,7 +40,8 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 CHECKPOINT_EVERY = 250
 
 T = TypeVar("T")
-# A unit of work: plain sqlite3 calls, run on the connection's own thread from start to end.
+# A unit of work: plain sqlite3 calls on one connection, run from start to end without a
+# pause, on the event loop's thread or on the connection's own.
 Work = Callable[[sqlite3.Connection], T]
 
 
@@ -215,7 +216,7 @@ class Database:
         """
         if self._reader is not None:
             return await _run(self._reader, work)
-        return await self._serialised(work)
+        return await self._outside_transactions(lambda: _run(self.connection, work))
 
     async def look_up(self, work: Work[T]) -> T:
         """Run `work`, a read of a few rows by key, at once on the event loop's thread.
@@ -237,11 +238,7 @@ class Database:
         return await self.read(work)
 
     async def _write(self, work: Work[T]) -> T:
-        """Run a write, never inside another coroutine's open `transaction()`."""
-        if self._lock.locked():
-            async with self._lock:
-                return await self._write_now(work)
-        return await self._write_now(work)
+        return await self._outside_transactions(partial(self._write_now, work))
 
     async def _write_now(self, work: Work[T]) -> T:
         """Run a write at once on the loop's thread, or on the writer's if it would wait.
@@ -288,18 +285,19 @@ class Database:
         finally:
             self._checkpointing = None
 
-    async def _serialised(self, work: Work[T]) -> T:
-        """Run `work` on the writer's thread, never inside another coroutine's
+    async def _outside_transactions(self, run: Callable[[], Awaitable[T]]) -> T:
+        """`await run()`, which uses the writer, never inside another coroutine's open
         `transaction()`.
 
-        The thread runs queued work in order, so only an open `transaction()` (which holds
-        the lock across its awaits) needs waiting for. When the lock is free the work is
-        queued before this coroutine yields, so no transaction can start in between.
+        Work runs in order on the writer's thread, or at once on the loop's, so only an open
+        `transaction()` (which holds the lock across its awaits) needs waiting for. When the
+        lock is free, `run` queues or does its work before this coroutine yields, so no
+        transaction can begin in between.
         """
         if self._lock.locked():
             async with self._lock:
-                return await _run(self.connection, work)
-        return await _run(self.connection, work)
+                return await run()
+        return await run()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
