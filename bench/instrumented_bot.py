@@ -1,8 +1,10 @@
 """`python -m bot`, with counters patched in from outside (the bot's code is not changed).
 
 Used by `python -m bench.profile --instrument`. Counts aiosqlite operations (each one is a hop
-to aiosqlite's worker thread and back), Discord REST requests (aiohttp) and Chaster requests
-(httpx), and times the `Database` lock: how long commands wait for it and how long it is held.
+to aiosqlite's worker thread and back), the store's writes and look-ups (run on the event
+loop's thread unless they would wait, then by a hop), Discord REST requests (aiohttp) and
+Chaster requests (httpx), and times the `Database` lock: how long commands wait for it and how
+long it is held.
 On SIGUSR1 the totals are written as JSON to $BENCH_COUNTERS.
 """
 
@@ -63,6 +65,20 @@ async def _counted_execute(self: aiosqlite.Connection, fn: Any, *args: Any, **kw
     return await _execute(self, fn, *args, **kwargs)
 
 
+_write_now: Any = database.Database._write_now
+_look_up: Any = database.Database.look_up
+
+
+async def _counted_write_now(self: database.Database, work: Any) -> Any:
+    counters["db_writes"] += 1
+    return await _write_now(self, work)
+
+
+async def _counted_look_up(self: database.Database, work: Any) -> Any:
+    counters["db_look_ups"] += 1
+    return await _look_up(self, work)
+
+
 _aiohttp_request = aiohttp.ClientSession._request
 
 
@@ -90,6 +106,8 @@ def _dump(signum: int, frame: FrameType | None) -> None:
 if __name__ == "__main__":
     database.Database.__init__ = _init  # type: ignore[method-assign]
     aiosqlite.core.Connection._execute = _counted_execute  # type: ignore[method-assign]
+    database.Database._write_now = _counted_write_now  # type: ignore[method-assign]
+    database.Database.look_up = _counted_look_up  # type: ignore[method-assign]
     aiohttp.ClientSession._request = _counted_request  # type: ignore[method-assign]
     httpx.AsyncClient.send = _counted_send  # type: ignore[method-assign]
     signal.signal(signal.SIGUSR1, _dump)

@@ -1,4 +1,5 @@
-"""Storage: SQLite via aiosqlite, numbered migrations, typed rows, one `Store` repository.
+"""Storage: SQLite (small reads and writes on the event loop's thread, the rest through
+aiosqlite's threads), numbered migrations, typed rows, one `Store` repository.
 
 async with await Database.open(path) as db:
     store = Store(db)

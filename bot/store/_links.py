@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
-from typing import Final
-
-import aiosqlite
+from typing import Any, Final
 
 from ._queries import _OPEN_STATES_SQL, StoreBase, _all, _changed, _one, _write
 from .rows import SessionLink, to_db
 
+_SELECT_LINK: Final = "SELECT * FROM session_links WHERE id = ?"
 # _OPEN_STATES_SQL is built from the TaskState enum, never from input.
 # Sessions to poll, without loading whole rows: at 10,000 links that is most of start-up memory.
 _LINKED_SESSIONS: Final = (
@@ -36,8 +36,8 @@ class LinksMixin(StoreBase):
         keyholder_is_lock_keyholder: bool | None = None,
     ) -> SessionLink:
         """Link a session to a wearer; `LinkExists` if the wearer has an open link here."""
-        async with self._db.transaction() as conn:
-            return await self._insert_link(
+        return await self._db.write(
+            lambda conn: _insert_link(
                 conn,
                 guild_id=guild_id,
                 wearer_id=wearer_id,
@@ -48,74 +48,42 @@ class LinksMixin(StoreBase):
                 channel_id=channel_id,
                 keyholder_is_lock_keyholder=keyholder_is_lock_keyholder,
             )
-
-    async def _insert_link(
-        self,
-        conn: aiosqlite.Connection,
-        *,
-        guild_id: int,
-        wearer_id: int,
-        keyholder_id: int,
-        chaster_session_id: str,
-        lock_id: str,
-        now: datetime,
-        channel_id: int | None,
-        keyholder_is_lock_keyholder: bool | None = None,
-    ) -> SessionLink:
-        # No check-then-insert: the partial unique index decides, and transaction() maps it.
-        link_id = await _write(
-            conn,
-            "INSERT INTO session_links (guild_id, wearer_id, keyholder_id, chaster_session_id,"
-            " lock_id, created_at, channel_id, keyholder_is_lock_keyholder)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                guild_id,
-                wearer_id,
-                keyholder_id,
-                chaster_session_id,
-                lock_id,
-                to_db(now),
-                channel_id,
-                None if keyholder_is_lock_keyholder is None else int(keyholder_is_lock_keyholder),
-            ),
         )
-        row = await _one(conn, "SELECT * FROM session_links WHERE id = ?", (link_id,))
-        assert row is not None
-        return SessionLink.from_row(row)
 
     async def get_open_link(self, guild_id: int, wearer_id: int) -> SessionLink | None:
         """The wearer's open link in this server, if any."""
-        async with self._db.reading() as conn:
-            row = await _one(
-                conn,
-                "SELECT * FROM session_links"
-                " WHERE guild_id = ? AND wearer_id = ? AND closed_at IS NULL",
-                (guild_id, wearer_id),
-            )
-        return SessionLink.from_row(row) if row is not None else None
+        return await self._read_link(
+            "SELECT * FROM session_links"
+            " WHERE guild_id = ? AND wearer_id = ? AND closed_at IS NULL",
+            (guild_id, wearer_id),
+        )
 
     async def get_link(self, link_id: int) -> SessionLink | None:
         """A link by id, open or closed."""
-        async with self._db.reading() as conn:
-            row = await _one(conn, "SELECT * FROM session_links WHERE id = ?", (link_id,))
-        return SessionLink.from_row(row) if row is not None else None
+        return await self._read_link(_SELECT_LINK, (link_id,))
+
+    async def _read_link(self, sql: str, params: tuple[Any, ...]) -> SessionLink | None:
+        def read(conn: sqlite3.Connection) -> SessionLink | None:
+            row = _one(conn, sql, params)
+            return SessionLink.from_row(row) if row is not None else None
+
+        return await self._db.look_up(read)
 
     async def close_link(
         self, link_id: int, *, closed_by: int | None, reason: str, now: datetime
     ) -> SessionLink | None:
         """Close an open link; None when it was already closed (or does not exist)."""
-        async with self._db.transaction() as conn:
-            changed = await _changed(
+
+        def close(conn: sqlite3.Connection) -> SessionLink | None:
+            changed = _changed(
                 conn,
                 "UPDATE session_links SET closed_at = ?, closed_by = ?, close_reason = ?"
                 " WHERE id = ? AND closed_at IS NULL",
                 (to_db(now), closed_by, reason, link_id),
             )
-            if not changed:
-                return None
-            row = await _one(conn, "SELECT * FROM session_links WHERE id = ?", (link_id,))
-        assert row is not None
-        return SessionLink.from_row(row)
+            return _link(conn, link_id) if changed else None
+
+        return await self._db.write(close)
 
     async def set_keyholder_is_lock_keyholder(self, link_id: int, value: bool) -> None:
         """Record whether the link's keyholder of record is its lock's keyholder in Chaster."""
@@ -126,33 +94,66 @@ class LinksMixin(StoreBase):
 
     async def linked_sessions(self) -> list[tuple[str, bool]]:
         """Each session with an open link, and whether one of its links has an open task."""
-        async with self._db.reading() as conn:
-            rows = await _all(conn, _LINKED_SESSIONS)
+        rows = await self._db.read(lambda conn: _all(conn, _LINKED_SESSIONS))
         return [(row[0], bool(row[1])) for row in rows]
 
     async def open_links_for_session(self, chaster_session_id: str) -> list[SessionLink]:
         """Open links to one Chaster session (one per server it is linked in)."""
-        async with self._db.reading() as conn:
-            rows = await _all(
-                conn,
-                "SELECT * FROM session_links"
-                " WHERE chaster_session_id = ? AND closed_at IS NULL ORDER BY id",
-                (chaster_session_id,),
-            )
-        return [SessionLink.from_row(row) for row in rows]
+        return await self._read_links(
+            "SELECT * FROM session_links"
+            " WHERE chaster_session_id = ? AND closed_at IS NULL ORDER BY id",
+            (chaster_session_id,),
+        )
 
     async def open_links(self, guild_id: int | None = None) -> list[SessionLink]:
         """All open links, or those of one server."""
-        async with self._db.reading() as conn:
-            if guild_id is None:
-                rows = await _all(
-                    conn, "SELECT * FROM session_links WHERE closed_at IS NULL ORDER BY id"
-                )
-            else:
-                rows = await _all(
-                    conn,
-                    "SELECT * FROM session_links"
-                    " WHERE guild_id = ? AND closed_at IS NULL ORDER BY id",
-                    (guild_id,),
-                )
+        if guild_id is None:
+            return await self._read_links(
+                "SELECT * FROM session_links WHERE closed_at IS NULL ORDER BY id", ()
+            )
+        return await self._read_links(
+            "SELECT * FROM session_links WHERE guild_id = ? AND closed_at IS NULL ORDER BY id",
+            (guild_id,),
+        )
+
+    async def _read_links(self, sql: str, params: tuple[Any, ...]) -> list[SessionLink]:
+        rows = await self._db.read(lambda conn: _all(conn, sql, params))
         return [SessionLink.from_row(row) for row in rows]
+
+
+def _link(conn: sqlite3.Connection, link_id: int) -> SessionLink:
+    row = _one(conn, _SELECT_LINK, (link_id,))
+    assert row is not None
+    return SessionLink.from_row(row)
+
+
+def _insert_link(
+    conn: sqlite3.Connection,
+    *,
+    guild_id: int,
+    wearer_id: int,
+    keyholder_id: int,
+    chaster_session_id: str,
+    lock_id: str,
+    now: datetime,
+    channel_id: int | None,
+    keyholder_is_lock_keyholder: bool | None = None,
+) -> SessionLink:
+    # No check-then-insert: the partial unique index decides, and Database.write maps it.
+    link_id = _write(
+        conn,
+        "INSERT INTO session_links (guild_id, wearer_id, keyholder_id, chaster_session_id,"
+        " lock_id, created_at, channel_id, keyholder_is_lock_keyholder)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            guild_id,
+            wearer_id,
+            keyholder_id,
+            chaster_session_id,
+            lock_id,
+            to_db(now),
+            channel_id,
+            None if keyholder_is_lock_keyholder is None else int(keyholder_is_lock_keyholder),
+        ),
+    )
+    return _link(conn, link_id)

@@ -1,12 +1,15 @@
-"""What every part of `Store` shares: the base holding the database, and query helpers."""
+"""What every part of `Store` shares: the base holding the database, and query helpers.
+
+The helpers are plain sqlite3 calls: they run inside a unit of work that `Database.read` or
+`Database.write` sends to the database thread in one round trip, or that `Database.look_up`
+runs at once.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
 from typing import Any, Final
-
-import aiosqlite
 
 from .database import Database
 from .rows import OPEN_TASK_STATES
@@ -25,26 +28,37 @@ def _placeholders(count: int) -> str:
     return ", ".join("?" * count)
 
 
-async def _one(
-    connection: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
+# Each helper closes its cursor: on the reader, an unfinished statement would keep its
+# snapshot of the database open and hold back WAL checkpoints.
+
+
+def _one(
+    connection: sqlite3.Connection, sql: str, params: Iterable[Any] = ()
 ) -> sqlite3.Row | None:
-    async with connection.execute(sql, tuple(params)) as cursor:
-        return await cursor.fetchone()
+    cursor = connection.execute(sql, tuple(params))
+    try:
+        row: sqlite3.Row | None = cursor.fetchone()
+    finally:
+        cursor.close()
+    return row
 
 
-async def _all(
-    connection: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
-) -> list[sqlite3.Row]:
-    async with connection.execute(sql, tuple(params)) as cursor:
-        return list(await cursor.fetchall())
+def _all(connection: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+    cursor = connection.execute(sql, tuple(params))
+    try:
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
-async def _write(connection: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> int:
+def _write(connection: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> int:
     """Run one write and return the rowid it inserted (or 0) — for UPDATEs, see `_changed`."""
-    async with connection.execute(sql, tuple(params)) as cursor:
-        return cursor.lastrowid or 0
+    cursor = connection.execute(sql, tuple(params))
+    cursor.close()
+    return cursor.lastrowid or 0
 
 
-async def _changed(connection: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> int:
-    async with connection.execute(sql, tuple(params)) as cursor:
-        return cursor.rowcount
+def _changed(connection: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> int:
+    cursor = connection.execute(sql, tuple(params))
+    cursor.close()
+    return cursor.rowcount

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
 
 from ._queries import StoreBase, _all, _changed, _one
@@ -15,10 +16,11 @@ class RecordsMixin(StoreBase):
 
     async def webhook_delivery_seen(self, request_id: str) -> bool:
         """Whether a delivery with this `requestId` has been handled."""
-        async with self._db.reading() as conn:
-            row = await _one(
+        row = await self._db.look_up(
+            lambda conn: _one(
                 conn, "SELECT 1 FROM webhook_deliveries WHERE request_id = ?", (request_id,)
             )
+        )
         return row is not None
 
     async def record_webhook_delivery(
@@ -28,17 +30,19 @@ class RecordsMixin(StoreBase):
 
         Entries older than `keep` are dropped: Chaster stops retrying long before that.
         """
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "DELETE FROM webhook_deliveries WHERE received_at < ?", (to_db(now - keep),)
+
+        def record(conn: sqlite3.Connection) -> int:
+            _changed(
+                conn, "DELETE FROM webhook_deliveries WHERE received_at < ?", (to_db(now - keep),)
             )
-            inserted = await _changed(
+            return _changed(
                 conn,
                 "INSERT INTO webhook_deliveries (request_id, event, received_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (request_id) DO NOTHING",
                 (request_id, event, to_db(now)),
             )
-        return inserted == 1
+
+        return await self._db.write(record) == 1
 
     # ---- audit log --------------------------------------------------------------------------
 
@@ -82,15 +86,11 @@ class RecordsMixin(StoreBase):
         """The newest audit entries first, optionally for one server only."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        async with self._db.reading() as conn:
-            if guild_id is None:
-                rows = await _all(
-                    conn, "SELECT * FROM audit_log ORDER BY at DESC, id DESC LIMIT ?", (limit,)
-                )
-            else:
-                rows = await _all(
-                    conn,
-                    "SELECT * FROM audit_log WHERE guild_id = ? ORDER BY at DESC, id DESC LIMIT ?",
-                    (guild_id, limit),
-                )
+        if guild_id is None:
+            sql = "SELECT * FROM audit_log ORDER BY at DESC, id DESC LIMIT ?"
+            params: tuple[int, ...] = (limit,)
+        else:
+            sql = "SELECT * FROM audit_log WHERE guild_id = ? ORDER BY at DESC, id DESC LIMIT ?"
+            params = (guild_id, limit)
+        rows = await self._db.read(lambda conn: _all(conn, sql, params))
         return [AuditEntry.from_row(row) for row in rows]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Final
-
-import aiosqlite
 
 from ._queries import _OPEN_STATES_SQL, StoreBase, _all, _changed, _one, _placeholders, _write
 from .errors import NotFound
@@ -27,6 +26,7 @@ _TRANSITION_FIELDS: Final[dict[str, bool]] = {
 TASK_TRANSITION_FIELDS: Final[frozenset[str]] = frozenset(_TRANSITION_FIELDS)
 
 # _OPEN_STATES_SQL is built from the TaskState enum, never from input.
+_SELECT_TASK: Final = "SELECT * FROM tasks WHERE id = ?"
 _TASKS_MISSING_FEED_MESSAGE: Final = (
     "SELECT * FROM tasks WHERE feed_channel_id IS NOT NULL AND feed_message_id IS NULL"  # noqa: S608
     f" AND state IN ({_OPEN_STATES_SQL}) ORDER BY id"
@@ -54,8 +54,9 @@ class TasksMixin(StoreBase):
         a message that was never posted (a crash in between) can be posted on the next start.
         """
         stamp = to_db(now)
-        async with self._db.transaction() as conn:
-            task_id = await _write(
+
+        def insert(conn: sqlite3.Connection) -> Task:
+            task_id = _write(
                 conn,
                 "INSERT INTO tasks (link_id, description, points, verification_required,"
                 " duration_seconds, state, assigned_by, assigned_at, updated_at, feed_channel_id)"
@@ -73,57 +74,52 @@ class TasksMixin(StoreBase):
                     feed_channel_id,
                 ),
             )
-            return await self._task(conn, task_id)
+            return _task(conn, task_id)
 
-    async def _task(self, conn: aiosqlite.Connection, task_id: int) -> Task:
-        row = await _one(conn, "SELECT * FROM tasks WHERE id = ?", (task_id,))
-        if row is None:
-            raise NotFound(f"no task {task_id}")
-        return Task.from_row(row)
+        return await self._db.write(insert)
 
     async def get_task(self, task_id: int) -> Task | None:
         """A task by id."""
-        async with self._db.reading() as conn:
-            row = await _one(conn, "SELECT * FROM tasks WHERE id = ?", (task_id,))
-        return Task.from_row(row) if row is not None else None
+        return await self._read_task(_SELECT_TASK, (task_id,))
 
     async def get_open_task(self, link_id: int) -> Task | None:
         """The link's open task, if any."""
-        async with self._db.reading() as conn:
-            row = await _one(
-                conn,
-                f"SELECT * FROM tasks WHERE link_id = ? AND state IN ({_OPEN_STATES_SQL})",  # noqa: S608
-                (link_id,),
-            )
-        return Task.from_row(row) if row is not None else None
+        return await self._read_task(
+            f"SELECT * FROM tasks WHERE link_id = ? AND state IN ({_OPEN_STATES_SQL})",  # noqa: S608
+            (link_id,),
+        )
 
     async def get_task_by_feed_message(self, message_id: int) -> Task | None:
         """The task whose feed post is this Discord message."""
-        async with self._db.reading() as conn:
-            row = await _one(conn, "SELECT * FROM tasks WHERE feed_message_id = ?", (message_id,))
-        return Task.from_row(row) if row is not None else None
+        return await self._read_task("SELECT * FROM tasks WHERE feed_message_id = ?", (message_id,))
 
     async def latest_task(self, link_id: int) -> Task | None:
         """The link's most recent task, open or closed."""
-        async with self._db.reading() as conn:
-            row = await _one(
-                conn,
-                "SELECT * FROM tasks WHERE link_id = ? ORDER BY id DESC LIMIT 1",
-                (link_id,),
-            )
-        return Task.from_row(row) if row is not None else None
+        return await self._read_task(
+            "SELECT * FROM tasks WHERE link_id = ? ORDER BY id DESC LIMIT 1", (link_id,)
+        )
+
+    async def _read_task(self, sql: str, params: tuple[Any, ...]) -> Task | None:
+        def read(conn: sqlite3.Connection) -> Task | None:
+            row = _one(conn, sql, params)
+            return Task.from_row(row) if row is not None else None
+
+        return await self._db.look_up(read)
 
     async def set_feed_message(self, task_id: int, *, channel_id: int, message_id: int) -> Task:
         """Remember the task's feed post; `NotFound` if no such task. Leaves `updated_at` alone."""
-        async with self._db.transaction() as conn:
-            changed = await _changed(
+
+        def update(conn: sqlite3.Connection) -> Task:
+            changed = _changed(
                 conn,
                 "UPDATE tasks SET feed_channel_id = ?, feed_message_id = ? WHERE id = ?",
                 (channel_id, message_id, task_id),
             )
             if not changed:
                 raise NotFound(f"no task {task_id}")
-            return await self._task(conn, task_id)
+            return _task(conn, task_id)
+
+        return await self._db.write(update)
 
     async def transition_task(
         self,
@@ -154,56 +150,65 @@ class TasksMixin(StoreBase):
         for column, value in fields.items():
             assignments.append(f"{column} = ?")
             values.append(_transition_value(column, value))
-        async with self._db.transaction() as conn:
-            # Column names come only from the whitelist above; every value is a parameter.
-            changed = await _changed(
-                conn,
-                f"UPDATE tasks SET {', '.join(assignments)}"  # noqa: S608
-                f" WHERE id = ? AND state IN ({_placeholders(len(states))})",
-                (*values, task_id, *(state.value for state in states)),
-            )
-            if not changed:
-                return None
-            return await self._task(conn, task_id)
+        # Column names come only from the whitelist above; every value is a parameter.
+        sql = (
+            f"UPDATE tasks SET {', '.join(assignments)}"  # noqa: S608
+            f" WHERE id = ? AND state IN ({_placeholders(len(states))})"
+        )
+        params = (*values, task_id, *(state.value for state in states))
+        return await self._db.write(lambda conn: _task_if_changed(conn, sql, params, task_id))
 
     async def open_tasks(self) -> list[Task]:
         """Every open task, oldest first."""
-        async with self._db.reading() as conn:
-            rows = await _all(
-                conn,
-                f"SELECT * FROM tasks WHERE state IN ({_OPEN_STATES_SQL}) ORDER BY id",  # noqa: S608
-            )
-        return [Task.from_row(row) for row in rows]
+        return await self._read_tasks(
+            f"SELECT * FROM tasks WHERE state IN ({_OPEN_STATES_SQL}) ORDER BY id"  # noqa: S608
+        )
 
     async def pending_timer_deadlines(self) -> list[tuple[int, datetime]]:
         """(task id, timer end) of every running timer not yet announced, soonest first."""
-        async with self._db.reading() as conn:
-            rows = await _all(
+        rows = await self._db.read(
+            lambda conn: _all(
                 conn,
                 "SELECT id, timer_ends_at FROM tasks WHERE state = 'timer_running'"
                 " AND timer_notified_at IS NULL AND timer_ends_at IS NOT NULL"
                 " ORDER BY timer_ends_at, id",
             )
+        )
         return [(row[0], from_db(row[1])) for row in rows]
 
     async def mark_timer_notified(self, task_id: int, *, now: datetime) -> Task | None:
         """Compare-and-set: note the timer's notice as sent; None if already sent or no timer."""
-        async with self._db.transaction() as conn:
-            changed = await _changed(
-                conn,
-                "UPDATE tasks SET timer_notified_at = ? WHERE id = ?"
-                " AND state = 'timer_running' AND timer_notified_at IS NULL",
-                (to_db(now), task_id),
-            )
-            if not changed:
-                return None
-            return await self._task(conn, task_id)
+        sql = (
+            "UPDATE tasks SET timer_notified_at = ? WHERE id = ?"
+            " AND state = 'timer_running' AND timer_notified_at IS NULL"
+        )
+        params = (to_db(now), task_id)
+        return await self._db.write(lambda conn: _task_if_changed(conn, sql, params, task_id))
 
     async def tasks_missing_feed_message(self) -> list[Task]:
         """Open tasks meant for a feed channel whose message was never posted."""
-        async with self._db.reading() as conn:
-            rows = await _all(conn, _TASKS_MISSING_FEED_MESSAGE)
+        return await self._read_tasks(_TASKS_MISSING_FEED_MESSAGE)
+
+    async def _read_tasks(self, sql: str) -> list[Task]:
+        rows = await self._db.read(lambda conn: _all(conn, sql))
         return [Task.from_row(row) for row in rows]
+
+
+def _task(conn: sqlite3.Connection, task_id: int) -> Task:
+    row = _one(conn, _SELECT_TASK, (task_id,))
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    return Task.from_row(row)
+
+
+def _task_if_changed(
+    conn: sqlite3.Connection, sql: str, params: tuple[Any, ...], task_id: int
+) -> Task | None:
+    """Run a compare-and-set UPDATE of one task: the task as it left it, or None if the
+    condition did not hold."""
+    if not _changed(conn, sql, params):
+        return None
+    return _task(conn, task_id)
 
 
 def _transition_value(column: str, value: datetime | int | None) -> str | int | None:

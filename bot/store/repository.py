@@ -10,7 +10,7 @@ from __future__ import annotations
 from ._link_requests import LinkRequestsMixin
 from ._links import LinksMixin
 from ._records import RecordsMixin
-from ._settings import GuildSettingsMixin
+from ._settings import GuildSettingsMixin, SettingsCache
 from ._tasks import TASK_TRANSITION_FIELDS, TasksMixin
 from .database import Database
 
@@ -25,8 +25,10 @@ class Store(GuildSettingsMixin, LinkRequestsMixin, LinksMixin, TasksMixin, Recor
     """
 
     def __init__(self, db: Database) -> None:
-        """Use an open, migrated database."""
+        """Use an open, migrated database. One `Store` per database: each caches the settings
+        it reads and writes, and would not see another's writes."""
         self._db = db
+        self._settings_cache = SettingsCache()
 
     @property
     def db(self) -> Database:
