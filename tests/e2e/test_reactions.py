@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import discord
 import pytest
 
 from tests.e2e.conftest import (
@@ -12,6 +13,7 @@ from tests.e2e.conftest import (
     COMPLETE,
     FAIL,
     FEED,
+    GUILD,
     KEYHOLDER,
     START,
     STRANGER,
@@ -22,6 +24,7 @@ from tests.e2e.conftest import (
     embed,
     fields,
 )
+from tests.fakes.discord import reaction_add
 
 
 async def notice_for(world: World, user: FakeUser, channel_id: int, after: int) -> dict[str, Any]:
@@ -344,3 +347,35 @@ async def test_a_notice_that_names_the_keyholder_pings_only_the_wearer(world: Wo
     assert notice["content"] == (
         f"<@{WEARER.id}> Already waiting for <@{KEYHOLDER.id}> to confirm."
     ), notice
+
+
+async def test_the_gateways_echo_of_the_bots_own_reactions_is_dropped_unparsed(
+    world: World,
+) -> None:
+    await world.link()
+    feed = await world.assign()
+    seen: list[int] = []
+
+    async def listener(event: discord.RawReactionActionEvent) -> None:
+        seen.append(event.user_id)
+
+    world.bot.add_listener(listener, "on_raw_reaction_add")
+    try:
+        bot_user = world.discord.bot_user
+        await world.discord.dispatch(
+            "MESSAGE_REACTION_ADD",
+            reaction_add(
+                user=bot_user,
+                channel_id=CHANNEL,
+                message_id=int(feed["id"]),
+                guild_id=GUILD,
+                emoji=COMPLETE,
+                message_author_id=bot_user.id,
+            ),
+        )
+        await world.react(WEARER, int(feed["id"]), COMPLETE, CHANNEL)
+        await world.discord.wait_until(lambda: seen or None, what="the wearer's reaction")
+    finally:
+        world.bot.remove_listener(listener, "on_raw_reaction_add")
+    # Events arrive in order: the bot's own came first and never reached a listener.
+    assert seen == [WEARER.id]
