@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -33,9 +34,25 @@ def configure_logging(level: int) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+async def set_aside_start_up_objects(bot: discord.Client) -> None:
+    """Once connected, keep what start-up built out of the garbage collector's full passes.
+
+    By then the process holds its long-lived objects (discord.py's caches of servers and
+    members, the catalogue, the state view): at 10,000 links each full collection walked them
+    all and paused the bot for tens of milliseconds, a pause every command in flight waited
+    through. Frozen, they are left out of every later pass; what start-up left as garbage is
+    collected first.
+    """
+    await bot.wait_until_ready()
+    gc.collect()
+    gc.freeze()
+    log.debug("%d start-up objects set aside from garbage collection", gc.get_freeze_count())
+
+
 async def run(settings: Settings) -> None:
     """Run until the gateway closes or SIGTERM/SIGINT arrives, then shut down cleanly."""
     async with create_app(settings) as app:
+        settling = asyncio.create_task(set_aside_start_up_objects(app.bot), name="gc-freeze")
         loop = asyncio.get_running_loop()
         # The loop keeps only weak references to tasks: hold the shutdown task here.
         closing: set[asyncio.Task[None]] = set()
@@ -48,6 +65,7 @@ async def run(settings: Settings) -> None:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, shut_down)
         await app.run()
+        settling.cancel()
         for task in closing:
             await task
 

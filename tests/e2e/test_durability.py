@@ -426,7 +426,11 @@ async def test_without_webhooks_a_sweep_notices_a_completion_within_one_interval
 
 async def test_sigterm_shuts_down_cleanly(deployment: Deployment) -> None:
     await deployment.start()
+    # A command answered: the bot has been ready for a while.
+    assert "not linked" in await deployment.reply("task", KEYHOLDER, "status", wearer=WEARER)
     assert await deployment.stop() == 0
+    # Once connected, what start-up built was set aside from the garbage collector.
+    assert "start-up objects set aside from garbage collection" in deployment.log()
     with sqlite3.connect(deployment.database) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
