@@ -31,6 +31,7 @@ from tests.fakes.discord import (
     option,
     reaction_add,
     user_option,
+    validate_autocomplete_result,
 )
 
 GUILD = 1000
@@ -567,3 +568,17 @@ async def test_second_client_gets_events(fake: FakeDiscord, bot: MiniBot) -> Non
             assert (await asyncio.wait_for(b.raw_reactions.get(), 5)).user_id == BOB.id
     finally:
         await stop_bot(other, task)
+
+
+def test_an_autocomplete_answer_beyond_discords_limits_is_refused() -> None:
+    fine = [{"name": "n" * 100, "value": "v" * 100}] * 25
+    assert validate_autocomplete_result({"choices": fine}) is None
+    for choices in (
+        [*fine, {"name": "one more", "value": "x"}],
+        [{"name": "n" * 101, "value": "x"}],
+        [{"name": "", "value": "x"}],
+        [{"name": "long value", "value": "v" * 101}],
+    ):
+        refused = validate_autocomplete_result({"choices": choices})
+        assert refused is not None and refused["code"] == 50035, choices
+    assert validate_autocomplete_result({}) is not None

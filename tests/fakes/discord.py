@@ -271,6 +271,32 @@ def error_body(code: int, message: str) -> JSON:
     return {"message": message, "code": code}
 
 
+def validate_autocomplete_result(data: JSON) -> JSON | None:
+    """Discord's rules for an autocomplete answer: at most 25 choices, each with a name of
+    1-100 characters and a string value of at most 100 (as the API answers 50035)."""
+    errors: dict[str, tuple[str, str]] = {}
+    choices = data.get("choices")
+    if not isinstance(choices, list):
+        errors["choices"] = ("BASE_TYPE_REQUIRED", "This field is required")
+        return invalid_form_body(errors)
+    if len(choices) > 25:
+        errors["choices"] = ("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+    for number, choice in enumerate(choices):
+        name = choice.get("name") if isinstance(choice, dict) else None
+        value = choice.get("value") if isinstance(choice, dict) else None
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            errors[f"choices.{number}.name"] = (
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 100 in length.",
+            )
+        if isinstance(value, str) and len(value) > 100:
+            errors[f"choices.{number}.value"] = (
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 100 or fewer in length.",
+            )
+    return invalid_form_body(errors) if errors else None
+
+
 def invalid_form_body(errors: dict[str, tuple[str, str]]) -> JSON:
     """``errors`` maps a dotted path (``embeds.0.title``) to (error code, message)."""
     tree: JSON = {}
@@ -1627,7 +1653,11 @@ class FakeDiscord:
         ]
         raise LookupError(f"/{name} was never synced to Discord (synced: {known})")
 
-    def _check_options(self, where: str, schema: list[JSON], given: list[JSON]) -> None:
+    def _check_options(
+        self, where: str, schema: list[JSON], given: list[JSON], *, partial: bool = False
+    ) -> None:
+        """Options must exist with their type; required ones must be there unless `partial`
+        (autocomplete, which Discord sends while the command is still being typed)."""
         by_name = {o["name"]: o for o in schema}
         for opt in given:
             spec = by_name.get(opt["name"])
@@ -1639,7 +1669,7 @@ class FakeDiscord:
                 )
         names = {o["name"] for o in given}
         missing = [o["name"] for o in schema if o.get("required") and o["name"] not in names]
-        if missing:
+        if missing and not partial:
             raise ValueError(f"{where}: required options missing: {missing}")
 
     def _resolve(self, options: list[JSON], resolved: JSON, member_perms: int) -> list[JSON]:
@@ -1842,7 +1872,7 @@ class FakeDiscord:
                 where += f" {part}"
         elif any(int(o["type"]) in (1, 2) for o in schema):
             raise ValueError(f"{where} needs a subcommand")
-        self._check_options(where, schema, given)
+        self._check_options(where, schema, given, partial=focused is not None)
         resolved: JSON = {}
         data: JSON = {
             "id": cmd["id"],
@@ -2563,6 +2593,11 @@ class FakeDiscord:
             invalid = validate_message_body(
                 data, has_files=bool(call.files), creating=rtype == CALLBACK_CHANNEL_MESSAGE
             )
+            if invalid:
+                handle._record("callback", body, call.at, status=400)
+                return 400, invalid
+        if rtype == CALLBACK_AUTOCOMPLETE_RESULT:
+            invalid = validate_autocomplete_result(data)
             if invalid:
                 handle._record("callback", body, call.at, status=400)
                 return 400, invalid
