@@ -16,6 +16,7 @@ from bot.discord_side.feed_problems import WARNING_EMOJI, collect_feed_problems,
 from bot.discord_side.feed_view import state_label
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text
+from bot.discord_side.suggestions import duration_choices
 from bot.discord_side.voice import Voice
 from bot.store import TaskState
 
@@ -79,6 +80,12 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
                 "reply.assigned", wearer=Person(wearer.id), task=task.description, count=task.points
             )
         await reply(interaction, with_feed_problems(done, problems, voice), ephemeral=True)
+
+    @assign.autocomplete("duration")
+    async def _duration_choices(
+        self, interaction: discord.Interaction[TasksBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return duration_choices(current, self.bot.voice_for(interaction))
 
     @app_commands.command(name="start", description=command_text("command.task.start"))
     @app_commands.describe(wearer=command_text("option.task.wearer"))

@@ -10,6 +10,9 @@ from bot.core.errors import Reason, Refused, Typed
 MIN_DURATION_SECONDS = 60
 MAX_DURATION_SECONDS = 86_400
 
+# What the duration option offers before anything is typed.
+SUGGESTED_DURATIONS = ("15m", "30m", "1h", "2h", "6h", "12h", "24h")
+
 # ASCII digits only, and few of them: `str.isdigit` also accepts "²", and int() refuses huge
 # strings. Anything over 24 hours is refused anyway.
 _MINUTES = re.compile(r"[0-9]{1,6}")

@@ -33,6 +33,9 @@ class TasksTree(app_commands.CommandTree["TasksBot"]):
     """Renders every error once, as a short ephemeral reply, and tracks commands in flight."""
 
     async def interaction_check(self, interaction: discord.Interaction[TasksBot], /) -> bool:
+        if interaction.type is not discord.InteractionType.application_command:
+            # Autocomplete is answered at once, and neither hook below ends it.
+            return True
         # Ended by on_error or by the bot's on_app_command_completion, whichever comes.
         interaction.client.work.begin(("command", interaction.id))
         say_when_chaster_is_busy(interaction, interaction.client.voice_for(interaction))

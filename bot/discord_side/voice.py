@@ -49,6 +49,21 @@ class Voice:
     def refusal(self, refusal: Refused) -> str:
         return self.text(refusal.reason.value, **refusal.params)
 
+    def duration_words(self, seconds: int) -> str:
+        """`5400` -> "1 hour 30 minutes", in this voice's language."""
+        hours, rest = divmod(seconds, 3600)
+        minutes, secs = divmod(rest, 60)
+        parts = [
+            self.text(key, count=value)
+            for key, value in (
+                ("duration.hours", hours),
+                ("duration.minutes", minutes),
+                ("duration.seconds", secs),
+            )
+            if value
+        ]
+        return " ".join(parts)
+
     def _shown(self, value: Param) -> object:
         if isinstance(value, Person):
             return f"<@{value.user_id}>"
