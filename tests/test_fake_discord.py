@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import discord
@@ -19,6 +20,7 @@ from discord.ext import commands
 from tests.fakes.discord import (
     ALREADY_ACKNOWLEDGED,
     DEFAULT_EVERYONE_PERMISSIONS,
+    JSON,
     MANAGE_GUILD,
     MESSAGE_FLAG_EPHEMERAL,
     MISSING_PERMISSIONS,
@@ -32,6 +34,8 @@ from tests.fakes.discord import (
     reaction_add,
     user_option,
     validate_autocomplete_result,
+    validate_message_body,
+    validate_modal,
 )
 
 GUILD = 1000
@@ -93,6 +97,24 @@ class MiniBot(commands.Bot):
             await interaction.edit_original_response(content=f"added {title}!")
 
         tree.add_command(group)
+
+        class Note(discord.ui.Modal, title="A note"):
+            text = discord.ui.TextInput(label="Text", style=discord.TextStyle.paragraph)
+            mood = discord.ui.Label(
+                text="Mood", component=discord.ui.TextInput(max_length=5, required=False)
+            )
+
+            async def on_submit(self, interaction: discord.Interaction) -> None:
+                assert isinstance(self.mood.component, discord.ui.TextInput)
+                await interaction.response.send_message(
+                    f"{self.text.value} ({self.mood.component.value or 'no mood'})",
+                    ephemeral=True,
+                )
+
+        @tree.context_menu(name="Note on", guild=guild)
+        async def note_on(interaction: discord.Interaction, member: discord.Member) -> None:
+            self.targets.append(member)
+            await interaction.response.send_modal(Note())
 
         @tree.error
         async def on_app_error(
@@ -166,7 +188,7 @@ async def test_startup_identifies_and_syncs_guild_commands(fake: FakeDiscord, bo
     assert guild is not None and guild.me is not None
     assert {c.id for c in guild.text_channels} == {CHANNEL, OTHER_CHANNEL}
     assert guild.member_count == 3
-    assert {c["name"] for c in fake.commands} == {"ping", "echo", "who", "task"}
+    assert {c["name"] for c in fake.commands} == {"ping", "echo", "who", "task", "Note on"}
     assert fake.guild_commands[GUILD] == fake.commands
     assert fake.identify_payloads[0]["intents"] == discord.Intents.default().value
     await fake.wait_for_call("PUT", rf"/applications/{fake.application_id}/guilds/{GUILD}/commands")
@@ -263,7 +285,8 @@ async def test_subcommand_permissions_and_original_edit(fake: FakeDiscord, bot: 
 
 async def test_send_slash_refuses_what_discord_would(fake: FakeDiscord, bot: MiniBot) -> None:
     unsynced_nope = (
-        r"^/nope was never synced to Discord \(synced: \['ping', 'echo', 'who', 'task'\]\)$"
+        r"^/nope was never synced to Discord "
+        r"\(synced: \['ping', 'echo', 'who', 'task', 'Note on'\]\)$"
     )
     with pytest.raises(LookupError, match=unsynced_nope) as unsynced:
         await fake.send_slash("nope", user=ALICE)
@@ -582,3 +605,82 @@ def test_an_autocomplete_answer_beyond_discords_limits_is_refused() -> None:
         refused = validate_autocomplete_result({"choices": choices})
         assert refused is not None and refused["code"] == 50035, choices
     assert validate_autocomplete_result({}) is not None
+
+
+async def test_a_member_context_menu_opens_a_modal_that_can_be_submitted(
+    fake: FakeDiscord, bot: MiniBot
+) -> None:
+    handle = await fake.send_user_command("Note on", user=ALICE, target=BOB)
+    opened = await handle.first_response()
+    assert opened["type"] == 9
+    assert [m.id for m in bot.targets] == [BOB.id]
+    text_id = opened["data"]["components"][0]["components"][0]["custom_id"]
+    mood_id = opened["data"]["components"][1]["component"]["custom_id"]
+    with pytest.raises(ValueError, match="will not submit without"):
+        await fake.send_modal_submit(handle, {mood_id: "ok"})
+    with pytest.raises(ValueError, match="must be 0-5 characters"):
+        await fake.send_modal_submit(handle, {text_id: "hi", mood_id: "grumpy"})
+    submitted = await fake.send_modal_submit(handle, {text_id: "hello", mood_id: "calm"})
+    assert (await submitted.final_message())["content"] == "hello (calm)"
+    with pytest.raises(ValueError, match="opened no modal"):
+        await fake.send_modal_submit(submitted, {})
+    with pytest.raises(LookupError):
+        await fake.send_user_command("Nope", user=ALICE, target=BOB)
+
+
+def test_a_modal_beyond_discords_limits_is_refused() -> None:
+    row = {"type": 1, "components": [{"type": 4, "custom_id": "t", "style": 1, "label": "L"}]}
+    fine = {"custom_id": "m", "title": "t" * 45, "components": [row] * 5}
+    assert validate_modal(fine) is None
+    labelled = {"type": 18, "label": "L", "component": {"type": 4, "custom_id": "t", "style": 2}}
+    assert validate_modal({**fine, "components": [labelled]}) is None
+    for broken in (
+        {**fine, "title": "t" * 46},
+        {**fine, "custom_id": "m" * 101},
+        {**fine, "components": [row] * 6},
+        {**fine, "components": []},
+        {**fine, "components": [{"type": 1, "components": [{"type": 2, "custom_id": "b"}]}]},
+        {**fine, "components": [{**labelled, "label": "L" * 46}]},
+        {
+            **fine,
+            "components": [{**labelled, "component": {**labelled["component"], "label": "x"}}],
+        },
+    ):
+        refused = validate_modal(broken)
+        assert refused is not None and refused["code"] == 50035, broken
+
+
+def test_message_components_beyond_discords_limits_are_refused() -> None:
+    def button(n: int, **extra: Any) -> dict[str, Any]:
+        return {"type": 2, "style": 1, "custom_id": f"b{n}", "label": "Go", **extra}
+
+    def row(*items: dict[str, Any]) -> dict[str, Any]:
+        return {"type": 1, "components": list(items)}
+
+    def check(*rows: dict[str, Any]) -> JSON | None:
+        return validate_message_body(
+            {"content": "x", "components": list(rows)}, has_files=False, creating=True
+        )
+
+    assert check(*[row(*[button(n) for n in range(5)])] * 5) is None
+    assert (
+        check(row({"type": 2, "style": 5, "url": "https://example.com", "label": "Link"})) is None
+    )
+    for broken in (
+        [row(*[button(n) for n in range(6)])],
+        [row(button(0))] * 6,
+        [row()],
+        [row(button(0, custom_id="c" * 101))],
+        [row(button(0, label="l" * 81))],
+        [row({"type": 3, "custom_id": "s", "options": []}, button(1))],
+    ):
+        refused = check(*broken)
+        assert refused is not None and refused["code"] == 50035, broken
+
+
+async def test_only_a_component_the_message_shows_can_be_pressed(
+    fake: FakeDiscord, bot: MiniBot
+) -> None:
+    msg = await text_channel(bot).send("plain")
+    with pytest.raises(ValueError, match="has no component 'ghost'"):
+        await fake.send_component(message_id=msg.id, custom_id="ghost", user=ALICE)

@@ -19,6 +19,14 @@ What the fake models beyond answering routes, because real Discord does:
   ("thinking") response edits the loading message instead of creating a new one;
 * ``send_slash`` refuses commands that were never synced, unknown options, and users who lack the
   command's ``default_member_permissions`` (Discord would not let them invoke it);
+  ``send_autocomplete`` may leave required options out, as Discord does while one types, and its
+  answer keeps to 25 choices of 1-100 characters;
+* components: messages keep Discord's classic layout (5 rows of 1-5 buttons or one select, custom
+  ids of 1-100 characters, labels of at most 80); ``send_component`` presses only a component
+  the message shows; a modal (callback 9) has a title of 1-45 characters and 1-5 fields;
+  ``send_user_command`` runs a member context-menu command and ``send_modal_submit`` submits
+  the modal an interaction opened, refusing what Discord's client would (a required input left
+  empty, a value outside its length limits);
 * one server in full; ``join_other_server`` adds another by id with one channel, so commands
   synced globally can come from there (a channel is in one server; guild commands stay in theirs);
 * languages: each interaction carries its user's ``FakeUser.locale`` and the server's
@@ -732,6 +740,127 @@ def _check_localizations(where: str, item: JSON, errors: dict[str, tuple[str, st
         _check_localizations(f"{where}.choices.{number}", choice, errors)
 
 
+# Component types (classic layout, and those a modal may hold).
+COMPONENT_ACTION_ROW = 1
+COMPONENT_BUTTON = 2
+COMPONENT_TEXT_INPUT = 4
+COMPONENT_LABEL = 18
+_SELECTS = frozenset({3, 5, 6, 7, 8})
+_BUTTON_STYLES_WITHOUT_ID = frozenset({5, 6})  # link and premium buttons
+
+
+def _check_length(
+    errors: dict[str, tuple[str, str]], path: str, value: Any, low: int, high: int
+) -> None:
+    text = "" if value is None else str(value)
+    if not low <= len(text) <= high:
+        errors[path] = ("BASE_TYPE_BAD_LENGTH", f"Must be between {low} and {high} in length.")
+
+
+def _check_rows(components: list[JSON], errors: dict[str, tuple[str, str]]) -> None:
+    """Discord's classic layout: at most 5 action rows, each with 1-5 buttons or one select;
+    custom ids of 1-100 characters, button labels of at most 80. (Components V2 layouts,
+    top-level types other than an action row, are not checked here.)"""
+    if len(components) > 5:
+        errors["components"] = ("BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
+    for r, row in enumerate(components):
+        if row.get("type") != COMPONENT_ACTION_ROW:
+            continue
+        items = row.get("components") or []
+        path = f"components.{r}.components"
+        if not 1 <= len(items) <= 5:
+            errors[path] = ("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
+        if any(item.get("type") in _SELECTS for item in items) and len(items) > 1:
+            errors[path] = (
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "The specified component exceeds the maximum width",
+            )
+        for c, item in enumerate(items):
+            if item.get("type") == COMPONENT_BUTTON:
+                if item.get("style") not in _BUTTON_STYLES_WITHOUT_ID:
+                    _check_length(errors, f"{path}.{c}.custom_id", item.get("custom_id"), 1, 100)
+                if item.get("label") is not None:
+                    _check_length(errors, f"{path}.{c}.label", item.get("label"), 0, 80)
+            elif item.get("type") in _SELECTS:
+                _check_length(errors, f"{path}.{c}.custom_id", item.get("custom_id"), 1, 100)
+                if len(item.get("options") or []) > 25:
+                    errors[f"{path}.{c}.options"] = (
+                        "BASE_TYPE_MAX_LENGTH",
+                        "Must be 25 or fewer in length.",
+                    )
+
+
+def _check_text_input(
+    item: JSON, path: str, errors: dict[str, tuple[str, str]], *, labelled: bool
+) -> None:
+    _check_length(errors, f"{path}.custom_id", item.get("custom_id"), 1, 100)
+    if item.get("style") not in (1, 2):
+        errors[f"{path}.style"] = ("BASE_TYPE_CHOICES", "Value must be one of (1, 2).")
+    if labelled:
+        # In a Label the label is the Label's; the text input's own is deprecated.
+        if item.get("label"):
+            errors[f"{path}.label"] = ("BASE_TYPE_MAX_LENGTH", "Must be 0 or fewer in length.")
+    else:
+        _check_length(errors, f"{path}.label", item.get("label"), 1, 45)
+    if item.get("placeholder") is not None:
+        _check_length(errors, f"{path}.placeholder", item.get("placeholder"), 0, 100)
+    if item.get("value") is not None:
+        _check_length(errors, f"{path}.value", item.get("value"), 0, 4000)
+    low, high = item.get("min_length"), item.get("max_length")
+    if low is not None and not 0 <= int(low) <= 4000:
+        errors[f"{path}.min_length"] = ("NUMBER_TYPE_MAX", "int value should be <= 4000.")
+    if high is not None and not 1 <= int(high) <= 4000:
+        errors[f"{path}.max_length"] = ("NUMBER_TYPE_MAX", "int value should be <= 4000.")
+
+
+def _custom_ids(components: list[JSON]) -> set[str]:
+    """Every custom id in a component tree (rows, containers, sections, accessories)."""
+    found: set[str] = set()
+    for item in components:
+        if isinstance(item.get("custom_id"), str):
+            found.add(item["custom_id"])
+        for key in ("components", "accessory", "component"):
+            nested = item.get(key)
+            if isinstance(nested, dict):
+                nested = [nested]
+            if isinstance(nested, list):
+                found |= _custom_ids(nested)
+    return found
+
+
+def validate_modal(data: JSON) -> JSON | None:
+    """Discord's rules for a modal (callback 9): a custom id of 1-100 characters, a title of
+    1-45, and 1-5 fields, each an action row holding one text input or a Label holding one
+    component (a text input, a select, a checkbox...)."""
+    errors: dict[str, tuple[str, str]] = {}
+    _check_length(errors, "custom_id", data.get("custom_id"), 1, 100)
+    _check_length(errors, "title", data.get("title"), 1, 45)
+    fields = data.get("components") or []
+    if not 1 <= len(fields) <= 5:
+        errors["components"] = ("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
+    for n, field_ in enumerate(fields):
+        path = f"components.{n}"
+        if field_.get("type") == COMPONENT_ACTION_ROW:
+            items = field_.get("components") or []
+            if len(items) != 1 or items[0].get("type") != COMPONENT_TEXT_INPUT:
+                errors[f"{path}.components"] = (
+                    "COMPONENT_TYPE_INVALID",
+                    "An action row in a modal holds exactly one text input",
+                )
+            else:
+                _check_text_input(items[0], f"{path}.components.0", errors, labelled=False)
+        elif field_.get("type") == COMPONENT_LABEL:
+            _check_length(errors, f"{path}.label", field_.get("label"), 1, 45)
+            inner = field_.get("component") or {}
+            if inner.get("type") == COMPONENT_TEXT_INPUT:
+                _check_text_input(inner, f"{path}.component", errors, labelled=True)
+            else:
+                _check_length(errors, f"{path}.component.custom_id", inner.get("custom_id"), 1, 100)
+        else:
+            errors[f"{path}.type"] = ("COMPONENT_TYPE_INVALID", "Invalid component type in a modal")
+    return invalid_form_body(errors) if errors else None
+
+
 def validate_message_body(body: JSON, *, has_files: bool, creating: bool) -> JSON | None:
     """Discord's message limits. Returns an error body or None."""
     errors: dict[str, tuple[str, str]] = {}
@@ -765,6 +894,7 @@ def validate_message_body(body: JSON, *, has_files: bool, creating: bool) -> JSO
             total += check(f"{p}.fields.{j}.value", f.get("value"), 1024, required=True)
     if total > 6000:
         errors["embeds"] = ("MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
+    _check_rows(list(body.get("components") or []), errors)
     if errors:
         return invalid_form_body(errors)
     if creating and not (
@@ -1948,6 +2078,94 @@ class FakeDiscord:
             guild_id=None,
         )
 
+    async def send_user_command(
+        self,
+        name: str,
+        *,
+        user: FakeUser,
+        target: FakeUser,
+        channel_id: int | None = None,
+        permissions: int | None = None,
+    ) -> InteractionHandle:
+        """A member context-menu command (Apps -> `name` on `target`): an application command
+        of type 2 with `target_id` and the target resolved."""
+        here = [c for c in self.guild_commands.get(self.guild_id, []) if c.get("type") == 2]
+        everywhere = [c for c in self.global_commands if c.get("type") == 2]
+        cmd = next((c for c in [*here, *everywhere] if c["name"] == name), None)
+        if cmd is None:
+            raise LookupError(f"user command {name!r} was never synced to Discord")
+        perms = self.member_permissions(user) if permissions is None else permissions
+        resolved: JSON = {}
+        self._resolve([user_option("target", target)], resolved, perms)
+        data: JSON = {
+            "id": cmd["id"],
+            "name": name,
+            "type": 2,
+            "target_id": str(target.id),
+            "resolved": resolved,
+        }
+        if cmd in here:
+            data["guild_id"] = str(self.guild_id)
+        return await self._send_interaction(
+            type=INTERACTION_APPLICATION_COMMAND,
+            data=data,
+            user=user,
+            channel_id=channel_id,
+            permissions=perms,
+            guild_id=None,
+        )
+
+    async def send_modal_submit(
+        self, opened_by: InteractionHandle, values: dict[str, str]
+    ) -> InteractionHandle:
+        """Submit the modal the bot opened in answer to `opened_by`, with `values` by the text
+        inputs' custom ids. As in Discord's client: only an opened modal can be submitted, every
+        required input needs a value, and each value keeps its input's length limits."""
+        opened = next(
+            (
+                r
+                for r in opened_by.responses()
+                if r["kind"] == "callback" and r["status"] == 200 and r["body"].get("type") == 9
+            ),
+            None,
+        )
+        if opened is None:
+            raise ValueError(f"interaction {opened_by.id} opened no modal")
+        modal: JSON = opened["body"]["data"]
+        submitted: list[JSON] = []
+        for field_ in modal["components"]:
+            inner = (
+                field_["components"][0]
+                if field_["type"] == COMPONENT_ACTION_ROW
+                else field_["component"]
+            )
+            if inner.get("type") != COMPONENT_TEXT_INPUT:
+                raise NotImplementedError("the fake submits text inputs only")
+            custom_id = inner["custom_id"]
+            value = values.get(custom_id, "")
+            low, high = int(inner.get("min_length") or 0), int(inner.get("max_length") or 4000)
+            if inner.get("required", True) and not value:
+                raise ValueError(f"Discord's client will not submit without {custom_id!r}")
+            if value and not low <= len(value) <= high:
+                raise ValueError(f"{custom_id!r} must be {low}-{high} characters in the client")
+            text_input: JSON = {
+                "type": COMPONENT_TEXT_INPUT,
+                "custom_id": custom_id,
+                "value": value,
+            }
+            if field_["type"] == COMPONENT_ACTION_ROW:
+                submitted.append({"type": COMPONENT_ACTION_ROW, "components": [text_input]})
+            else:
+                submitted.append({"type": COMPONENT_LABEL, "component": text_input})
+        return await self._send_interaction(
+            type=INTERACTION_MODAL_SUBMIT,
+            data={"custom_id": modal["custom_id"], "components": submitted},
+            user=opened_by.user,
+            channel_id=opened_by.channel_id,
+            permissions=None,
+            guild_id=opened_by.guild_id,
+        )
+
     async def send_component(
         self,
         *,
@@ -1963,6 +2181,9 @@ class FakeDiscord:
         msg = self._find_message(message_id)
         if msg is None:
             raise KeyError(f"unknown message {message_id}")
+        if custom_id not in _custom_ids(msg.get("components") or []):
+            # Discord's client only sends presses on components the message shows.
+            raise ValueError(f"message {message_id} has no component {custom_id!r}")
         data: JSON = {"custom_id": custom_id, "component_type": component_type}
         if values is not None:
             data["values"] = values
@@ -2593,6 +2814,11 @@ class FakeDiscord:
             invalid = validate_message_body(
                 data, has_files=bool(call.files), creating=rtype == CALLBACK_CHANNEL_MESSAGE
             )
+            if invalid:
+                handle._record("callback", body, call.at, status=400)
+                return 400, invalid
+        if rtype == CALLBACK_MODAL:
+            invalid = validate_modal(data)
             if invalid:
                 handle._record("callback", body, call.at, status=400)
                 return 400, invalid
