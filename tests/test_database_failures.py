@@ -216,7 +216,7 @@ async def test_open_refuses_a_folder_the_user_cannot_write(
             return False
         return real_access(target, mode, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("bot.store.database.os.access", access)
+    monkeypatch.setattr("bot.store._opening.os.access", access)
     with pytest.raises(DatabaseUnavailable) as caught:
         await Database.open(folder / "bot.sqlite3")
     assert str(caught.value) == (

@@ -1,4 +1,4 @@
-"""The SQLite connection: `Database`, with its pragmas, checks at open and write lock.
+"""The SQLite connections: `Database`, and where each unit of the store's work runs.
 
 Usage::
 
@@ -6,15 +6,14 @@ Usage::
         store = Store(db)
         ...
 
-`await db.close()` does the same as leaving the `async with` block. The migrations it applies
-at open are read and run by `bot.store.schema`.
+`await db.close()` does the same as leaving the `async with` block. The checks it makes of the
+file at open are in `bot.store._opening`; the migrations it then applies, in `bot.store.schema`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -25,9 +24,10 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
-from ._result_codes import _SQLITE_CORRUPT, _SQLITE_NOTADB, _error_code, _is_busy
-from .errors import DatabaseUnavailable, StoreError, constraint_error
-from .schema import Migration, _migrate, _user_version, load_migrations
+from ._opening import check_location, prepare, unavailable
+from ._result_codes import _is_busy
+from .errors import StoreError, constraint_error
+from .schema import Migration, _migrate, load_migrations
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "Database", "Work"]
 
@@ -90,17 +90,17 @@ class Database:
             migrations = load_migrations()
         # Messages name the file absolutely: a relative path means little in a container's log.
         where = path.absolute()
-        _check_location(where)
+        check_location(where)
         try:
             # isolation_level=None: no implicit BEGIN/COMMIT from the sqlite3 module; we issue
             # them. timeout= is SQLite's busy timeout, in force from the first statement on:
             # even reading the schema needs a shared lock another process may be holding.
             connection = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout)
         except sqlite3.Error as exc:
-            raise _unavailable(where, exc) from exc
+            raise unavailable(where, exc) from exc
         try:
             connection.row_factory = sqlite3.Row
-            await _prepare(connection, where)
+            await prepare(connection, where)
             version = await _migrate(connection, migrations)
             reader = await _open_reader(path, busy_timeout)
             try:
@@ -110,7 +110,7 @@ class Database:
                 raise
         except sqlite3.Error as exc:
             await connection.close()
-            raise _unavailable(where, exc) from exc
+            raise unavailable(where, exc) from exc
         except BaseException:
             await connection.close()
             raise
@@ -370,106 +370,6 @@ def _open_inline(path: Path) -> sqlite3.Connection:
 
 def _passive_checkpoint(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
-
-
-def _check_location(path: Path) -> None:
-    """Refuse a path SQLite cannot use, with a clearer message than its "unable to open"."""
-    if path.is_dir():
-        raise DatabaseUnavailable(
-            f"{path} is a directory, not a database file; set DATABASE_PATH to a file in it,"
-            f" such as {path / 'bot.sqlite3'}"
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        # mkdir's own words for this case ("File exists") suggest the folder is fine.
-        in_the_way = isinstance(exc, FileExistsError | NotADirectoryError)
-        reason = "a file is in the way" if in_the_way else exc.strerror
-        raise DatabaseUnavailable(
-            f"cannot create the folder {path.parent} for {path.name} ({reason});"
-            " create it, or set DATABASE_PATH to a writable place"
-        ) from exc
-    # SQLite creates its -wal and -shm files next to the database, so the folder itself
-    # must be writable, not only the file.
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise DatabaseUnavailable(
-            f"the folder {path.parent} is not writable by the user the bot runs as"
-            f" (uid {os.geteuid()}); SQLite keeps {path.name}-wal and {path.name}-shm there:"
-            " change its owner or permissions, or set DATABASE_PATH elsewhere"
-        )
-
-
-async def _prepare(connection: aiosqlite.Connection, path: Path) -> None:
-    """Check the file is a healthy database of ours (or empty), then set it up for the bot.
-
-    Everything before `journal_mode=WAL` only reads, so a file refused here is unchanged.
-    """
-    async with connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%'"
-        " ESCAPE '\\' ORDER BY name"
-    ) as cursor:
-        tables = [str(row[0]) for row in await cursor.fetchall()]
-    # quick_check reads every page (it skips integrity_check's index-content cross-checks):
-    # about 50 ms at 10,000 links, tasks and audit rows (8 MB), once per start, and it turns
-    # a damaged file into a refusal at start-up instead of errors or missing rows later.
-    async with connection.execute("PRAGMA quick_check(5)") as cursor:
-        problems = [str(row[0]) for row in await cursor.fetchall()]
-    if problems != ["ok"]:
-        # Rows may hold several lines under a "*** in database main ***" heading: show the
-        # first actual problem, so the message stays one line.
-        lines = [
-            line.strip()
-            for problem in problems
-            for line in problem.splitlines()
-            if line.strip() and not line.startswith("***")
-        ]
-        raise DatabaseUnavailable(_damaged(path, lines[0] if lines else "quick_check failed"))
-    if tables and await _user_version(connection) == 0:
-        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
-        raise DatabaseUnavailable(
-            f"{path} is another program's SQLite database (tables {shown}, no schema version);"
-            " the bot will not migrate into it: set DATABASE_PATH to a new file"
-        )
-    async with connection.execute("PRAGMA journal_mode=WAL") as cursor:
-        row = await cursor.fetchone()
-    if row is None or str(row[0]).lower() != "wal":
-        log.warning("SQLite refused WAL journal mode for %s (got %r)", path, row)
-    for pragma in ("foreign_keys=ON", "synchronous=NORMAL"):
-        await connection.execute(f"PRAGMA {pragma}")
-    # In WAL mode readers never wait, so a copy of the bot (or a tool) holding a write lock
-    # would go unnoticed until the first write fails. Take the write lock once, now, to find
-    # out at start-up; this waits up to the busy timeout.
-    await connection.execute("BEGIN IMMEDIATE")
-    await connection.rollback()
-
-
-def _damaged(path: Path, problem: str) -> str:
-    return (
-        f"{path} is damaged ({problem}); stop the bot, keep a copy of the file, and restore"
-        " it from a backup (sqlite3's .recover command may rescue its rows)"
-    )
-
-
-def _unavailable(path: Path, exc: sqlite3.Error) -> DatabaseUnavailable:
-    """Translate an SQLite error at open into a one-line refusal that says what to do."""
-    code = _error_code(exc)
-    if _is_busy(exc):
-        return DatabaseUnavailable(
-            f"{path} is locked by another process — is another copy of the bot running?"
-            " Stop it (or the tool holding the file) and start again"
-        )
-    if code == _SQLITE_NOTADB:
-        # SQLite reads the header before anything else and writes nothing to such a file.
-        return DatabaseUnavailable(
-            f"{path} is not an SQLite database; the bot will not overwrite it: restore the"
-            " database from a backup, or set DATABASE_PATH to another file"
-        )
-    if code == _SQLITE_CORRUPT:
-        return DatabaseUnavailable(_damaged(path, " ".join(str(exc).split())))
-    return DatabaseUnavailable(
-        f"cannot use {path} ({' '.join(str(exc).split())}); check that the file and its folder"
-        " exist and are writable by the user the bot runs as"
-    )
 
 
 async def _checkpoint(connection: aiosqlite.Connection, path: Path) -> None:
