@@ -163,13 +163,9 @@ class CoreEnv:
         return task
 
     async def count(self, table: str) -> int:
-        async with (
-            self.store.db.reading() as conn,
-            conn.execute(f"SELECT COUNT(*) FROM {table}") as cursor,
-        ):
-            row = await cursor.fetchone()
-        assert row is not None
-        return int(row[0])
+        return await self.store.db.read(
+            lambda conn: int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        )
 
     async def audit(self) -> list[tuple[str, str]]:
         """(action, result) of every audit entry, oldest first."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 from collections.abc import AsyncIterator
@@ -114,13 +115,13 @@ async def test_open_migrates_empty_db_and_reopen_is_a_noop(tmp_path: Path) -> No
     assert newest >= 1
     async with await Database.open(path) as db:
         assert db.schema_version == newest
-        async with db.reading() as conn:
-            async with conn.execute("PRAGMA journal_mode") as cursor:
-                assert (await cursor.fetchone())[0] == "wal"  # type: ignore[index]
-            async with conn.execute("PRAGMA foreign_keys") as cursor:
-                assert (await cursor.fetchone())[0] == 1  # type: ignore[index]
-            async with conn.execute("PRAGMA busy_timeout") as cursor:
-                assert (await cursor.fetchone())[0] == 5000  # type: ignore[index]
+        pragmas = await db.read(
+            lambda conn: [
+                conn.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+            ]
+        )
+        assert pragmas == ["wal", 1, 5000]
         await make_link(Store(db))
     assert read_pragma(path, "user_version") == newest
 
@@ -160,12 +161,11 @@ async def test_failing_migration_leaves_previous_version(tmp_path: Path) -> None
     ) as db:
         assert db.schema_version == 1
         # Written with SQL: the repository speaks the newest schema, this database is at 1.
-        async with db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO session_links (guild_id, wearer_id, keyholder_id,"
-                " chaster_session_id, lock_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (GUILD, WEARER, KEYHOLDER, "sess-1", "lock-1", to_db(T0)),
-            )
+        await db.write_one(
+            "INSERT INTO session_links (guild_id, wearer_id, keyholder_id,"
+            " chaster_session_id, lock_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (GUILD, WEARER, KEYHOLDER, "sess-1", "lock-1", to_db(T0)),
+        )
 
     broken = write_migrations(
         tmp_path / "broken",
@@ -716,34 +716,24 @@ async def test_reads_do_not_wait_for_a_write_in_progress(tmp_path: Path) -> None
     async with await Database.open(tmp_path / "bot.db") as db:
         store = Store(db)
         link = await make_link(store)
-        inside = asyncio.Event()
-        release = asyncio.Event()
-
-        async def slow_write() -> None:
-            async with db.transaction() as conn:
-                await conn.execute(
-                    "UPDATE session_links SET lock_id = 'changing' WHERE id = ?", (link.id,)
-                )
-                inside.set()
-                await release.wait()
-
-        writer = asyncio.create_task(slow_write())
-        await inside.wait()
-        # The write holds the lock; a read still answers, with the last committed state.
-        seen = await asyncio.wait_for(store.get_link(link.id), timeout=2)
-        assert seen is not None and seen.lock_id == "lock-1"
-        release.set()
-        await writer
+        # Another connection (a tool, another process) is in the middle of a write.
+        with contextlib.closing(sqlite3.connect(db.path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE session_links SET lock_id = 'changing' WHERE id = ?", (link.id,))
+            # A read still answers at once, with the last committed state.
+            seen = await asyncio.wait_for(store.get_link(link.id), timeout=2)
+            assert seen is not None and seen.lock_id == "lock-1"
+            other.execute("COMMIT")
         after = await store.get_link(link.id)
         assert after is not None and after.lock_id == "changing"
 
 
 async def test_the_reader_cannot_write(tmp_path: Path) -> None:
-    async with await Database.open(tmp_path / "bot.db") as db, db.reading() as conn:
+    async with await Database.open(tmp_path / "bot.db") as db:
         with pytest.raises(
             sqlite3.OperationalError, match=r"^attempt to write a readonly database$"
         ) as caught:
-            await conn.execute("DELETE FROM session_links")
+            await db.read(lambda conn: conn.execute("DELETE FROM session_links"))
         assert caught.value.sqlite_errorname == "SQLITE_READONLY"
 
 

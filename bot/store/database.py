@@ -15,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -46,10 +45,11 @@ Work = Callable[[sqlite3.Connection], T]
 
 
 class Database:
-    """A writer connection, serialised by a lock so transactions never interleave, and a
-    reader connection, so reads never queue behind a write (WAL lets them run side by side),
-    each with its own thread. A third connection, used from the event loop's own thread, runs
-    the store's writes and look-ups by key whenever SQLite can take them without waiting."""
+    """A writer connection and a reader connection, each with its own thread, so reads never
+    queue behind a write (WAL lets them run side by side); and a third, used from the event
+    loop's own thread, which runs the store's writes and look-ups by key whenever SQLite can
+    take them without waiting. Every unit of work runs whole (`write`, `read`, `look_up`), so
+    no other coroutine's statements can land inside it."""
 
     def __init__(
         self,
@@ -67,8 +67,7 @@ class Database:
         self._checkpointing: asyncio.Task[None] | None = None
         self._path = path
         self._schema_version = schema_version
-        # aiosqlite runs statements in order on one thread, but awaits between statements
-        # would let another coroutine's writes land inside our transaction.
+        # Held by a checkpoint and by the close, which writes wait for.
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -161,27 +160,6 @@ class Database:
     ) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Hold the lock inside `BEGIN IMMEDIATE`; commit on success, roll back on any error.
-
-        IntegrityErrors leave as `ConstraintViolation` (or a subclass). Not reentrant.
-        """
-        async with self._lock:
-            connection = self.connection
-            try:
-                # Inside the try: if we are cancelled while BEGIN is queued, it still runs,
-                # and the rollback below must follow it.
-                await connection.execute("BEGIN IMMEDIATE")
-                yield connection
-                await connection.commit()
-            except sqlite3.IntegrityError as exc:
-                await connection.rollback()
-                raise constraint_error(exc) from exc
-            except BaseException:
-                await connection.rollback()
-                raise
-
     async def write(self, work: Work[T]) -> T:
         """Run `work` inside `BEGIN IMMEDIATE` ... `COMMIT`; any error rolls it back.
         IntegrityErrors leave as `ConstraintViolation` (or a subclass).
@@ -216,7 +194,7 @@ class Database:
         """
         if self._reader is not None:
             return await _run(self._reader, work)
-        return await self._outside_transactions(lambda: _run(self.connection, work))
+        return await self._outside_checkpoints(lambda: _run(self.connection, work))
 
     async def look_up(self, work: Work[T]) -> T:
         """Run `work`, a read of a few rows by key, at once on the event loop's thread.
@@ -238,7 +216,7 @@ class Database:
         return await self.read(work)
 
     async def _write(self, work: Work[T]) -> T:
-        return await self._outside_transactions(partial(self._write_now, work))
+        return await self._outside_checkpoints(partial(self._write_now, work))
 
     async def _write_now(self, work: Work[T]) -> T:
         """Run a write at once on the loop's thread, or on the writer's if it would wait.
@@ -285,32 +263,17 @@ class Database:
         finally:
             self._checkpointing = None
 
-    async def _outside_transactions(self, run: Callable[[], Awaitable[T]]) -> T:
-        """`await run()`, which uses the writer, never inside another coroutine's open
-        `transaction()`.
+    async def _outside_checkpoints(self, run: Callable[[], Awaitable[T]]) -> T:
+        """`await run()`, which uses the writer, never while a checkpoint (or the close) holds
+        it: the checkpoint then copies the whole WAL, and the next write starts it over.
 
-        Work runs in order on the writer's thread, or at once on the loop's, so only an open
-        `transaction()` (which holds the lock across its awaits) needs waiting for. When the
-        lock is free, `run` queues or does its work before this coroutine yields, so no
-        transaction can begin in between.
+        When the lock is free, `run` queues or does its work before this coroutine yields, so
+        no checkpoint can begin in between.
         """
         if self._lock.locked():
             async with self._lock:
                 return await run()
         return await run()
-
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A connection for reads in autocommit mode: each sees only committed writes.
-
-        Reads go to the reader connection without taking the write lock; without one (a
-        database opened by hand with a single connection) they share the writer's lock.
-        """
-        if self._reader is not None:
-            yield self._reader
-            return
-        async with self._lock:
-            yield self.connection
 
 
 async def _run(connection: aiosqlite.Connection, work: Work[T]) -> T:
