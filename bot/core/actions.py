@@ -15,7 +15,7 @@ from bot.core.locks import ACT_FRESH_SECONDS, Locks
 from bot.core.model import Caller, EventKind, TaskAction
 from bot.core.policy import Action, May, Role, Rule, chaster_actor, require, role_of
 from bot.core.settings import ServerSettings
-from bot.core.shared import Shared
+from bot.core.shared import Part, Shared
 from bot.core.sync import Sync
 from bot.core.text import same_task
 from bot.store import OPEN_TASK_STATES, SessionLink, Store, Task, TaskState
@@ -29,7 +29,7 @@ _POLICY_ACTION = {
 }
 
 
-class TaskActions:
+class TaskActions(Part):
     def __init__(
         self,
         store: Store,
@@ -40,15 +40,10 @@ class TaskActions:
         sync: Sync,
         settings: ServerSettings,
     ) -> None:
-        self._store = store
-        self._chaster = chaster
+        super().__init__(store, chaster, shared)
         self._locks = locks
         self._sync = sync
         self._settings = settings
-        self._audit = shared.audit
-        self._guards = shared.guards
-        self._events = shared.events
-        self._clock = shared.clock
 
     async def act(self, caller: Caller, wearer_id: int, action: TaskAction) -> Task:
         """/task start|complete|fail for the wearer's open task."""

@@ -12,7 +12,7 @@ from bot.core.errors import Codes, Consequence, Person, Reason, Refused, Typed
 from bot.core.locks import holds_lock
 from bot.core.model import Caller, CloseReason, LinkEvent, LinkEventKind, LinkOutcome
 from bot.core.policy import Action, May, Role, require, role_of
-from bot.core.shared import Shared
+from bot.core.shared import Part, Shared
 from bot.store import (
     LinkExists,
     LinkRequest,
@@ -27,17 +27,12 @@ LINK_REQUEST_TTL = timedelta(minutes=15)
 SESSION_ID_QUOTE = 80
 
 
-class Links:
+class Links(Part):
     def __init__(
         self, store: Store, chaster: ChasterClient, shared: Shared, *, extension_slug: str
     ) -> None:
-        self._store = store
-        self._chaster = chaster
+        super().__init__(store, chaster, shared)
         self._slug = extension_slug
-        self._audit = shared.audit
-        self._guards = shared.guards
-        self._events = shared.events
-        self._clock = shared.clock
 
     async def link(
         self, caller: Caller, wearer_id: int, session_id: str | None, channel_id: int

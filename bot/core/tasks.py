@@ -12,13 +12,13 @@ from bot.core.locks import ACT_FRESH_SECONDS, Locks
 from bot.core.model import Caller, EventKind, TaskStatus
 from bot.core.policy import Action, chaster_actor, require, role_of
 from bot.core.settings import ServerSettings
-from bot.core.shared import Shared
+from bot.core.shared import Part, Shared
 from bot.core.state_view import StateView
 from bot.core.text import check_description
 from bot.store import SessionLink, Store, Task
 
 
-class Tasks:
+class Tasks(Part):
     def __init__(
         self,
         store: Store,
@@ -30,17 +30,12 @@ class Tasks:
         view: StateView,
         fresh_seconds: float,
     ) -> None:
-        self._store = store
-        self._chaster = chaster
+        super().__init__(store, chaster, shared)
         self._locks = locks
         self._view = view
         # How old a reading /task status may show.
         self._fresh_seconds = fresh_seconds
         self._settings = settings
-        self._audit = shared.audit
-        self._guards = shared.guards
-        self._events = shared.events
-        self._clock = shared.clock
 
     async def assign(
         self,
