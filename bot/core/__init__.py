@@ -11,7 +11,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from bot.chaster import ChasterClient
-from bot.chaster.client import SEARCH_PAGE_SIZE
 from bot.core.actions import TaskActions
 from bot.core.audit import Audit
 from bot.core.events import EventBus
@@ -76,14 +75,7 @@ def build_core(
         ),
         actions=TaskActions(store, chaster, shared, locks=locks, sync=sync, settings=settings),
         sync=sync,
-        sweep=Sweep(
-            store,
-            chaster,
-            view,
-            sync,
-            extension_slug=extension_slug,
-            page_size=SEARCH_PAGE_SIZE,
-        ),
+        sweep=Sweep(store, chaster, view, sync, extension_slug=extension_slug),
         view=view,
         settings=settings,
         events=events,

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.chaster import ChasterClient, ChasterError
+from bot.chaster.client import SEARCH_PAGE_SIZE
 from bot.chaster.state import LockState
 from bot.core.state_view import Reading, StateView
 from bot.core.sync import Sync
@@ -49,14 +50,12 @@ class Sweep:
         sync: Sync,
         *,
         extension_slug: str,
-        page_size: int,
     ) -> None:
         self._store = store
         self._chaster = chaster
         self._view = view
         self._sync = sync
         self._slug = extension_slug
-        self._page_size = page_size
         # Logged once: a search result without the lock's extensions is read on its own.
         self._told_missing_extensions = False
 
@@ -65,7 +64,7 @@ class Sweep:
         linked = {session for session, _ in await self._store.linked_sessions()}
         if not linked:
             return SweepReport(pages=0, applied=0, read_alone=0, complete=True)
-        expected = -(-len(linked) // self._page_size)
+        expected = -(-len(linked) // SEARCH_PAGE_SIZE)
         found: set[str] = set()
         pages = 0
         walk = self._chaster.iter_pages(self._slug, background=True)
@@ -77,7 +76,7 @@ class Sweep:
                     break
                 pages += 1
                 # The search counts every locked session of the extension, linked or not.
-                expected = max(expected, -(-page.count // self._page_size))
+                expected = max(expected, -(-page.count // SEARCH_PAGE_SIZE))
                 for result in page.results:
                     session_id = result.session_id
                     if session_id not in linked or session_id in found:

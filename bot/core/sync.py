@@ -13,7 +13,7 @@ from bot.core.durations import MAX_DURATION_SECONDS, MIN_DURATION_SECONDS
 from bot.core.locks import Locks
 from bot.core.model import CloseReason, EventKind, LinkEvent, LinkEventKind
 from bot.core.settings import ServerSettings
-from bot.core.shared import Shared
+from bot.core.shared import Part, Shared
 from bot.core.state_view import Reading, StateView
 from bot.core.text import clean_task_text, same_task
 from bot.store import OPEN_TASK_STATES, SessionLink, Store, Task, TaskState
@@ -21,7 +21,7 @@ from bot.store import OPEN_TASK_STATES, SessionLink, Store, Task, TaskState
 log = logging.getLogger(__name__)
 
 
-class Sync:
+class Sync(Part):
     def __init__(
         self,
         store: Store,
@@ -32,14 +32,10 @@ class Sync:
         settings: ServerSettings,
         view: StateView,
     ) -> None:
-        self._store = store
-        self._chaster = chaster
+        super().__init__(store, chaster, shared)
         self._view = view
         self._locks = locks
         self._settings = settings
-        self._guards = shared.guards
-        self._events = shared.events
-        self._clock = shared.clock
 
     async def handle_webhook(self, envelope: WebhookEnvelope) -> None:
         """Act on one Chaster webhook delivery (already authenticated, parsed and de-duplicated)."""
@@ -63,7 +59,8 @@ class Sync:
         two versions of one task. A change this bot made itself (its own assign coming back as
         a webhook) finds the task already recorded and does nothing.
         """
-        if not await self._store.open_links_for_session(session_id):
+        links = await self._store.open_links_for_session(session_id)
+        if not links:
             return
         try:
             reading = await self._view.read(session_id, background=background)
@@ -74,28 +71,35 @@ class Sync:
             else:
                 log.warning("sync of %s skipped: %s", session_id, error.text)
             return
-        await self.apply(reading, hint=hint, reread=True, background=background)
+        await self._apply(reading, links, hint=hint, reread=True, background=background)
 
-    async def apply(
-        self,
-        reading: Reading,
-        *,
-        hint: ActionLog | None = None,
-        reread: bool = False,
-        background: bool = True,
-    ) -> None:
-        """Bring every link to the reading's session in line with it, or with a newer reading.
+    async def apply(self, reading: Reading) -> None:
+        """Bring every link to the reading's session in line with it, or with a newer reading
+        (a sweep's result).
 
         A reading whose request went out before one of the bot's own writes to the session is
         not applied: it could show a task the bot has just closed as still current, and record
-        it twice. With `reread` the session is then read again; without (a sweep), the next
-        round will see it.
+        it twice. The next sweep will see the session again.
         """
+        links = await self._store.open_links_for_session(reading.session_id)
+        await self._apply(reading, links, hint=None, reread=False, background=True)
+
+    async def _apply(
+        self,
+        reading: Reading,
+        links: list[SessionLink],
+        *,
+        hint: ActionLog | None,
+        reread: bool,
+        background: bool,
+    ) -> None:
+        """`apply` for these links; with `reread`, a stale reading is replaced by a new read
+        (a webhook's change must not wait for the next sweep)."""
         session_id = reading.session_id
         if reading.lock.ended:
             await self.end_session(session_id, CloseReason.LOCK_ENDED)
             return
-        for link in await self._store.open_links_for_session(session_id):
+        for link in links:
             async with self._guards.of(link.guild_id, link.wearer_id):
                 newest = self._view.offer(reading)
                 if newest is None:
