@@ -38,7 +38,7 @@ class TasksTree(app_commands.CommandTree["TasksBot"]):
             return True
         # Ended by on_error or by the bot's on_app_command_completion, whichever comes.
         interaction.client.work.begin(("command", interaction.id))
-        say_when_chaster_is_busy(interaction, interaction.client.voice_for(interaction))
+        say_when_chaster_is_busy(interaction)
         return True
 
     async def on_error(

@@ -20,13 +20,15 @@ log = logging.getLogger(__name__)
 _BUSY_NOTICE = "chaster_busy_notice"
 
 
-def say_when_chaster_is_busy(interaction: discord.Interaction[Any], voice: Voice) -> None:
+def say_when_chaster_is_busy(interaction: discord.Interaction[Any]) -> None:
     """When Chaster's rate limit will hold this interaction's request long, say so in its
     (already deferred) reply, once; the answer follows when the request has gone through."""
 
     def notice(seconds: float) -> None:
         if _BUSY_NOTICE in interaction.extras or not interaction.response.is_done():
             return
+        # The words are looked up only now: most commands never wait long.
+        voice: Voice = interaction.client.voice_for(interaction)
         text = voice.text(
             "reply.chaster-busy", at=discord.utils.utcnow() + timedelta(seconds=seconds)
         )
