@@ -1771,12 +1771,14 @@ class FakeDiscord:
 
     # ----------------------------------------------------------------------------- interactions
 
-    def _find_command(self, name: str, guild_id: int) -> tuple[JSON, bool]:
+    def _find_command(self, name: str, guild_id: int, kind: int = 1) -> tuple[JSON, bool]:
+        """The synced command `name` of `kind` (1 slash, 2 user menu), and whether it is the
+        server's own rather than global."""
         for cmd in self.guild_commands.get(guild_id, []):
-            if cmd["name"] == name and cmd.get("type", 1) == 1:
+            if cmd["name"] == name and cmd.get("type", 1) == kind:
                 return cmd, True
         for cmd in self.global_commands:
-            if cmd["name"] == name and cmd.get("type", 1) == 1:
+            if cmd["name"] == name and cmd.get("type", 1) == kind:
                 return cmd, False
         known = [c["name"] for c in self.global_commands] + [
             c["name"] for c in self.guild_commands.get(guild_id, [])
@@ -2089,11 +2091,7 @@ class FakeDiscord:
     ) -> InteractionHandle:
         """A member context-menu command (Apps -> `name` on `target`): an application command
         of type 2 with `target_id` and the target resolved."""
-        here = [c for c in self.guild_commands.get(self.guild_id, []) if c.get("type") == 2]
-        everywhere = [c for c in self.global_commands if c.get("type") == 2]
-        cmd = next((c for c in [*here, *everywhere] if c["name"] == name), None)
-        if cmd is None:
-            raise LookupError(f"user command {name!r} was never synced to Discord")
+        cmd, is_guild = self._find_command(name, self.guild_id, kind=2)
         perms = self.member_permissions(user) if permissions is None else permissions
         resolved: JSON = {}
         self._resolve([user_option("target", target)], resolved, perms)
@@ -2104,7 +2102,7 @@ class FakeDiscord:
             "target_id": str(target.id),
             "resolved": resolved,
         }
-        if cmd in here:
+        if is_guild:
             data["guild_id"] = str(self.guild_id)
         return await self._send_interaction(
             type=INTERACTION_APPLICATION_COMMAND,
