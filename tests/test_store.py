@@ -16,6 +16,7 @@ import pytest
 from bot.store import (
     TASK_TRANSITION_FIELDS,
     ConstraintViolation,
+    Controls,
     Database,
     LinkExists,
     LinkRequestNotPending,
@@ -598,7 +599,18 @@ async def test_feed_message_lookup(store: Store) -> None:
     task = await make_task(store, link.id)
     posted = await store.set_feed_message(task.id, channel_id=555, message_id=9001)
     assert (posted.feed_channel_id, posted.feed_message_id) == (555, 9001)
+    # Unless told otherwise, a message carries reactions, as before controls existed.
+    assert (task.feed_controls, posted.feed_controls, posted.controls) == (
+        None,
+        Controls.REACTIONS,
+        Controls.REACTIONS,
+    )
     assert posted.updated_at == task.updated_at
+    again = await store.set_feed_message(
+        task.id, channel_id=555, message_id=9003, controls=Controls.BUTTONS
+    )
+    assert (again.feed_message_id, again.controls) == (9003, Controls.BUTTONS)
+    posted = await store.set_feed_message(task.id, channel_id=555, message_id=9001)
     assert await store.get_task_by_feed_message(9001) == posted
     assert await store.get_task_by_feed_message(9002) is None
     with pytest.raises(NotFound, match=r"^no task 9999$"):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import bot.store.database
-from bot.store import ConstraintViolation, Database, GuildSettings, Store, to_db
+from bot.store import ConstraintViolation, Controls, Database, GuildSettings, Store, to_db
 from bot.store._settings import SettingsCache
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -118,12 +118,15 @@ async def test_each_setting_write_replaces_the_cached_settings(db: Database) -> 
     assert await store.get_guild_settings(GUILD) == written
     await store.set_feed_channel(GUILD, 555, now=T0)
     await store.set_wearer_can_complete(GUILD, True, now=T0)
+    assert (await store.get_guild_settings(GUILD)).controls is Controls.BOTH
+    await store.set_controls(GUILD, Controls.BUTTONS, now=T0)
     settings = await store.get_guild_settings(GUILD)
-    assert (settings.language, settings.feed_channel_id, settings.wearer_can_complete) == (
-        "fr",
-        555,
-        True,
-    )
+    assert (
+        settings.language,
+        settings.feed_channel_id,
+        settings.wearer_can_complete,
+        settings.controls,
+    ) == ("fr", 555, True, Controls.BUTTONS)
     assert settings == await Store(db).get_guild_settings(GUILD)
 
 

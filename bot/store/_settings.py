@@ -9,7 +9,7 @@ from functools import partial
 from typing import Final
 
 from ._queries import StoreBase, _one, _write
-from .rows import GuildSettings, to_db
+from .rows import Controls, GuildSettings, to_db
 
 _SELECT: Final = "SELECT * FROM guild_settings WHERE guild_id = ?"
 _SET_FEED_CHANNEL: Final = (
@@ -21,6 +21,11 @@ _SET_WEARER_CAN_COMPLETE: Final = (
     "INSERT INTO guild_settings (guild_id, wearer_can_complete, updated_at) VALUES (?, ?, ?)"
     " ON CONFLICT (guild_id) DO UPDATE"
     " SET wearer_can_complete = excluded.wearer_can_complete, updated_at = excluded.updated_at"
+)
+_SET_CONTROLS: Final = (
+    "INSERT INTO guild_settings (guild_id, controls, updated_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (guild_id) DO UPDATE"
+    " SET controls = excluded.controls, updated_at = excluded.updated_at"
 )
 _SET_LANGUAGE: Final = (
     "INSERT INTO guild_settings (guild_id, language, updated_at) VALUES (?, ?, ?)"
@@ -105,6 +110,12 @@ class GuildSettingsMixin(StoreBase):
     ) -> GuildSettings:
         """Set the language of the server's public messages ('auto' or a language code)."""
         return await self._upsert_setting(_SET_LANGUAGE, guild_id, language, now)
+
+    async def set_controls(
+        self, guild_id: int, controls: Controls, *, now: datetime | None = None
+    ) -> GuildSettings:
+        """Set what the server's new feed messages carry: buttons, reactions or both."""
+        return await self._upsert_setting(_SET_CONTROLS, guild_id, Controls(controls).value, now)
 
     async def _upsert_setting(
         self, sql: str, guild_id: int, value: int | str | None, now: datetime | None

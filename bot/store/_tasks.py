@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from ._queries import _OPEN_STATES_SQL, StoreBase, _all, _changed, _one, _placeholders, _write
 from .errors import NotFound
-from .rows import Task, TaskState, from_db, to_db
+from .rows import Controls, Task, TaskState, from_db, to_db
 
 # Columns `transition_task` may set, and whether each holds a time (stored as text).
 _TRANSITION_FIELDS: Final[dict[str, bool]] = {
@@ -106,14 +106,23 @@ class TasksMixin(StoreBase):
 
         return await self._db.look_up(read)
 
-    async def set_feed_message(self, task_id: int, *, channel_id: int, message_id: int) -> Task:
-        """Remember the task's feed post; `NotFound` if no such task. Leaves `updated_at` alone."""
+    async def set_feed_message(
+        self,
+        task_id: int,
+        *,
+        channel_id: int,
+        message_id: int,
+        controls: Controls = Controls.REACTIONS,
+    ) -> Task:
+        """Remember the task's feed post and what it carries; `NotFound` if no such task.
+        Leaves `updated_at` alone."""
 
         def update(conn: sqlite3.Connection) -> Task:
             changed = _changed(
                 conn,
-                "UPDATE tasks SET feed_channel_id = ?, feed_message_id = ? WHERE id = ?",
-                (channel_id, message_id, task_id),
+                "UPDATE tasks SET feed_channel_id = ?, feed_message_id = ?, feed_controls = ?"
+                " WHERE id = ?",
+                (channel_id, message_id, Controls(controls).value, task_id),
             )
             if not changed:
                 raise NotFound(f"no task {task_id}")

@@ -76,6 +76,22 @@ class TaskState(StrEnum):
 OPEN_TASK_STATES: tuple[TaskState, ...] = tuple(s for s in TaskState if s.is_open)
 
 
+class Controls(StrEnum):
+    """What a task's feed message carries for acting on it."""
+
+    BUTTONS = "buttons"
+    REACTIONS = "reactions"
+    BOTH = "both"
+
+    @property
+    def has_buttons(self) -> bool:
+        return self is not Controls.REACTIONS
+
+    @property
+    def has_reactions(self) -> bool:
+        return self is not Controls.BUTTONS
+
+
 class LinkRequestState(StrEnum):
     """Where a wearer-consent request for a /link is."""
 
@@ -95,6 +111,8 @@ class GuildSettings:
     updated_at: datetime | None = None
     # 'auto' (the server's preferred locale in Discord) or a catalogue language code.
     language: str = "auto"
+    # What new feed messages carry.
+    controls: Controls = Controls.BOTH
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> GuildSettings:
@@ -105,6 +123,7 @@ class GuildSettings:
             wearer_can_complete=bool(row["wearer_can_complete"]),
             updated_at=from_db(row["updated_at"]),
             language=row["language"],
+            controls=Controls(row["controls"]),
         )
 
 
@@ -217,11 +236,19 @@ class Task:
     feed_message_id: int | None
     updated_at: datetime
     timer_notified_at: datetime | None = None
+    # What its feed message was posted with; None for messages from before controls existed.
+    feed_controls: Controls | None = None
 
     @property
     def is_open(self) -> bool:
         """True until the task is completed or failed."""
         return self.state.is_open
+
+    @property
+    def controls(self) -> Controls:
+        """What its feed message carries: messages from before controls existed have
+        reactions only."""
+        return self.feed_controls or Controls.REACTIONS
 
     @property
     def is_timed(self) -> bool:
@@ -254,6 +281,7 @@ class Task:
             feed_message_id=row["feed_message_id"],
             updated_at=from_db(row["updated_at"]),
             timer_notified_at=from_db(row["timer_notified_at"]),
+            feed_controls=Controls(row["feed_controls"]) if row["feed_controls"] else None,
         )
 
 
