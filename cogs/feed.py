@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
 from bot.core.errors import Person
 from bot.core.model import Event, EventKind, LinkEvent, LinkEventKind, TaskEvent
+from bot.discord_side.controls import task_buttons
 from bot.discord_side.feed_problems import UNKNOWN_CHANNEL, UNKNOWN_MESSAGE, report_feed_problem
 from bot.discord_side.feed_view import (
     COMPLETE_EMOJI,
@@ -19,6 +19,7 @@ from bot.discord_side.feed_view import (
     reactions_for,
     task_embed,
 )
+from bot.discord_side.link_requests import close_link_request
 from bot.discord_side.voice import Voice
 from bot.store import SessionLink, Task
 
@@ -63,33 +64,45 @@ class Feed(commands.Cog):
         task = await self._update(event, voice)
         link = event.link
         # An edit notifies nobody, so these also get a message that mentions who must act.
+        # They name the reactions whenever the message has them, as before buttons existed.
+        buttons = not task.controls.has_reactions
+        quoted = _quote(voice.task_text(task.description))
+        wearer, keyholder = Person(link.wearer_id), Person(link.keyholder_id)
         if event.kind is EventKind.CONFIRMATION_REQUESTED:
-            await self._ping(
-                task,
-                link,
-                [link.keyholder_id],
-                voice.text(
+            if buttons:
+                text = voice.text(
+                    "feed.ping.confirm.buttons", keyholder=keyholder, wearer=wearer, task=quoted
+                )
+            else:
+                text = voice.text(
                     "feed.ping.confirm",
-                    keyholder=Person(link.keyholder_id),
-                    wearer=Person(link.wearer_id),
-                    task=_quote(voice.task_text(task.description)),
+                    keyholder=keyholder,
+                    wearer=wearer,
+                    task=quoted,
                     complete=COMPLETE_EMOJI,
                     fail=FAIL_EMOJI,
-                ),
-            )
+                )
+            await self._ping(task, link, [link.keyholder_id], text)
+        elif event.kind is EventKind.CONFIRMATION_REJECTED:
+            text = voice.text("feed.ping.rejected", wearer=wearer, keyholder=keyholder, task=quoted)
+            await self._ping(task, link, [link.wearer_id], text)
         elif event.kind is EventKind.TIMER_FINISHED:
-            await self._ping(
-                task,
-                link,
-                [link.wearer_id, link.keyholder_id],
-                voice.text(
+            if buttons:
+                text = voice.text(
+                    "feed.ping.timer-finished.buttons",
+                    wearer=wearer,
+                    keyholder=keyholder,
+                    task=quoted,
+                )
+            else:
+                text = voice.text(
                     "feed.ping.timer-finished",
-                    wearer=Person(link.wearer_id),
-                    keyholder=Person(link.keyholder_id),
-                    task=_quote(voice.task_text(task.description)),
+                    wearer=wearer,
+                    keyholder=keyholder,
+                    task=quoted,
                     complete=COMPLETE_EMOJI,
-                ),
-            )
+                )
+            await self._ping(task, link, [link.wearer_id, link.keyholder_id], text)
 
     async def _on_link_event(self, event: LinkEvent) -> None:
         request = event.request
@@ -101,12 +114,34 @@ class Feed(commands.Cog):
                 request.channel_id, guild_id=request.guild_id
             )
             message = channel.get_partial_message(request.message_id)
-            await message.edit(
-                content=voice.text("link.request-expired", wearer=Person(request.wearer_id)),
-                allowed_mentions=discord.AllowedMentions.none(),
+            await close_link_request(
+                message,
+                voice.text("link.request-expired", wearer=Person(request.wearer_id)),
+                self._bot_id,
             )
-            with contextlib.suppress(discord.HTTPException):
-                await message.remove_reaction(COMPLETE_EMOJI, discord.Object(self._bot_id))
+        elif event.kind is LinkEventKind.REQUEST_DECLINED and request is not None:
+            if request.message_id is None:
+                return
+            voice = await self.bot.server_voice(request.guild_id)
+            channel = self.bot.get_partial_messageable(
+                request.channel_id, guild_id=request.guild_id
+            )
+            message = channel.get_partial_message(request.message_id)
+            wearer = Person(request.wearer_id)
+            await close_link_request(
+                message, voice.text("link.declined", wearer=wearer), self._bot_id
+            )
+            # The request was theirs: they learn of the answer by a mention.
+            await channel.send(
+                voice.text(
+                    "link.declined-ping", requester=Person(request.requested_by), wearer=wearer
+                ),
+                reference=message.to_reference(fail_if_not_exists=False),
+                mention_author=False,
+                allowed_mentions=discord.AllowedMentions(
+                    users=[discord.Object(request.requested_by)]
+                ),
+            )
         elif event.kind is LinkEventKind.LOCK_ENDED and event.link is not None:
             if event.channel_id is None:
                 return
@@ -137,9 +172,13 @@ class Feed(commands.Cog):
             key = "feed.post.new" if task.assigned_by is not None else "feed.post.from-chaster"
             content = voice.text(key, wearer=wearer)
             mentions = discord.AllowedMentions(users=[discord.Object(link.wearer_id)])
-        embed = task_embed(task, link, self.bot.core.clock(), voice)
+        controls = (await self.bot.core.settings.of(link.guild_id)).controls
+        embed = task_embed(task, link, self.bot.core.clock(), voice, controls)
+        view = task_buttons(task, voice) if controls.has_buttons else None
         try:
-            message = await channel.send(content, embed=embed, allowed_mentions=mentions)
+            message = await channel.send(
+                content, embed=embed, view=_or_missing(view), allowed_mentions=mentions
+            )
         except discord.NotFound as error:
             # The task's channel was deleted; if the server has picked another feed since, the
             # task moves there.
@@ -147,10 +186,15 @@ class Feed(commands.Cog):
             if error.code != UNKNOWN_CHANNEL or now_feed is None or now_feed == channel_id:
                 raise
             channel = self.bot.get_partial_messageable(now_feed, guild_id=link.guild_id)
-            message = await channel.send(content, embed=embed, allowed_mentions=mentions)
-        task = await self.bot.core.tasks.attach_feed_message(task.id, channel.id, message.id)
-        for emoji in reactions_for(task):
-            await message.add_reaction(emoji)
+            message = await channel.send(
+                content, embed=embed, view=_or_missing(view), allowed_mentions=mentions
+            )
+        task = await self.bot.core.tasks.attach_feed_message(
+            task.id, channel.id, message.id, controls
+        )
+        if controls.has_reactions:
+            for emoji in reactions_for(task):
+                await message.add_reaction(emoji)
         return task
 
     async def _update(self, event: TaskEvent, voice: Voice) -> Task:
@@ -163,14 +207,22 @@ class Feed(commands.Cog):
             task.feed_channel_id, guild_id=event.link.guild_id
         )
         message = channel.get_partial_message(task.feed_message_id)
+        controls = task.controls
+        embed = task_embed(task, event.link, self.bot.core.clock(), voice, controls)
         try:
-            await message.edit(embed=task_embed(task, event.link, self.bot.core.clock(), voice))
+            if controls.has_buttons:
+                # None removes the buttons of a closed task.
+                await message.edit(embed=embed, view=task_buttons(task, voice))
+            else:
+                await message.edit(embed=embed)
         except discord.NotFound as error:
             if error.code != UNKNOWN_MESSAGE:
                 raise
             # Someone deleted the message: a task must stay visible and reactable.
             log.info("feed message of task %d was deleted; posting it again", task.id)
             return await self._post(event, voice, late_because="feed.late.deleted")
+        if not controls.has_reactions:
+            return task
         wanted = reactions_for(task)
         if not wanted:
             # Closed: nothing left to react to; clearing needs Manage Messages.
@@ -208,6 +260,11 @@ class Feed(commands.Cog):
     def _bot_id(self) -> int:
         assert self.bot.user is not None
         return self.bot.user.id
+
+
+def _or_missing(view: discord.ui.View | None) -> Any:
+    """A message without buttons is sent without a view: `send`'s typed overloads take none."""
+    return discord.utils.MISSING if view is None else view
 
 
 def _feed_channel(event: TaskEvent) -> int | None:

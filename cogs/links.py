@@ -13,6 +13,7 @@ from bot.core.links import LINK_REQUEST_TTL
 from bot.discord_side.feed_view import COMPLETE_EMOJI
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text
+from bot.discord_side.link_requests import add_accept_reaction, post_link_request
 from bot.discord_side.voice import Voice
 
 if TYPE_CHECKING:
@@ -63,37 +64,28 @@ class Links(commands.Cog):
         assert request is not None
         # The request is public: in the server's language.
         public = await self.bot.server_voice(caller.guild_id)
+        controls = (await self.bot.core.settings.of(caller.guild_id)).controls
         channel = self.bot.get_partial_messageable(request.channel_id, guild_id=caller.guild_id)
         try:
-            message = await channel.send(
-                public.text(
-                    "link.request",
-                    wearer=Person(wearer.id),
-                    requester=Person(interaction.user.id),
-                    title=_lock_title(outcome.lock_title, public),
-                    accept=COMPLETE_EMOJI,
-                    expires=request.expires_at,
-                ),
-                allowed_mentions=discord.AllowedMentions(users=[wearer]),
+            message = await post_link_request(
+                channel, request, _lock_title(outcome.lock_title, public), controls, public
             )
             await self.bot.core.links.attach_request_message(request.id, message.id)
-            await message.add_reaction(COMPLETE_EMOJI)
+            await add_accept_reaction(message, controls)
         except discord.HTTPException as error:
             # The wearer cannot answer a request they cannot see: withdraw it.
             await self.bot.core.links.cancel_request(request.id)
             raise Refused(
                 Reason.LINK_REQUEST_NOT_POSTABLE, error=error.text or str(error.status)
             ) from None
-        await reply(
-            interaction,
-            voice.text(
-                "reply.link-asked",
-                wearer=Person(wearer.id),
-                accept=COMPLETE_EMOJI,
-                count=int(LINK_REQUEST_TTL.total_seconds() // 60),
-            ),
-            ephemeral=True,
-        )
+        minutes = int(LINK_REQUEST_TTL.total_seconds() // 60)
+        if controls.has_reactions:
+            asked = voice.text(
+                "reply.link-asked", wearer=Person(wearer.id), accept=COMPLETE_EMOJI, count=minutes
+            )
+        else:
+            asked = voice.text("reply.link-asked.buttons", wearer=Person(wearer.id), count=minutes)
+        await reply(interaction, asked, ephemeral=True)
 
     @app_commands.command(name="unlink", description=command_text("command.unlink"))
     @app_commands.describe(wearer=command_text("option.unlink.wearer"))

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.core.errors import NotAllowed, Person, Refused
+from bot.core.errors import NotAllowed, Refused
 from bot.core.model import Caller
 from bot.discord_side.feed_view import action_for_emoji, is_confirm_emoji
+from bot.discord_side.link_requests import show_link_accepted
 
 if TYPE_CHECKING:
     from bot.discord_side.client import TasksBot
@@ -46,14 +47,7 @@ class Reactions(commands.Cog):
                 if request is not None:
                     link = await core.links.confirm(caller, request)
                     voice = await self.bot.server_voice(event.guild_id)
-                    await self._message(event).edit(
-                        content=voice.text(
-                            "link.accepted",
-                            wearer=Person(link.wearer_id),
-                            keyholder=Person(link.keyholder_id),
-                        ),
-                        allowed_mentions=discord.AllowedMentions.none(),
-                    )
+                    await show_link_accepted(self._message(event), link, voice)
                     return
             action = action_for_emoji(emoji)
             if action is None:

@@ -1,5 +1,5 @@
-"""/settings: where the feed goes, whether wearers may complete their own tasks, and the
-language of the server's public messages."""
+"""/settings: where the feed goes, what its messages carry (buttons, reactions or both),
+whether wearers may complete their own tasks, and the language of the server's public messages."""
 
 from __future__ import annotations
 
@@ -9,12 +9,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.errors import Channel
+from bot.core.errors import Channel, Permissions
 from bot.core.settings import AUTO_LANGUAGE
-from bot.discord_side.feed_problems import FEED_PERMISSIONS, permission_names
+from bot.discord_side.feed_problems import (
+    WARNING_EMOJI,
+    feed_permissions,
+    permission_names,
+    posting_permissions,
+)
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text, server_language
 from bot.i18n import default_catalogue
+from bot.store import Controls
 
 if TYPE_CHECKING:
     from bot.discord_side.client import TasksBot
@@ -22,6 +28,11 @@ if TYPE_CHECKING:
 LANGUAGE_CHOICES = [
     app_commands.Choice(name=command_text(f"choice.language.{code}"), value=code)
     for code in (AUTO_LANGUAGE, *default_catalogue().languages)
+]
+
+CONTROLS_CHOICES = [
+    app_commands.Choice(name=command_text(f"choice.controls.{style.value}"), value=style.value)
+    for style in Controls
 ]
 
 
@@ -45,8 +56,12 @@ class ServerSettings(
     async def feed(
         self, interaction: discord.Interaction[TasksBot], channel: discord.TextChannel
     ) -> None:
+        caller = caller_of(interaction)
+        controls = (await self.bot.core.settings.of(caller.guild_id)).controls
         await self.bot.core.settings.set_feed_channel(
-            caller_of(interaction), channel.id, missing_permissions=_missing_for_feed(channel)
+            caller,
+            channel.id,
+            missing_permissions=_missing(channel, posting_permissions(controls)),
         )
         voice = self.bot.voice_for(interaction)
         await reply(
@@ -67,6 +82,34 @@ class ServerSettings(
         key = "reply.wearer-complete-on" if allowed else "reply.wearer-complete-off"
         await reply(interaction, voice.text(key), ephemeral=True)
 
+    @app_commands.command(name="controls", description=command_text("command.settings.controls"))
+    @app_commands.describe(style=command_text("option.settings.controls.style"))
+    @app_commands.choices(style=CONTROLS_CHOICES)
+    async def controls(
+        self, interaction: discord.Interaction[TasksBot], style: app_commands.Choice[str]
+    ) -> None:
+        settings = await self.bot.core.settings.set_controls(caller_of(interaction), style.value)
+        voice = self.bot.voice_for(interaction)
+        lines = [voice.text(f"reply.controls.{settings.controls.value}")]
+        # Set anyway: the permissions can be given afterwards, and the reply says which.
+        feed = (
+            interaction.guild.get_channel(settings.feed_channel_id)
+            if interaction.guild is not None and settings.feed_channel_id is not None
+            else None
+        )
+        if isinstance(feed, discord.TextChannel):
+            missing = _missing(feed, feed_permissions(settings.controls))
+            if missing:
+                lines.append(
+                    f"{WARNING_EMOJI} "
+                    + voice.text(
+                        "reply.controls.missing",
+                        channel=Channel(feed.id),
+                        permissions=Permissions(tuple(missing)),
+                    )
+                )
+        await reply(interaction, "\n".join(lines), ephemeral=True)
+
     @app_commands.command(name="language", description=command_text("command.settings.language"))
     @app_commands.describe(language=command_text("option.settings.language.language"))
     @app_commands.choices(language=LANGUAGE_CHOICES)
@@ -84,12 +127,12 @@ class ServerSettings(
         )
 
 
-def _missing_for_feed(channel: discord.TextChannel) -> list[str]:
-    """The feed's permissions the bot lacks in `channel`."""
+def _missing(channel: discord.TextChannel, needed: discord.Permissions) -> list[str]:
+    """The `needed` permissions the bot lacks in `channel`."""
     me = channel.guild.me
     if me is None:
         return []
-    missing = discord.Permissions(FEED_PERMISSIONS.value & ~channel.permissions_for(me).value)
+    missing = discord.Permissions(needed.value & ~channel.permissions_for(me).value)
     return list(permission_names(missing).names)
 
 

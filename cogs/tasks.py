@@ -9,13 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.durations import format_duration
 from bot.core.errors import Param, Person
 from bot.core.model import TaskAction, TaskStatus
 from bot.discord_side.feed_problems import WARNING_EMOJI, collect_feed_problems, with_feed_problems
 from bot.discord_side.feed_view import state_label
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text
+from bot.discord_side.replies import assigned
 from bot.discord_side.suggestions import duration_choices
 from bot.discord_side.voice import Voice
 from bot.store import TaskState
@@ -67,18 +67,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
                 channel_id=interaction.channel_id or 0,
             )
         voice = self.bot.voice_for(interaction)
-        if task.duration_seconds:
-            done = voice.text(
-                "reply.assigned-timed",
-                wearer=Person(wearer.id),
-                task=task.description,
-                count=task.points,
-                duration=format_duration(task.duration_seconds),
-            )
-        else:
-            done = voice.text(
-                "reply.assigned", wearer=Person(wearer.id), task=task.description, count=task.points
-            )
+        done = assigned(task, wearer.id, voice)
         await reply(interaction, with_feed_problems(done, problems, voice), ephemeral=True)
 
     @assign.autocomplete("duration")

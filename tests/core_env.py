@@ -22,7 +22,7 @@ from bot.chaster import ChasterClient
 from bot.core import Core
 from bot.core.errors import Reason, Refused
 from bot.core.model import Caller, Event, EventKind, LinkEvent, TaskAction, TaskEvent
-from bot.store import SessionLink, Store, Task
+from bot.store import Controls, SessionLink, Store, Task
 from tests.clock import FakeClock
 from tests.fakes.chaster import Call, FakeChaster, FakeSession
 
@@ -68,7 +68,9 @@ class FeedRecorder:
         if event.kind is EventKind.ASSIGNED and event.channel_id is not None:
             message_id = next(self._ids)
             self.message_ids[event.task.id] = message_id
-            await self.core.tasks.attach_feed_message(event.task.id, event.channel_id, message_id)
+            await self.core.tasks.attach_feed_message(
+                event.task.id, event.channel_id, message_id, Controls.BOTH
+            )
 
     def kinds(self) -> list[EventKind]:
         return [event.kind for event in self.events]

@@ -181,6 +181,69 @@ async def test_a_task_awaiting_confirmation_can_still_be_failed(env: CoreEnv) ->
     assert call.json == {"actor": "keyholder", "isCompleted": False}
 
 
+@pytest.mark.parametrize("timed", [False, True], ids=["untimed", "timed"])
+async def test_the_keyholder_rejects_a_completion_and_the_task_is_open_again(
+    env: CoreEnv, timed: bool
+) -> None:
+    await env.linked()
+    task = await env.assign(duration="1m" if timed else None)
+    if timed:
+        task = await env.act(WR, START)
+        env.advance(60)
+    before = task.state
+    await env.act(WR, COMPLETE)
+    env.fake.calls.clear()
+    reopened = await env.core.actions.act_on_message(KH, task, TaskAction.REJECT, via="button")
+    # Back where it was before the wearer asked; Chaster never heard of the request.
+    assert reopened.state is before
+    assert reopened.confirmation_requested_by is None
+    assert reopened.confirmation_requested_at is None
+    assert reopened.timer_ends_at == task.timer_ends_at
+    assert env.fake.calls == []
+    assert env.session.current_task is not None
+    event = env.feed.events[-1]
+    assert (event.kind, event.by_user_id) == (EventKind.CONFIRMATION_REJECTED, KEYHOLDER)
+    # Nothing left to reject; the wearer may ask again.
+    with refused(Reason.NOT_AWAITING_CONFIRMATION, state=before):
+        await env.core.actions.act_on_message(KH, task, TaskAction.REJECT, via="button")
+    again = await env.act(WR, COMPLETE)
+    assert again.state is TaskState.AWAITING_CONFIRMATION
+    assert [action for action, _ in await env.audit()][-3:] == [
+        "button.reject",
+        "button.reject",
+        "task.complete",
+    ]
+
+
+async def test_the_keyholder_confirms_a_completion(env: CoreEnv) -> None:
+    await env.linked()
+    task = await env.assign()
+    with refused(Reason.NOT_AWAITING_CONFIRMATION, state=TaskState.ASSIGNED):
+        await env.core.actions.act_on_message(KH, task, TaskAction.CONFIRM, via="button")
+    await env.act(WR, COMPLETE)
+    env.fake.calls.clear()
+    done = await env.core.actions.act_on_message(KH, task, TaskAction.CONFIRM, via="button")
+    assert done.state is TaskState.COMPLETED
+    assert done.closed_by == KEYHOLDER
+    assert env.actors("complete") == ["keyholder"]
+    assert env.feed.kinds()[-1] is EventKind.COMPLETED
+
+
+@pytest.mark.parametrize("action", [TaskAction.CONFIRM, TaskAction.REJECT])
+@pytest.mark.parametrize("caller", [WR, OTHER, MANAGER], ids=["wearer", "stranger", "manager"])
+async def test_only_the_keyholder_judges_a_completion(
+    env: CoreEnv, caller: Caller, action: TaskAction
+) -> None:
+    await env.linked()
+    task = await env.assign()
+    waiting = await env.act(WR, COMPLETE)
+    env.fake.calls.clear()
+    with refused(Reason.ONLY_KEYHOLDER_JUDGES, NotAllowed):
+        await env.core.actions.act_on_message(caller, task, action, via="button")
+    assert env.fake.calls == []
+    assert await env.only_task() == waiting
+
+
 async def test_wearer_complete_setting_of_another_server_does_not_apply(env: CoreEnv) -> None:
     await env.core.settings.set_wearer_can_complete(Caller(ADMIN, OTHER_GUILD, True), True)
     await env.linked()

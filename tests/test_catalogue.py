@@ -17,7 +17,7 @@ from bot.core.errors import Consequence, Reason, Trouble
 from bot.discord_side.feed_problems import PERMISSION_ORDER
 from bot.i18n import Catalogue, default_catalogue, parse_po
 from bot.i18n.po import PoEntry
-from bot.store import LinkRequestState, TaskState
+from bot.store import Controls, LinkRequestState, TaskState
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "bot" / "locales"
@@ -85,7 +85,7 @@ def test_a_translation_keeps_the_placeholders_of_the_english(language: str) -> N
 
 def test_both_english_forms_of_a_plural_message_have_the_same_placeholders() -> None:
     plurals = [entry for entry in template().values() if entry.msgid_plural is not None]
-    assert len(plurals) == 8  # the check has something to check
+    assert len(plurals) == 9  # the check has something to check
     for entry in plurals:
         assert entry.msgid_plural is not None
         assert placeholders(entry.msgid) == placeholders(entry.msgid_plural), entry.msgctxt
@@ -182,6 +182,11 @@ def keys_from_enums() -> set[str]:
         | {f"link-request-state.{state.value}" for state in LinkRequestState}
         | {f"permission.{name}" for name in PERMISSION_ORDER}
         | {f"choice.language.{code}" for code in ("auto", *LANGUAGES)}
+        | {
+            f"{kind}.{style.value}"
+            for kind in ("choice.controls", "reply.controls")
+            for style in Controls
+        }
     )
 
 

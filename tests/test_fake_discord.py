@@ -23,9 +23,12 @@ from tests.fakes.discord import (
     JSON,
     MANAGE_GUILD,
     MESSAGE_FLAG_EPHEMERAL,
+    MISSING_ACCESS,
     MISSING_PERMISSIONS,
     OPTION_STRING,
+    SEND_MESSAGES,
     UNKNOWN_INTERACTION,
+    VIEW_CHANNEL,
     FakeDiscord,
     FakeRole,
     FakeUser,
@@ -460,6 +463,37 @@ async def test_reaction_state_and_permissions(fake: FakeDiscord, bot: MiniBot) -
     assert bot.user is not None
     await msg.remove_reaction("👍", bot.user)  # removing its own needs no permission
     assert fake.reactions[msg.id] == [("👍", ALICE.id), ("👍", BOB.id)]
+
+
+async def test_channel_overwrites_decide_what_the_bot_may_do_there(
+    fake: FakeDiscord, bot: MiniBot
+) -> None:
+    channel = text_channel(bot)
+    await fake.set_channel_overwrites(
+        CHANNEL, [{"id": fake.bot_role_id, "type": 0, "allow": 0, "deny": SEND_MESSAGES}]
+    )
+    with pytest.raises(discord.Forbidden) as denied:
+        await channel.send("hello")
+    assert denied.value.code == MISSING_PERMISSIONS
+    # The bot's client sees the same: CHANNEL_UPDATE carried the overwrites.
+    assert channel.guild.me is not None
+    assert not channel.permissions_for(channel.guild.me).send_messages
+    # A member overwrite comes last and wins over the role's.
+    await fake.set_channel_overwrites(
+        CHANNEL,
+        [
+            {"id": fake.bot_role_id, "type": 0, "allow": 0, "deny": SEND_MESSAGES},
+            {"id": fake.bot_user.id, "type": 1, "allow": SEND_MESSAGES, "deny": 0},
+        ],
+    )
+    await channel.send("hello again")
+    await fake.set_channel_overwrites(
+        CHANNEL, [{"id": GUILD, "type": 0, "allow": 0, "deny": VIEW_CHANNEL}]
+    )
+    with pytest.raises(discord.Forbidden) as hidden:
+        await channel.send("anyone?")
+    assert hidden.value.code == MISSING_ACCESS
+    assert fake.channel_permissions(fake.bot_user, OTHER_CHANNEL) == fake.bot_permissions
 
 
 # --------------------------------------------------------------------------- REST details

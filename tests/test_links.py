@@ -338,3 +338,62 @@ async def test_nobody_else_unlinks(
         await env.core.links.unlink(caller, WEARER)
     assert await env.store.get_open_link(GUILD, WEARER) == link
     assert (await env.audit())[-1] == ("unlink", "refused")
+
+
+# ---------------------------------------------------------------------------------- decline
+
+
+async def test_the_wearer_declines_a_link_request(env: CoreEnv) -> None:
+    session = env.add_lock()
+    outcome = await env.core.links.link(OTHER, WEARER, session.session_id, CHANNEL)
+    assert outcome.request is not None
+    env.fake.calls.clear()
+    declined = await env.core.links.decline(WR, outcome.request)
+    assert declined.state is LinkRequestState.CANCELLED
+    assert declined.resolved_at == env.clock.now()
+    assert await env.store.get_open_link(GUILD, WEARER) is None
+    assert env.fake.calls == []
+    # The requester is told through the request's message.
+    assert [(e.kind, e.request) for e in env.feed.link_events][-1] == (
+        LinkEventKind.REQUEST_DECLINED,
+        declined,
+    )
+    assert env.feed.link_events[-1].channel_id == CHANNEL
+    # A declined request can no longer be accepted, nor declined again.
+    with refused(Reason.LINK_REQUEST_RESOLVED, state=LinkRequestState.CANCELLED):
+        await env.core.links.confirm(WR, declined)
+    with refused(Reason.LINK_REQUEST_NOT_PENDING):
+        await env.core.links.decline(WR, outcome.request)  # a stale copy, still "pending"
+    assert [action for action, _ in await env.audit()][-3:] == [
+        "link.decline",
+        "link.confirm",
+        "link.decline",
+    ]
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [OTHER, KH, Caller(WEARER, OTHER_GUILD), Caller(ADMIN, GUILD, can_manage_guild=True)],
+    ids=["requester", "chaster-keyholder", "wearer-in-other-server", "admin"],
+)
+async def test_only_the_wearer_declines_a_link_request(env: CoreEnv, caller: Caller) -> None:
+    session = env.add_lock()
+    outcome = await env.core.links.link(OTHER, WEARER, session.session_id, CHANNEL)
+    assert outcome.request is not None
+    with refused(Reason.ONLY_NAMED_WEARER_ANSWERS, NotAllowed):
+        await env.core.links.decline(caller, outcome.request)
+    pending = await env.store.get_link_request(outcome.request.id)
+    assert pending is not None and pending.state is LinkRequestState.PENDING
+    assert [e.kind for e in env.feed.link_events] == [LinkEventKind.REQUESTED]
+
+
+async def test_an_accepted_request_cannot_be_declined(env: CoreEnv) -> None:
+    session = env.add_lock()
+    outcome = await env.core.links.link(OTHER, WEARER, session.session_id, CHANNEL)
+    assert outcome.request is not None
+    await env.core.links.confirm(WR, outcome.request)
+    accepted = await env.core.links.request(outcome.request.id)
+    assert accepted is not None
+    with refused(Reason.LINK_REQUEST_RESOLVED, state=LinkRequestState.ACCEPTED):
+        await env.core.links.decline(WR, accepted)
+    assert await env.store.get_open_link(GUILD, WEARER) is not None

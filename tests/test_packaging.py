@@ -11,6 +11,8 @@ import tomllib
 from pathlib import Path
 
 from bot.config import Settings
+from bot.discord_side.feed_problems import PERMISSION_ORDER, feed_permissions
+from bot.store import Controls
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = set(Settings.model_fields)
@@ -132,3 +134,22 @@ def test_the_package_ships_every_file_read_at_run_time() -> None:
         folder = ROOT.joinpath(*package.split("."))
         shipped = {path for pattern in package_data[package] for path in folder.glob(pattern)}
         assert set(files) <= shipped, sorted(str(p) for p in set(files) - shipped)
+
+
+def test_the_readme_invites_the_bot_with_what_its_controls_need() -> None:
+    readme = read("README.md")
+    assert f"permissions={feed_permissions(Controls.BOTH).value}" in readme
+    assert f"`permissions={feed_permissions(Controls.BUTTONS).value}`" in readme
+    assert feed_permissions(Controls.REACTIONS) == feed_permissions(Controls.BOTH)
+    # Each permission's row says which controls need it.
+    for name in PERMISSION_ORDER:
+        title = name.replace("_", " ").title()
+        [row] = [
+            line.strip() for line in readme.splitlines() if line.strip().startswith(f"| {title} |")
+        ]
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        needs = [
+            "✓" if getattr(feed_permissions(c), name) else "—"
+            for c in (Controls.BUTTONS, Controls.BOTH)
+        ]
+        assert cells[2:] == needs, row

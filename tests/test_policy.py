@@ -46,12 +46,15 @@ LINK = SessionLink(
 # How the README names each action and role.
 ACTION_NAMES = {
     Action.LINK: "link a wearer (`/link`)",
-    Action.ACCEPT_LINK: "accept a link request (✅)",
+    Action.ACCEPT_LINK: "accept a link request (Accept, ✅)",
+    Action.DECLINE_LINK: "decline a link request (Decline)",
     Action.UNLINK: "unlink (`/unlink`)",
-    Action.ASSIGN: "assign a task (`/task assign`)",
-    Action.START: "start a task's timer (`/task start`, ▶️)",
-    Action.COMPLETE: "complete a task (`/task complete`, ✅)",
-    Action.FAIL: "fail a task (`/task fail`, ❌)",
+    Action.ASSIGN: "assign a task (`/task assign`, Assign task)",
+    Action.START: "start a task's timer (`/task start`, Start timer, ▶️)",
+    Action.COMPLETE: "complete a task (`/task complete`, Complete, ✅)",
+    Action.FAIL: "fail a task (`/task fail`, Fail, ❌)",
+    Action.CONFIRM: "confirm a wearer's completion (Confirm, ✅)",
+    Action.REJECT: "reject a wearer's completion (Reject)",
     Action.STATUS: "see the task status (`/task status`)",
     Action.SETTINGS: "change the settings (`/settings`)",
 }
@@ -94,7 +97,7 @@ def test_every_action_has_a_rule_for_every_role_and_a_refusal() -> None:
 
 
 def test_only_the_actions_that_write_to_chaster_name_an_actor() -> None:
-    writes = {Action.ASSIGN, Action.START, Action.COMPLETE, Action.FAIL}
+    writes = {Action.ASSIGN, Action.START, Action.COMPLETE, Action.FAIL, Action.CONFIRM}
     for action, row in POLICY.items():
         for role, granted in zip(ROLES, row, strict=True):
             if granted.may is not May.NO and action in writes:
@@ -103,7 +106,9 @@ def test_only_the_actions_that_write_to_chaster_name_an_actor() -> None:
                 assert granted.actor is None, (action, role)
 
 
-@pytest.mark.parametrize("action", [Action.ASSIGN, Action.START, Action.COMPLETE, Action.FAIL])
+@pytest.mark.parametrize(
+    "action", [Action.ASSIGN, Action.START, Action.COMPLETE, Action.FAIL, Action.CONFIRM]
+)
 def test_the_keyholder_is_named_in_chaster_only_when_they_hold_the_lock(action: Action) -> None:
     granted = rule(action, Role.KEYHOLDER)
     assert chaster_actor(granted, holds_lock=True) is Actor.KEYHOLDER

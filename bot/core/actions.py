@@ -26,6 +26,8 @@ _POLICY_ACTION = {
     TaskAction.START: Action.START,
     TaskAction.COMPLETE: Action.COMPLETE,
     TaskAction.FAIL: Action.FAIL,
+    TaskAction.CONFIRM: Action.CONFIRM,
+    TaskAction.REJECT: Action.REJECT,
 }
 
 
@@ -64,9 +66,11 @@ class TaskActions(Part):
             audit.task_id = task.id
             return await self._act(caller, link, task, action)
 
-    async def act_on_message(self, caller: Caller, task: Task, action: TaskAction) -> Task:
-        """A reaction (or a button) on a task's feed message."""
-        async with self._audit.action(caller, f"reaction.{action}") as audit:
+    async def act_on_message(
+        self, caller: Caller, task: Task, action: TaskAction, *, via: str = "reaction"
+    ) -> Task:
+        """A reaction or a button (`via` says which, for the audit) on a task's feed message."""
+        async with self._audit.action(caller, f"{via}.{action}") as audit:
             audit.task_id = task.id
             link = await self._store.get_link(task.link_id)
             if link is None or link.guild_id != caller.guild_id:
@@ -94,6 +98,13 @@ class TaskActions(Part):
             return await self._start_timer(caller, granted, link, task)
         if action is TaskAction.COMPLETE:
             return await self._complete(caller, role, granted, link, task)
+        if action in (TaskAction.CONFIRM, TaskAction.REJECT):
+            # A press on a message that still shows an answered request: nothing to judge.
+            if task.state is not TaskState.AWAITING_CONFIRMATION:
+                raise Refused(Reason.NOT_AWAITING_CONFIRMATION, state=task.state)
+            if action is TaskAction.CONFIRM:
+                return await self._complete(caller, role, granted, link, task)
+            return await self._reject(caller, link, task)
         return await self._fail(caller, granted, link, task)
 
     async def _start_timer(
@@ -197,6 +208,22 @@ class TaskActions(Part):
         )
         await self._events.task_event(
             EventKind.CONFIRMATION_REQUESTED, updated, link, caller.user_id
+        )
+        return updated
+
+    async def _reject(self, caller: Caller, link: SessionLink, task: Task) -> Task:
+        """The keyholder does not accept the wearer's "done": the task is open again, as it was
+        before the wearer asked. Chaster never heard of the request, so nothing is sent."""
+        reopened = TaskState.TIMER_RUNNING if task.timer_started_at else TaskState.ASSIGNED
+        updated = await self._transition(
+            task,
+            (TaskState.AWAITING_CONFIRMATION,),
+            reopened,
+            confirmation_requested_by=None,
+            confirmation_requested_at=None,
+        )
+        await self._events.task_event(
+            EventKind.CONFIRMATION_REJECTED, updated, link, caller.user_id
         )
         return updated
 

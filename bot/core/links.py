@@ -172,6 +172,34 @@ class Links(Part):
             audit.link_id = link.id
             return link
 
+    async def decline(self, caller: Caller, request: LinkRequest) -> LinkRequest:
+        """The wearer's "no" to a link request: it is withdrawn and the requester is told."""
+        async with (
+            self._audit.action(caller, "link.decline", detail=f"request={request.id}"),
+            self._guards.of(request.guild_id, request.wearer_id),
+        ):
+            named = caller.guild_id == request.guild_id and caller.user_id == request.wearer_id
+            require(Action.DECLINE_LINK, Role.WEARER if named else Role.ANYONE)
+            if request.state is not LinkRequestState.PENDING:
+                raise Refused(Reason.LINK_REQUEST_RESOLVED, state=request.state)
+            declined = await self._store.resolve_link_request(
+                request.id, LinkRequestState.CANCELLED, now=self._clock()
+            )
+            if declined is None:
+                # Accepted or expired since it was read.
+                raise Refused(Reason.LINK_REQUEST_NOT_PENDING)
+            await self._events.publish(
+                LinkEvent(
+                    LinkEventKind.REQUEST_DECLINED,
+                    request=declined,
+                    channel_id=declined.channel_id,
+                )
+            )
+            return declined
+
+    async def request(self, request_id: int) -> LinkRequest | None:
+        return await self._store.get_link_request(request_id)
+
     async def expire_request(self, request_id: int) -> LinkRequest | None:
         """A link request reached its expiry without the wearer's consent."""
         request = await self._store.get_link_request(request_id)

@@ -33,6 +33,9 @@ class TaskAction(StrEnum):
     START = "start"
     COMPLETE = "complete"
     FAIL = "fail"
+    # The keyholder's answer to a wearer's "done": confirm completes it, reject reopens it.
+    CONFIRM = "confirm"
+    REJECT = "reject"
 
 
 class CloseReason(StrEnum):
@@ -48,6 +51,7 @@ class EventKind(StrEnum):
     TIMER_STARTED = "timer_started"
     TIMER_FINISHED = "timer_finished"
     CONFIRMATION_REQUESTED = "confirmation_requested"
+    CONFIRMATION_REJECTED = "confirmation_rejected"
     COMPLETED = "completed"
     FAILED = "failed"
 
@@ -70,6 +74,7 @@ class TaskEvent:
 class LinkEventKind(StrEnum):
     REQUESTED = "requested"
     REQUEST_EXPIRED = "request_expired"
+    REQUEST_DECLINED = "request_declined"
     LOCK_ENDED = "lock_ended"
 
 

@@ -33,11 +33,14 @@ class Role(StrEnum):
 class Action(StrEnum):
     LINK = "link"
     ACCEPT_LINK = "accept-link"
+    DECLINE_LINK = "decline-link"
     UNLINK = "unlink"
     ASSIGN = "assign"
     START = "start"
     COMPLETE = "complete"
     FAIL = "fail"
+    CONFIRM = "confirm"
+    REJECT = "reject"
     STATUS = "status"
     SETTINGS = "settings"
 
@@ -68,16 +71,20 @@ ROLES = (Role.KEYHOLDER, Role.WEARER, Role.MANAGER, Role.ANYONE)
 
 # fmt: off
 POLICY: dict[Action, tuple[Rule, Rule, Rule, Rule]] = {
-    #                    keyholder     wearer          manager  anyone
-    Action.LINK:        (YES,          NO,             ASKS,    ASKS),
-    Action.ACCEPT_LINK: (NO,           YES,            NO,      NO),
-    Action.UNLINK:      (YES,          YES,            YES,     NO),
-    Action.ASSIGN:      (AS_KEYHOLDER, NO,             NO,      NO),
-    Action.START:       (AS_KEYHOLDER, AS_WEARER,      NO,      NO),
-    Action.COMPLETE:    (AS_KEYHOLDER, ASKS_AS_WEARER, NO,      NO),
-    Action.FAIL:        (AS_KEYHOLDER, AS_WEARER,      NO,      NO),
-    Action.STATUS:      (YES,          YES,            NO,      NO),
-    Action.SETTINGS:    (NO,           NO,             YES,     NO),
+    #                     keyholder     wearer          manager  anyone
+    Action.LINK:         (YES,          NO,             ASKS,    ASKS),
+    Action.ACCEPT_LINK:  (NO,           YES,            NO,      NO),
+    Action.DECLINE_LINK: (NO,           YES,            NO,      NO),
+    Action.UNLINK:       (YES,          YES,            YES,     NO),
+    Action.ASSIGN:       (AS_KEYHOLDER, NO,             NO,      NO),
+    Action.START:        (AS_KEYHOLDER, AS_WEARER,      NO,      NO),
+    Action.COMPLETE:     (AS_KEYHOLDER, ASKS_AS_WEARER, NO,      NO),
+    Action.FAIL:         (AS_KEYHOLDER, AS_WEARER,      NO,      NO),
+    Action.CONFIRM:      (AS_KEYHOLDER, NO,             NO,      NO),
+    # Puts the task back to open; nothing is written to Chaster.
+    Action.REJECT:       (YES,          NO,             NO,      NO),
+    Action.STATUS:       (YES,          YES,            NO,      NO),
+    Action.SETTINGS:     (NO,           NO,             YES,     NO),
 }
 # fmt: on
 
@@ -85,11 +92,14 @@ POLICY: dict[Action, tuple[Rule, Rule, Rule, Rule]] = {
 REFUSALS: dict[Action, Reason] = {
     Action.LINK: Reason.LOCK_HAS_KEYHOLDER,
     Action.ACCEPT_LINK: Reason.ONLY_NAMED_WEARER_ACCEPTS,
+    Action.DECLINE_LINK: Reason.ONLY_NAMED_WEARER_ANSWERS,
     Action.UNLINK: Reason.ONLY_INVOLVED_UNLINK,
     Action.ASSIGN: Reason.ONLY_KEYHOLDER_ASSIGNS,
     Action.START: Reason.ONLY_INVOLVED_ACT_ON_THIS_TASK,
     Action.COMPLETE: Reason.ONLY_INVOLVED_ACT_ON_THIS_TASK,
     Action.FAIL: Reason.ONLY_INVOLVED_ACT_ON_THIS_TASK,
+    Action.CONFIRM: Reason.ONLY_KEYHOLDER_JUDGES,
+    Action.REJECT: Reason.ONLY_KEYHOLDER_JUDGES,
     Action.STATUS: Reason.ONLY_INVOLVED_SEE_STATUS,
     Action.SETTINGS: Reason.NEEDS_MANAGE_SERVER,
 }

@@ -9,7 +9,7 @@ from bot.core.audit import Audit
 from bot.core.errors import Channel, Codes, Permissions, Reason, Refused
 from bot.core.model import Caller
 from bot.core.policy import Action, require, role_of
-from bot.store import GuildSettings, SessionLink, Store
+from bot.store import Controls, GuildSettings, SessionLink, Store
 
 AUTO_LANGUAGE = "auto"
 
@@ -55,6 +55,20 @@ class ServerSettings:
                     languages=Codes((AUTO_LANGUAGE, *sorted(self._languages))),
                 )
             return await self._store.set_language(caller.guild_id, language)
+
+    async def set_controls(self, caller: Caller, controls: str) -> GuildSettings:
+        """What new feed messages carry: buttons, reactions or both."""
+        async with self._audit.action(caller, "settings.controls", detail=f"style={controls}"):
+            require(Action.SETTINGS, role_of(caller))
+            try:
+                style = Controls(controls)
+            except ValueError:
+                raise Refused(
+                    Reason.UNKNOWN_CONTROLS,
+                    style=controls,
+                    styles=Codes(tuple(style.value for style in Controls)),
+                ) from None
+            return await self._store.set_controls(caller.guild_id, style)
 
     async def feed_channel_for(
         self, link: SessionLink, *, fallback: int | None = None

@@ -15,7 +15,7 @@ from bot.core.settings import ServerSettings
 from bot.core.shared import Part, Shared
 from bot.core.state_view import StateView
 from bot.core.text import check_description
-from bot.store import SessionLink, Store, Task
+from bot.store import Controls, SessionLink, Store, Task
 
 
 class Tasks(Part):
@@ -111,6 +111,12 @@ class Tasks(Part):
                 await self._events.task_event(EventKind.ASSIGNED, task, link, caller.user_id)
                 return task
 
+    async def may_assign(self, caller: Caller, wearer_id: int) -> None:
+        """Refused unless the caller could assign the wearer a task now: before a form opens,
+        so nobody types a task only to be told they may not give it."""
+        link = await open_link(self._store, caller.guild_id, wearer_id)
+        require(Action.ASSIGN, role_of(caller, link), keyholder=Person(link.keyholder_id))
+
     async def _require_assign_landed(
         self, link: SessionLink, text: str, error: ChasterUnavailable
     ) -> None:
@@ -162,10 +168,17 @@ class Tasks(Part):
         """The task a feed message shows."""
         return await self._store.get_task_by_feed_message(message_id)
 
-    async def attach_feed_message(self, task_id: int, channel_id: int, message_id: int) -> Task:
-        """Remember the message that shows the task, so reactions find it even after a restart."""
+    async def get(self, task_id: int) -> Task | None:
+        """A task by its number (a button's custom id carries it)."""
+        return await self._store.get_task(task_id)
+
+    async def attach_feed_message(
+        self, task_id: int, channel_id: int, message_id: int, controls: Controls
+    ) -> Task:
+        """Remember the message that shows the task and what it carries, so reactions find it
+        even after a restart and its later edits keep its controls."""
         return await self._store.set_feed_message(
-            task_id, channel_id=channel_id, message_id=message_id
+            task_id, channel_id=channel_id, message_id=message_id, controls=controls
         )
 
 

@@ -16,18 +16,39 @@ import discord
 
 from bot.core.errors import Channel, Permissions
 from bot.discord_side.voice import Voice
+from bot.store import Controls
 
 # Discord's JSON error codes for a channel or message that no longer exists.
 UNKNOWN_CHANNEL = 10003
 UNKNOWN_MESSAGE = 10008
-# What the feed needs in its channel; the README's invite link grants all of them.
-FEED_PERMISSIONS = discord.Permissions(
+# What the feed needs in its channel whatever its controls.
+_FEED_BASE = discord.Permissions(
     view_channel=True,
     send_messages=True,
     embed_links=True,
-    add_reactions=True,
     read_message_history=True,
 )
+
+
+def posting_permissions(controls: Controls) -> discord.Permissions:
+    """What messages that carry `controls` cannot be shown without: with reactions on, the
+    bot must be able to add them."""
+    if controls.has_reactions:
+        return _FEED_BASE | discord.Permissions(add_reactions=True)
+    return _FEED_BASE
+
+
+def feed_permissions(controls: Controls) -> discord.Permissions:
+    """Everything the feed uses in its channel for messages that carry `controls` (the
+    README's permission table says the same): with reactions on, also removing a refused
+    reaction and a closed task's reactions, without which they only stay."""
+    if controls.has_reactions:
+        return posting_permissions(controls) | discord.Permissions(manage_messages=True)
+    return posting_permissions(controls)
+
+
+# Everything any controls need; the README's invite link grants all of them.
+FEED_PERMISSIONS = feed_permissions(Controls.BOTH)
 WARNING_EMOJI = "\N{WARNING SIGN}\N{VARIATION SELECTOR-16}"  # ⚠️
 # As Discord's channel settings name them, in the order they show them.
 PERMISSION_ORDER = (
@@ -35,6 +56,7 @@ PERMISSION_ORDER = (
     "send_messages",
     "embed_links",
     "add_reactions",
+    "manage_messages",
     "read_message_history",
 )
 

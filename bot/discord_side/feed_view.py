@@ -10,7 +10,7 @@ from bot.core.durations import format_duration
 from bot.core.errors import Person
 from bot.core.model import TaskAction
 from bot.discord_side.voice import Voice
-from bot.store import SessionLink, Task, TaskState
+from bot.store import Controls, SessionLink, Task, TaskState
 
 START_EMOJI = "\N{BLACK RIGHT-POINTING TRIANGLE}\N{VARIATION SELECTOR-16}"  # ▶️
 COMPLETE_EMOJI = "\N{WHITE HEAVY CHECK MARK}"  # ✅
@@ -93,8 +93,10 @@ def reactions_for(task: Task) -> list[str]:
     return wanted
 
 
-def task_embed(task: Task, link: SessionLink, now: datetime, voice: Voice) -> discord.Embed:
-    """The feed message's embed for `task`."""
+def task_embed(
+    task: Task, link: SessionLink, now: datetime, voice: Voice, controls: Controls
+) -> discord.Embed:
+    """The feed message's embed for `task`, on a message that carries `controls`."""
     emoji, headline, colour = (
         _TIMER_FINISHED if timer_finished(task, now) else _HEADLINES[task.state]
     )
@@ -117,16 +119,18 @@ def task_embed(task: Task, link: SessionLink, now: datetime, voice: Voice) -> di
             name=voice.text("feed.field.timer"), value=voice.text(key, at=ends), inline=False
         )
     if task.state is TaskState.AWAITING_CONFIRMATION:
-        embed.add_field(
-            name=voice.text("feed.field.waiting-for"),
-            value=voice.text(
+        # The reactions are named whenever the message has them, as before buttons existed.
+        waiting = (
+            voice.text("feed.waiting-for.buttons", keyholder=Person(link.keyholder_id))
+            if not controls.has_reactions
+            else voice.text(
                 "feed.waiting-for",
                 keyholder=Person(link.keyholder_id),
                 complete=COMPLETE_EMOJI,
                 fail=FAIL_EMOJI,
-            ),
-            inline=False,
+            )
         )
+        embed.add_field(name=voice.text("feed.field.waiting-for"), value=waiting, inline=False)
     if task.state is TaskState.COMPLETED and task.points_total is not None:
         total = f"{task.points_total}"
         if task.points_required:
@@ -138,7 +142,12 @@ def task_embed(task: Task, link: SessionLink, now: datetime, voice: Voice) -> di
         else:
             closed = voice.text("feed.closed.in-chaster", at=task.closed_at)
         embed.add_field(name=voice.text("feed.field.closed"), value=closed, inline=False)
-    embed.set_footer(text=voice.text("feed.footer", id=task.id, hint=_hint(task, voice)))
+    if controls.has_reactions:
+        footer = voice.text("feed.footer", id=task.id, hint=_hint(task, voice))
+    else:
+        # The buttons say what they do.
+        footer = voice.text("feed.footer.plain", id=task.id)
+    embed.set_footer(text=footer)
     return embed
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 import socket
 import sqlite3
@@ -273,6 +274,61 @@ async def test_reaction_on_a_message_from_before_sigkill_completes_once(
     )
     assert deployment.chaster.count_calls("POST", "/tasks/complete") == 1
     assert await deployment.stop() == 0
+
+
+async def test_a_button_on_a_message_from_before_sigkill_works_and_acts_once(
+    deployment: Deployment,
+) -> None:
+    await deployment.start()
+    session, feed = await deployment.link_and_assign(duration="1m")
+    start = f"task:start:{feed_task_id(deployment, feed)}"
+    await deployment.kill()
+
+    # The new process registered nothing for this message: the custom id is all it has.
+    await deployment.start()
+    press = await deployment.discord.send_component(message_id=feed, custom_id=start, user=WEARER)
+    assert (await press.first_response(timeout=15))["status"] == 200
+    await deployment.wait_title(feed, "⏱️ Timer running")
+    assert deployment.chaster.count_calls("POST", "/tasks/start-timer") == 1
+    assert session.timer_started_at is not None
+    # Start timer is gone from the message: pressing it there is no longer possible.
+    assert start not in str(deployment.discord.messages[feed]["components"])
+    assert await deployment.stop() == 0
+
+
+async def test_a_form_opened_before_sigkill_still_assigns_once_submitted(
+    deployment: Deployment,
+) -> None:
+    await deployment.start()
+    session = deployment.chaster.add_session(
+        wearer_discord_id=str(WEARER.id), keyholder_discord_id=str(KEYHOLDER.id)
+    )
+    linked = await deployment.reply("link", KEYHOLDER, wearer=WEARER, session_id=session.session_id)
+    assert linked.startswith("Linked"), linked
+    opened = await deployment.discord.send_user_command(
+        "Assign task", user=KEYHOLDER, target=WEARER
+    )
+    assert (await opened.first_response(timeout=15))["type"] == 9
+    await deployment.kill()
+
+    # The keyholder was still typing: nothing of the form lives in the new process.
+    await deployment.start()
+    submitted = await deployment.discord.send_modal_submit(
+        opened, {"description": "Stand still", "points": "4", "duration": "10m"}
+    )
+    answer = await submitted.final_message(timeout=15)
+    assert str(answer["content"]).startswith("Assigned to <@"), answer
+    assert deployment.chaster.count_calls("POST", "/tasks/assign") == 1
+    assert session.current_task is not None
+    assert await deployment.stop() == 0
+
+
+def feed_task_id(deployment: Deployment, message_id: int) -> int:
+    """The task a feed message shows, from the number in its footer."""
+    footer = str(deployment.discord.messages[message_id]["embeds"][0]["footer"]["text"])
+    match = re.match(r"Task #(\d+)", footer)
+    assert match is not None, footer
+    return int(match[1])
 
 
 async def test_timer_started_before_a_kill_fires_after_restart_exactly_once(

@@ -139,7 +139,12 @@ async def test_commands_are_described_in_each_language_and_named_in_english(
     world: World,
 ) -> None:
     commands = _commands(world)
-    assert set(commands) == {"link", "unlink", "task", "settings"}
+    assert set(commands) == {"link", "unlink", "task", "settings", "Assign task"}
+    # A member's context menu shows the entry's name itself: that one is in each language.
+    menu = commands["Assign task"]
+    assert menu["type"] == 2
+    assert menu["name_localizations"]["de"] == said("de", "command.menu.assign")
+    assert menu["name_localizations"]["es-419"] == said("es", "command.menu.assign")
     link = commands["link"]
     assert link["description"] == "Link a wearer's Chaster lock to this server."
     localized = link["description_localizations"]

@@ -1,4 +1,5 @@
-"""Who may do what: every role against every command and reaction, with the wearer linked or not.
+"""Who may do what: every role against every command, reaction and button, with the wearer
+linked or not.
 
 POLICY is the whole rule set at a glance, read from the policy table in bot/core/policy.py (the
 code decides from the same table) and the state each case sets up; EXTRA adds the keyholders of
@@ -10,7 +11,8 @@ test on a fresh world that runs the real bot against the fakes:
   keyholder's confirmation of a completion), and nothing was written to Chaster;
 * refused: no Chaster write and no change here. A command gets an ephemeral reply that gives
   the reason; a reaction is removed, with a notice giving the reason to the people the task or
-  request concerns and quietly for everyone else.
+  request concerns and quietly for everyone else; a button press gets a reply only the presser
+  sees, giving the reason.
 
 "Linked" means the wearer's lock is linked in this server; "unlinked" means it was linked, got
 a task (for the task actions), and was then unlinked, so old feed messages and the task in
@@ -93,6 +95,13 @@ POLICY_ACTION: dict[str, Action] = {
     "react-complete": Action.COMPLETE,
     "react-fail": Action.FAIL,
     "react-accept-link": Action.ACCEPT_LINK,
+    "press-start": Action.START,
+    "press-complete": Action.COMPLETE,
+    "press-fail": Action.FAIL,
+    "press-confirm": Action.CONFIRM,
+    "press-reject": Action.REJECT,
+    "press-accept-link": Action.ACCEPT_LINK,
+    "press-decline-link": Action.DECLINE_LINK,
 }
 OUTCOME: dict[May, Outcome] = {May.YES: OK, May.ASKS: ASK, May.NO: NO}
 
@@ -114,6 +123,9 @@ def expected_outcome(action: str, linked: bool, role: Role | None) -> Outcome:
         return allowed
     if policy_action in (Action.LINK, Action.ACCEPT_LINK):
         return NO if linked else allowed
+    if policy_action is Action.DECLINE_LINK:
+        # Saying no to a request still pending is the wearer's whoever linked them meanwhile.
+        return allowed
     return allowed if linked else NO
 
 
@@ -154,6 +166,11 @@ EXTRA_CASES: list[tuple[str, str, bool]] = [
     ("lock-keyholder",   "unlink",           True),
     ("trusting-wearer",  "complete",         True),
     ("trusting-wearer",  "react-complete",   True),
+    ("consented",        "press-complete",   True),
+    ("consented",        "press-confirm",    True),
+    ("lock-keyholder",   "press-confirm",    True),
+    ("lock-keyholder",   "press-reject",     True),
+    ("trusting-wearer",  "press-complete",   True),
 ]  # fmt: skip
 
 
@@ -211,7 +228,22 @@ KEYHOLDER_OF_RECORD: dict[LinkKind, FakeUser] = {
     "consent": ADMIN,
 }
 
-TASK_ACTIONS = ("start", "complete", "fail", "react-start", "react-complete", "react-fail")
+TASK_ACTIONS = (
+    "start",
+    "complete",
+    "fail",
+    "react-start",
+    "react-complete",
+    "react-fail",
+    "press-start",
+    "press-complete",
+    "press-fail",
+    "press-confirm",
+    "press-reject",
+)
+# The tasks these judge wait for the keyholder's confirmation first.
+JUDGING = ("press-confirm", "press-reject")
+LINK_REQUEST_ACTIONS = ("react-accept-link", "press-accept-link", "press-decline-link")
 REACTIONS = {
     "react-start": "▶️",
     "react-complete": "✅",
@@ -230,6 +262,8 @@ CASES = [
     case(role, action, linked, outcome)
     for (action, linked), row in POLICY.items()
     for role, outcome in zip(ROLES, row, strict=True)
+    # A press always carries the server of the message pressed: it cannot come from elsewhere.
+    if not (role == "elsewhere" and action.startswith("press-"))
 ] + [case(*row) for row in EXTRA]
 
 
@@ -264,6 +298,8 @@ async def test_permission(
     before = await snapshot(world, scene)
     if action in REACTIONS:
         await react(world, role, action, scene, outcome)
+    elif action.startswith("press-"):
+        await press(world, role, action, scene, linked, outcome)
     else:
         await run_command(world, role, action, scene, linked, outcome)
     after = await snapshot(world, scene)
@@ -291,7 +327,7 @@ async def prepare(world: World, role: Actor, action: str, linked: bool) -> Scene
         await world.discord.join_other_server(OTHER_GUILD, OTHER_CHANNEL)
     if role.wearer_complete:
         await world.reply("settings", ADMIN, "wearer-complete", allowed=True)
-    if action == "react-accept-link":
+    if action in LINK_REQUEST_ACTIONS:
         session = world.session()
         text = await world.reply("link", ADMIN, wearer=WEARER, session_id=session.session_id)
         assert text.startswith("Asked"), text
@@ -318,6 +354,9 @@ async def prepare(world: World, role: Actor, action: str, linked: bool) -> Scene
         else:
             feed = await world.assign(by=by)
         scene.message_id = int(feed["id"])
+        if action in JUDGING:
+            asked = await world.reply("task", WEARER, "complete")
+            assert asked.startswith("Marked as done"), asked
     if not linked:
         unlinked = await world.reply("unlink", KEYHOLDER_OF_RECORD[role.link_kind], wearer=WEARER)
         assert unlinked.startswith("Unlinked"), unlinked
@@ -504,6 +543,66 @@ async def react(world: World, role: Actor, action: str, scene: Scene, outcome: O
         assert answers == [], f"{role.user.name}'s refused reaction was answered: {answers}"
 
 
+PRESSES = {
+    "press-start": "task:start:{task}",
+    "press-complete": "task:complete:{task}",
+    "press-fail": "task:fail:{task}",
+    "press-confirm": "task:confirm:{task}",
+    "press-reject": "task:reject:{task}",
+    "press-accept-link": "link:accept:{request}",
+    "press-decline-link": "link:decline:{request}",
+}
+
+
+def press_refusal(role: Actor, action: str, linked: bool) -> str:
+    """The reason a refused press gives the presser (a pattern)."""
+    if action == "press-accept-link":
+        if role.user is WEARER:
+            return r"^You are already linked here\. Use /unlink first\.$"
+        return r"^Only the wearer named in the request can accept it\.$"
+    if action == "press-decline-link":
+        return r"^Only the wearer named in the request can answer it\.$"
+    keyholder = KEYHOLDER_OF_RECORD[role.link_kind]
+    may_judge = role.user is keyholder
+    may_act = role.user in (WEARER, keyholder)
+    if not linked and (may_judge if action in JUDGING else may_act):
+        return r"^This wearer is no longer linked here\.$"
+    if action in JUDGING:
+        return r"^Only the keyholder of record can confirm or reject a completion\.$"
+    return r"^Only the wearer or their keyholder can act on this task\.$"
+
+
+async def press(
+    world: World, role: Actor, action: str, scene: Scene, linked: bool, outcome: Outcome
+) -> None:
+    assert scene.message_id is not None
+    task = await world.store.get_task_by_feed_message(scene.message_id)
+    request = await world.store.get_link_request_by_message(scene.message_id)
+    custom_id = PRESSES[action].format(
+        task=task.id if task else None, request=request.id if request else None
+    )
+    message_path = rf"/channels/\d+/messages/{scene.message_id}"
+    edits = len(world.discord.find_calls("PATCH", message_path))
+    handle = await world.discord.send_component(
+        message_id=scene.message_id, custom_id=custom_id, user=role.user
+    )
+    # Acknowledged at once as an update of the message pressed, whatever comes next.
+    first = await handle.first_response()
+    assert (first["type"], first["status"]) == (6, 200), first
+    if outcome == NO:
+        answer = await world.discord.wait_until(
+            lambda: next(iter(handle.followups()), None), what="the refusal of a press"
+        )
+        assert int(answer["flags"]) & EPHEMERAL, answer
+        expected = press_refusal(role, action, linked)
+        assert re.search(expected, answer["content"]), f"expected /{expected}/: {answer}"
+    else:
+        await world.discord.wait_for_call("PATCH", message_path, count=edits + 1)
+    assert await world.bot.work.drained(5), "the press was still being handled after 5 s"
+    if outcome != NO:
+        assert handle.followups() == []
+
+
 # -- what must have happened ----------------------------------------------------------------
 
 
@@ -519,7 +618,7 @@ async def check_effect(
     store = world.store
     session = scene.session
     writes = after.chaster_writes - before.chaster_writes
-    verb = action.removeprefix("react-")
+    verb = action.removeprefix("react-").removeprefix("press-")
     if verb == "link":
         link = await store.get_open_link(role.guild_id, WEARER.id)
         if outcome == ASK:
@@ -536,6 +635,26 @@ async def check_effect(
         assert link is not None and link.keyholder_id == ADMIN.id
         edited = world.discord.messages[scene.message_id or 0]
         assert edited["content"] == "<@5002> accepted: <@5004> is now their keyholder here."
+        assert edited["components"] == []
+        assert writes == 0
+    elif verb == "decline-link":
+        request = await store.get_link_request_by_message(scene.message_id or 0)
+        assert request is not None and request.state.value == "cancelled"
+        edited = world.discord.messages[scene.message_id or 0]
+        assert edited["content"] == "<@5002> declined this request to link them."
+        assert edited["components"] == []
+        [ping] = [
+            m
+            for m in world.discord.bot_messages(CHANNEL)
+            if (m.get("message_reference") or {}).get("message_id") == str(scene.message_id)
+        ]
+        assert ping["content"].startswith(f"<@{ADMIN.id}>, <@5002> declined"), ping
+        assert [int(u["id"]) for u in ping["mentions"]] == [ADMIN.id]
+        assert after.link == before.link
+        assert writes == 0
+    elif verb == "reject":
+        assert after.task_state is TaskState.ASSIGNED
+        assert after.chaster_task == before.chaster_task
         assert writes == 0
     elif verb == "unlink":
         assert after.link is None
@@ -551,9 +670,9 @@ async def check_effect(
     elif verb == "complete" and outcome == ASK:
         assert after.task_state is TaskState.AWAITING_CONFIRMATION
         assert session.current_task is not None
-    elif verb in ("complete", "fail"):
+    elif verb in ("complete", "confirm", "fail"):
         assert writes == 1
-        completed = verb == "complete"
+        completed = verb != "fail"
         [body] = world.chaster_bodies("POST", "/tasks/complete")
         assert body["isCompleted"] is completed
         assert session.current_task is None

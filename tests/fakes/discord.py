@@ -12,8 +12,10 @@ What the fake models beyond answering routes, because real Discord does:
   MESSAGE_REACTION_* for reactions it adds or removes); turn off with ``echo_events = False``;
 * gateway events are filtered by the intents sent in IDENTIFY, and guild message content is blanked
   for sessions without the message-content intent (``enforce_intents = False`` turns both off);
-* REST calls check the bot's permissions in the channel (403 50013), message limits (2000 chars,
-  10 embeds, 6000 embed chars: 400 50035) and empty messages (400 50006);
+* REST calls check the bot's permissions in the channel, as Discord computes them from its roles
+  and the channel's overwrites (``set_channel_overwrites``; 403 50001 without View Channel,
+  403 50013 otherwise), message limits (2000 chars, 10 embeds, 6000 embed chars: 400 50035) and
+  empty messages (400 50006);
 * interactions: 3 s deadline for the first callback (404 10062), a second callback is 400 40060,
   followups/@original before the callback are 404 10015, the first followup after a deferred
   ("thinking") response edits the loading message instead of creating a new one;
@@ -25,8 +27,10 @@ What the fake models beyond answering routes, because real Discord does:
   ids of 1-100 characters, labels of at most 80); ``send_component`` presses only a component
   the message shows; a modal (callback 9) has a title of 1-45 characters and 1-5 fields;
   ``send_user_command`` runs a member context-menu command and ``send_modal_submit`` submits
-  the modal an interaction opened, refusing what Discord's client would (a required input left
-  empty, a value outside its length limits);
+  the modal an interaction opened (text inputs and checkboxes), refusing what Discord's client
+  would (a required input left empty, a value outside its length limits); a press or a
+  submission nobody answers stays unanswered, as in Discord ("This interaction failed");
+* ``GET /users/@me/guilds`` lists the fake's server and those of ``join_other_server``;
 * one server in full; ``join_other_server`` adds another by id with one channel, so commands
   synced globally can come from there (a channel is in one server; guild commands stay in theirs);
 * languages: each interaction carries its user's ``FakeUser.locale`` and the server's
@@ -745,6 +749,7 @@ COMPONENT_ACTION_ROW = 1
 COMPONENT_BUTTON = 2
 COMPONENT_TEXT_INPUT = 4
 COMPONENT_LABEL = 18
+COMPONENT_CHECKBOX = 23
 _SELECTS = frozenset({3, 5, 6, 7, 8})
 _BUTTON_STYLES_WITHOUT_ID = frozenset({5, 6})  # link and premium buttons
 
@@ -851,6 +856,8 @@ def validate_modal(data: JSON) -> JSON | None:
                 _check_text_input(items[0], f"{path}.components.0", errors, labelled=False)
         elif field_.get("type") == COMPONENT_LABEL:
             _check_length(errors, f"{path}.label", field_.get("label"), 1, 45)
+            if field_.get("description") is not None:
+                _check_length(errors, f"{path}.description", field_.get("description"), 0, 100)
             inner = field_.get("component") or {}
             if inner.get("type") == COMPONENT_TEXT_INPUT:
                 _check_text_input(inner, f"{path}.component", errors, labelled=True)
@@ -1372,10 +1379,47 @@ class FakeDiscord:
             "GUILD_ROLE_UPDATE", {"guild_id": str(self.guild_id), "role": role_payload(role)}
         )
 
+    def channel_permissions(self, user: FakeUser, channel_id: int) -> int:
+        """A member's permissions in one of the server's channels, as Discord computes them: the
+        server-level ones, then the channel's overwrites for @everyone, for the member's roles
+        (all allows and denies together) and for the member; none at all without View Channel.
+        """
+        perms = self.member_permissions(user)
+        channel = self.channels.get(channel_id)
+        if perms & ADMINISTRATOR or channel is None:
+            return perms
+        overwrites = {int(o["id"]): o for o in channel.get("permission_overwrites") or []}
+
+        def apply(perms: int, allow: int, deny: int) -> int:
+            return (perms & ~deny) | allow
+
+        everyone = overwrites.get(self.guild_id)
+        if everyone is not None:
+            perms = apply(perms, int(everyone["allow"]), int(everyone["deny"]))
+        allow = deny = 0
+        for role_id in user.roles:
+            role = overwrites.get(role_id)
+            if role is not None and role.get("type", 0) == 0:
+                allow, deny = allow | int(role["allow"]), deny | int(role["deny"])
+        perms = apply(perms, allow, deny)
+        own = overwrites.get(user.id)
+        if own is not None and own.get("type") == 1:
+            perms = apply(perms, int(own["allow"]), int(own["deny"]))
+        return perms if perms & VIEW_CHANNEL else 0
+
+    async def set_channel_overwrites(self, channel_id: int, overwrites: list[JSON]) -> None:
+        """Give a channel permission overwrites (``{"id", "type": 0 role / 1 member, "allow",
+        "deny"}``) and tell the gateway (CHANNEL_UPDATE)."""
+        channel = self.channels[channel_id]
+        channel["permission_overwrites"] = [
+            {**o, "allow": str(o["allow"]), "deny": str(o["deny"])} for o in overwrites
+        ]
+        await self._broadcast("CHANNEL_UPDATE", {**channel, "guild_id": str(self.guild_id)})
+
     def _require(self, channel_id: int, needed: int) -> Reply | None:
         if not self.enforce_permissions or channel_id in self.dm_channels:
             return None
-        perms = self.bot_permissions
+        perms = self.channel_permissions(self.bot_user, channel_id)
         if not perms & VIEW_CHANNEL:
             return 403, error_body(MISSING_ACCESS, "Missing Access")
         if perms & needed != needed:
@@ -2114,11 +2158,12 @@ class FakeDiscord:
         )
 
     async def send_modal_submit(
-        self, opened_by: InteractionHandle, values: dict[str, str]
+        self, opened_by: InteractionHandle, values: dict[str, str | bool]
     ) -> InteractionHandle:
-        """Submit the modal the bot opened in answer to `opened_by`, with `values` by the text
-        inputs' custom ids. As in Discord's client: only an opened modal can be submitted, every
-        required input needs a value, and each value keeps its input's length limits."""
+        """Submit the modal the bot opened in answer to `opened_by`, with `values` by the
+        inputs' custom ids (text for a text input, True or False for a checkbox, unticked when
+        left out). As in Discord's client: only an opened modal can be submitted, every required
+        text input needs a value, and each value keeps its input's length limits."""
         opened = next(
             (
                 r
@@ -2137,10 +2182,27 @@ class FakeDiscord:
                 if field_["type"] == COMPONENT_ACTION_ROW
                 else field_["component"]
             )
-            if inner.get("type") != COMPONENT_TEXT_INPUT:
-                raise NotImplementedError("the fake submits text inputs only")
             custom_id = inner["custom_id"]
+            if inner.get("type") == COMPONENT_CHECKBOX and field_["type"] == COMPONENT_LABEL:
+                ticked = values.get(custom_id, bool(inner.get("default")))
+                if not isinstance(ticked, bool):
+                    raise ValueError(f"checkbox {custom_id!r} is ticked or not, not {ticked!r}")
+                submitted.append(
+                    {
+                        "type": COMPONENT_LABEL,
+                        "component": {
+                            "type": COMPONENT_CHECKBOX,
+                            "custom_id": custom_id,
+                            "value": ticked,
+                        },
+                    }
+                )
+                continue
+            if inner.get("type") != COMPONENT_TEXT_INPUT:
+                raise NotImplementedError("the fake submits text inputs and checkboxes only")
             value = values.get(custom_id, "")
+            if not isinstance(value, str):
+                raise ValueError(f"text input {custom_id!r} takes text, not {value!r}")
             low, high = int(inner.get("min_length") or 0), int(inner.get("max_length") or 4000)
             if inner.get("required", True) and not value:
                 raise ValueError(f"Discord's client will not submit without {custom_id!r}")
@@ -2367,6 +2429,7 @@ class FakeDiscord:
         wh = r"/webhooks/(?P<app>\d+)/(?P<token>[^/]+)"
         table: list[tuple[str, str, _Handler]] = [
             ("GET", r"/users/@me", self._get_me),
+            ("GET", r"/users/@me/guilds", self._get_my_guilds),
             ("GET", r"/users/(?P<user>\d+)", self._get_user),
             ("POST", r"/users/@me/channels", self._create_dm),
             ("GET", r"/oauth2/applications/@me", self._get_app),
@@ -2412,6 +2475,25 @@ class FakeDiscord:
 
     async def _get_me(self, call: RecordedCall, m: re.Match[str]) -> Reply:
         return 200, {**user_payload(self.bot_user), "verified": True, "mfa_enabled": False}
+
+    async def _get_my_guilds(self, call: RecordedCall, m: re.Match[str]) -> Reply:
+        """The servers the bot is in (partial guilds, with the bot's permissions there)."""
+        servers = [(self.guild_id, self.guild_name, self.bot_permissions)]
+        servers += [
+            (guild_id, f"Server {guild_id}", self.everyone_permissions)
+            for guild_id in dict.fromkeys(self.other_server_channels.values())
+        ]
+        return 200, [
+            {
+                "id": str(guild_id),
+                "name": name,
+                "icon": None,
+                "owner": False,
+                "permissions": str(permissions),
+                "features": [],
+            }
+            for guild_id, name, permissions in servers
+        ]
 
     async def _get_user(self, call: RecordedCall, m: re.Match[str]) -> Reply:
         uid = int(m["user"])
@@ -2545,7 +2627,8 @@ class FakeDiscord:
     async def _get_member(self, call: RecordedCall, m: re.Match[str]) -> Reply:
         if int(m["guild"]) != self.guild_id:
             return 404, error_body(UNKNOWN_GUILD, "Unknown Guild")
-        member = self.members.get(int(m["user"]))
+        user_id = int(m["user"])
+        member = self.bot_user if user_id == self.bot_user.id else self.members.get(user_id)
         if member is None:
             return 404, error_body(UNKNOWN_MEMBER, "Unknown Member")
         return 200, member_payload(member)
