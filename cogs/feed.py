@@ -106,20 +106,8 @@ class Feed(commands.Cog):
 
     async def _on_link_event(self, event: LinkEvent) -> None:
         request = event.request
-        if event.kind is LinkEventKind.REQUEST_EXPIRED and request is not None:
-            if request.message_id is None:
-                return
-            voice = await self.bot.server_voice(request.guild_id)
-            channel = self.bot.get_partial_messageable(
-                request.channel_id, guild_id=request.guild_id
-            )
-            message = channel.get_partial_message(request.message_id)
-            await close_link_request(
-                message,
-                voice.text("link.request-expired", wearer=Person(request.wearer_id)),
-                self._bot_id,
-            )
-        elif event.kind is LinkEventKind.REQUEST_DECLINED and request is not None:
+        answered = (LinkEventKind.REQUEST_EXPIRED, LinkEventKind.REQUEST_DECLINED)
+        if event.kind in answered and request is not None:
             if request.message_id is None:
                 return
             voice = await self.bot.server_voice(request.guild_id)
@@ -128,19 +116,20 @@ class Feed(commands.Cog):
             )
             message = channel.get_partial_message(request.message_id)
             wearer = Person(request.wearer_id)
+            if event.kind is LinkEventKind.REQUEST_EXPIRED:
+                text = voice.text("link.request-expired", wearer=wearer)
+                await close_link_request(message, text, self._bot_id)
+                return
             await close_link_request(
                 message, voice.text("link.declined", wearer=wearer), self._bot_id
             )
             # The request was theirs: they learn of the answer by a mention.
+            requester = request.requested_by
             await channel.send(
-                voice.text(
-                    "link.declined-ping", requester=Person(request.requested_by), wearer=wearer
-                ),
+                voice.text("link.declined-ping", requester=Person(requester), wearer=wearer),
                 reference=message.to_reference(fail_if_not_exists=False),
                 mention_author=False,
-                allowed_mentions=discord.AllowedMentions(
-                    users=[discord.Object(request.requested_by)]
-                ),
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(requester)]),
             )
         elif event.kind is LinkEventKind.LOCK_ENDED and event.link is not None:
             if event.channel_id is None:
