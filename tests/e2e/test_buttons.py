@@ -422,3 +422,12 @@ async def test_a_press_discord_gave_up_on_does_nothing(world: World) -> None:
     assert world.chaster.count_calls("POST", "/tasks/") == writes
     task = await world.store.get_task_by_feed_message(int(feed["id"]))
     assert task is not None and task.state is TaskState.ASSIGNED
+
+
+async def test_buttons_speak_the_servers_language(world: World) -> None:
+    await world.reply("settings", ADMIN, "language", language="fr")
+    await world.link()
+    feed = await world.assign(duration="1m")
+    assert buttons(feed) == ["Lancer le minuteur", "Échouer"]
+    # The custom ids do not change with the language.
+    assert custom_id(feed, "Échouer").startswith("task:fail:")
