@@ -114,6 +114,12 @@ async def test_rows_read_back_through_the_store(upgraded: tuple[int, Path], stor
         assert as_stored(await store.get_link_request(int(str(row["id"])))) == row
     for row in expected["tasks"]:
         assert as_stored(await store.get_task(int(str(row["id"])))) == row
+    for row in expected["library_entries"]:
+        owner = (int(str(row["guild_id"])), int(str(row["keyholder_id"])))
+        entry = await store.get_library_entry(*owner, int(str(row["id"])))
+        assert as_stored(entry) == row
+        # Nobody else's: the same id asked for by another keyholder is no entry.
+        assert await store.get_library_entry(owner[0], owner[1] + 1, int(str(row["id"]))) is None
     entries = await store.audit_entries(limit=1000)
     assert (
         sorted((as_stored(e) for e in entries), key=lambda e: str(e["id"]))

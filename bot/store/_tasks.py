@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from ._queries import _OPEN_STATES_SQL, StoreBase, _all, _changed, _one, _placeholders, _write
 from .errors import NotFound
-from .rows import Controls, Task, TaskState, from_db, to_db
+from .rows import Controls, Origin, Task, TaskState, from_db, to_db
 
 # Columns `transition_task` may set, and whether each holds a time (stored as text).
 _TRANSITION_FIELDS: Final[dict[str, bool]] = {
@@ -47,6 +47,7 @@ class TasksMixin(StoreBase):
         assigned_by: int | None,
         now: datetime,
         feed_channel_id: int | None = None,
+        origin: Origin | None = None,
     ) -> Task:
         """Record a newly assigned task; `OpenTaskExists` if the link already has an open one.
 
@@ -59,8 +60,8 @@ class TasksMixin(StoreBase):
             task_id = _write(
                 conn,
                 "INSERT INTO tasks (link_id, description, points, verification_required,"
-                " duration_seconds, state, assigned_by, assigned_at, updated_at, feed_channel_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " duration_seconds, state, assigned_by, assigned_at, updated_at, feed_channel_id,"
+                " origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     link_id,
                     description,
@@ -72,6 +73,7 @@ class TasksMixin(StoreBase):
                     stamp,
                     stamp,
                     feed_channel_id,
+                    origin.value if origin is not None else None,
                 ),
             )
             return _task(conn, task_id)

@@ -11,6 +11,7 @@ import sqlite3
 __all__ = [
     "ConstraintViolation",
     "DatabaseUnavailable",
+    "LibraryFull",
     "LinkExists",
     "LinkRequestNotPending",
     "MigrationError",
@@ -74,3 +75,11 @@ def constraint_error(exc: sqlite3.IntegrityError) -> ConstraintViolation:
             cls, text = known
             return cls(text)
     return ConstraintViolation(message)
+
+
+class LibraryFull(StoreError):
+    """A keyholder's library in a server already holds as many entries as it may."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the library already holds {limit} entries")
+        self.limit = limit

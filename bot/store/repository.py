@@ -2,11 +2,13 @@
 
 Its methods live in mixins, one private module per area: `_settings` (guild settings),
 `_links` (session links), `_link_requests` (link requests), `_tasks` (tasks, timers and feed
-messages) and `_records` (webhook deliveries and the audit log), over the helpers in `_queries`.
+messages), `_library` (task libraries) and `_records` (webhook deliveries and the audit log),
+over the helpers in `_queries`.
 """
 
 from __future__ import annotations
 
+from ._library import LibraryMixin
 from ._link_requests import LinkRequestsMixin
 from ._links import LinksMixin
 from ._records import RecordsMixin
@@ -17,7 +19,9 @@ from .database import Database
 __all__ = ["TASK_TRANSITION_FIELDS", "Store"]
 
 
-class Store(GuildSettingsMixin, LinkRequestsMixin, LinksMixin, TasksMixin, RecordsMixin):
+class Store(
+    GuildSettingsMixin, LinkRequestsMixin, LinksMixin, TasksMixin, LibraryMixin, RecordsMixin
+):
     """The repository the core receives: each method is one committed unit of work.
 
     Times are aware datetimes (naive ones raise ValueError); `now` always comes from the caller.

@@ -238,6 +238,8 @@ class Task:
     timer_notified_at: datetime | None = None
     # What its feed message was posted with; None for messages from before controls existed.
     feed_controls: Controls | None = None
+    # None for a task someone typed or one assigned inside Chaster.
+    origin: Origin | None = None
 
     @property
     def is_open(self) -> bool:
@@ -282,6 +284,44 @@ class Task:
             updated_at=from_db(row["updated_at"]),
             timer_notified_at=from_db(row["timer_notified_at"]),
             feed_controls=Controls(row["feed_controls"]) if row["feed_controls"] else None,
+            origin=Origin(row["origin"]) if row["origin"] else None,
+        )
+
+
+class Origin(StrEnum):
+    """How a task came to be, when no one typed it."""
+
+    RANDOM_LIBRARY = "random-library"
+    RANDOM_LOCK = "random-lock"
+    VOTE = "vote"
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryEntry:
+    """A task a keyholder keeps for assigning by name, drawing at random or a vote."""
+
+    id: int
+    guild_id: int
+    keyholder_id: int
+    description: str
+    points: int
+    duration_seconds: int | None
+    verification_required: bool
+    tag: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> LibraryEntry:
+        return cls(
+            id=row["id"],
+            guild_id=row["guild_id"],
+            keyholder_id=row["keyholder_id"],
+            description=row["description"],
+            points=row["points"],
+            duration_seconds=row["duration_seconds"],
+            verification_required=bool(row["verification_required"]),
+            tag=row["tag"],
+            created_at=from_db(row["created_at"]),
         )
 
 
