@@ -158,7 +158,13 @@ class Feed(commands.Cog):
             content = voice.text("feed.post.late", wearer=wearer, why=voice.text(late_because))
             mentions = discord.AllowedMentions.none()
         else:
-            key = "feed.post.new" if task.assigned_by is not None else "feed.post.from-chaster"
+            if task.origin is not None:
+                # Drawn or voted for: the message says so, and from where.
+                key = f"feed.post.{task.origin.value}"
+            elif task.assigned_by is not None:
+                key = "feed.post.new"
+            else:
+                key = "feed.post.from-chaster"
             content = voice.text(key, wearer=wearer)
             mentions = discord.AllowedMentions(users=[discord.Object(link.wearer_id)])
         controls = (await self.bot.core.settings.of(link.guild_id)).controls

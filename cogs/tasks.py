@@ -10,19 +10,24 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.errors import Param, Person
+from bot.core.library import Source
 from bot.core.model import TaskAction, TaskStatus
 from bot.discord_side.feed_problems import WARNING_EMOJI, collect_feed_problems, with_feed_problems
 from bot.discord_side.feed_view import state_label
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text
 from bot.discord_side.replies import assigned
-from bot.discord_side.suggestions import duration_choices
+from bot.discord_side.suggestions import duration_choices, task_choices
 from bot.discord_side.voice import Voice
 from bot.store import TaskState
 
 if TYPE_CHECKING:
     from bot.discord_side.client import TasksBot
 
+SOURCE_CHOICES = [
+    app_commands.Choice(name=command_text(f"choice.source.{source.value}"), value=source.value)
+    for source in Source
+]
 _DONE = {
     TaskAction.START: "reply.done.start",
     TaskAction.COMPLETE: "reply.done.complete",
@@ -51,8 +56,8 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
         interaction: discord.Interaction[TasksBot],
         wearer: discord.Member,
         description: app_commands.Range[str, 1, 500],
-        points: app_commands.Range[int, 0],
-        verification: bool = False,
+        points: app_commands.Range[int, 0] | None = None,
+        verification: bool | None = None,
         duration: str | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -64,6 +69,44 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
                 points=points,
                 verification_required=verification,
                 duration=duration,
+                channel_id=interaction.channel_id or 0,
+            )
+        voice = self.bot.voice_for(interaction)
+        done = assigned(task, wearer.id, voice)
+        await reply(interaction, with_feed_problems(done, problems, voice), ephemeral=True)
+
+    @assign.autocomplete("description")
+    async def _description_choices(
+        self, interaction: discord.Interaction[TasksBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        # Local only: the caller's library and the wearer's lock list as last read.
+        wearer = getattr(interaction.namespace, "wearer", None)
+        found = await self.bot.core.library.suggestions(
+            caller_of(interaction), wearer.id if wearer is not None else None, current
+        )
+        return task_choices(found, self.bot.voice_for(interaction))
+
+    @app_commands.command(name="random", description=command_text("command.task.random"))
+    @app_commands.describe(
+        wearer=command_text("option.task.random.wearer"),
+        source=command_text("option.task.random.source"),
+        tag=command_text("option.task.random.tag"),
+    )
+    @app_commands.choices(source=SOURCE_CHOICES)
+    async def random(
+        self,
+        interaction: discord.Interaction[TasksBot],
+        wearer: discord.Member,
+        source: app_commands.Choice[str] | None = None,
+        tag: app_commands.Range[str, 1, 32] | None = None,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        with collect_feed_problems() as problems:
+            task = await self.bot.core.tasks.random(
+                caller_of(interaction),
+                wearer.id,
+                source=Source(source.value) if source else Source.BOTH,
+                tag=tag,
                 channel_id=interaction.channel_id or 0,
             )
         voice = self.bot.voice_for(interaction)

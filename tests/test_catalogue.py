@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from bot.core.errors import Consequence, Reason, Trouble
+from bot.core.library import Source
 from bot.discord_side.feed_problems import PERMISSION_ORDER
 from bot.i18n import Catalogue, default_catalogue, parse_po
 from bot.i18n.po import PoEntry
-from bot.store import Controls, LinkRequestState, TaskState
+from bot.store import Controls, LinkRequestState, Origin, TaskState
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "bot" / "locales"
@@ -85,7 +86,7 @@ def test_a_translation_keeps_the_placeholders_of_the_english(language: str) -> N
 
 def test_both_english_forms_of_a_plural_message_have_the_same_placeholders() -> None:
     plurals = [entry for entry in template().values() if entry.msgid_plural is not None]
-    assert len(plurals) == 9  # the check has something to check
+    assert len(plurals) == 12  # the check has something to check
     for entry in plurals:
         assert entry.msgid_plural is not None
         assert placeholders(entry.msgid) == placeholders(entry.msgid_plural), entry.msgctxt
@@ -187,6 +188,8 @@ def keys_from_enums() -> set[str]:
             for kind in ("choice.controls", "reply.controls")
             for style in Controls
         }
+        | {f"choice.source.{source.value}" for source in Source}
+        | {f"feed.post.{origin.value}" for origin in Origin}
     )
 
 

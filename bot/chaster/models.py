@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -94,6 +95,22 @@ class TasksConfig(_NullMeansDefault):
 
     enable_points: bool = False
     points_required: int = 0
+    # The lock's own task list, as Chaster sends it; read through `listed_tasks`.
+    tasks: list[Any] = Field(default_factory=list)
+
+    def listed_tasks(self) -> list[TaskDetails]:
+        """The lock's task list: text and points, with duration and verification where
+        Chaster gives them. An entry the bot cannot read is left out rather than failing
+        the whole lock."""
+        listed = []
+        for raw in self.tasks:
+            try:
+                task = TaskDetails.model_validate(raw)
+            except ValidationError:
+                continue
+            if task.task.strip():
+                listed.append(task)
+        return listed
 
 
 class TasksUserData(_NullMeansDefault):

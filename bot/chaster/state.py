@@ -51,6 +51,26 @@ class CurrentTask:
 
 
 @dataclass(frozen=True, slots=True)
+class ListedTask:
+    """One task of the lock's own list (the Tasks extension's configuration)."""
+
+    task: str
+    points: int
+    verification_required: bool
+    # Seconds; None when the task is not timed.
+    duration: int | None
+
+    @classmethod
+    def of(cls, details: TaskDetails) -> ListedTask:
+        return cls(
+            task=details.task,
+            points=details.points,
+            verification_required=details.verification_required,
+            duration=details.duration or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class TasksSnapshot:
     """The Tasks extension on a lock: its points settings and live state."""
 
@@ -61,6 +81,8 @@ class TasksSnapshot:
     current_task: CurrentTask | None
     points: int
     vote_ends_at: datetime | None
+    # The lock's own task list, for drawing from and suggesting while typing.
+    task_list: tuple[ListedTask, ...] = ()
 
     @property
     def has_open_task(self) -> bool:
@@ -96,6 +118,7 @@ class LockState:
                 current_task=CurrentTask.of(current) if current is not None else None,
                 points=data.points,
                 vote_ends_at=data.vote_ends_at,
+                task_list=tuple(ListedTask.of(task) for task in parsed.config.listed_tasks()),
             )
         return cls(
             lock_id=lock.id,

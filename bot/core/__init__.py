@@ -7,6 +7,7 @@ bus, the audit) and reaches through no other.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from bot.core.actions import TaskActions
 from bot.core.audit import Audit
 from bot.core.events import EventBus
 from bot.core.guards import WearerGuards
+from bot.core.library import Library
 from bot.core.links import Links
 from bot.core.locks import Locks
 from bot.core.model import Clock, utc_now
@@ -33,6 +35,7 @@ class Core:
 
     links: Links
     tasks: Tasks
+    library: Library
     actions: TaskActions
     sync: Sync
     sweep: Sweep
@@ -50,10 +53,12 @@ def build_core(
     languages: Collection[str],
     fresh_seconds: float,
     clock: Clock = utc_now,
+    rng: random.Random | None = None,
 ) -> Core:
     """Wire the parts together around one store, one Chaster client and one clock.
 
-    `fresh_seconds` is how old a Chaster state /task status may show.
+    `fresh_seconds` is how old a Chaster state /task status may show; `rng` draws the random
+    tasks (a fresh, unseeded one unless given).
     """
     events = EventBus()
     audit = Audit(store, clock)
@@ -62,6 +67,7 @@ def build_core(
     locks = Locks(store, view)
     settings = ServerSettings(store, audit, languages=languages)
     sync = Sync(store, chaster, shared, locks=locks, settings=settings, view=view)
+    library = Library(store, chaster, shared, locks=locks, view=view)
     return Core(
         links=Links(store, chaster, shared, extension_slug=extension_slug),
         tasks=Tasks(
@@ -71,8 +77,11 @@ def build_core(
             locks=locks,
             settings=settings,
             view=view,
+            library=library,
             fresh_seconds=fresh_seconds,
+            rng=rng or random.Random(),  # noqa: S311 (drawing tasks, not secrets)
         ),
+        library=library,
         actions=TaskActions(store, chaster, shared, locks=locks, sync=sync, settings=settings),
         sync=sync,
         sweep=Sweep(store, chaster, view, sync, extension_slug=extension_slug),

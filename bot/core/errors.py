@@ -75,6 +75,17 @@ class Reason(StrEnum):
     NOT_CURRENT_IN_CHASTER = "refusal.not-current-in-chaster"
     VOTE_RUNNING = "refusal.vote-running"
     CHASTER_HAS_TASK = "refusal.chaster-has-task"
+    POINTS_NEEDED = "refusal.points-needed"
+    # the library, draws and votes
+    TAG_INVALID = "refusal.tag-invalid"
+    LIBRARY_FULL = "refusal.library-full"
+    LIBRARY_HAS_IT = "refusal.library-has-it"
+    NO_SUCH_ENTRY = "refusal.no-such-entry"
+    NO_ENTRY_NAMED = "refusal.no-entry-named"
+    ONLY_KEYHOLDER_IMPORTS = "refusal.only-keyholder-imports"
+    NOTHING_IN_LIBRARY = "refusal.nothing-in-library"
+    NOTHING_IN_LOCK_LIST = "refusal.nothing-in-lock-list"
+    NOTHING_TO_DRAW = "refusal.nothing-to-draw"
     # Chaster's side
     NO_TASKS_EXTENSION = "refusal.no-tasks-extension"
     NO_TASKS_EXTENSION_TRY_AGAIN = "refusal.no-tasks-extension-try-again"

@@ -36,6 +36,7 @@ class Action(StrEnum):
     DECLINE_LINK = "decline-link"
     UNLINK = "unlink"
     ASSIGN = "assign"
+    IMPORT = "import"
     START = "start"
     COMPLETE = "complete"
     FAIL = "fail"
@@ -77,6 +78,8 @@ POLICY: dict[Action, tuple[Rule, Rule, Rule, Rule]] = {
     Action.DECLINE_LINK: (NO,           YES,            NO,      NO),
     Action.UNLINK:       (YES,          YES,            YES,     NO),
     Action.ASSIGN:       (AS_KEYHOLDER, NO,             NO,      NO),
+    # Copies the lock's task list into the keyholder's own library; reads Chaster only.
+    Action.IMPORT:       (YES,          NO,             NO,      NO),
     Action.START:        (AS_KEYHOLDER, AS_WEARER,      NO,      NO),
     Action.COMPLETE:     (AS_KEYHOLDER, ASKS_AS_WEARER, NO,      NO),
     Action.FAIL:         (AS_KEYHOLDER, AS_WEARER,      NO,      NO),
@@ -95,6 +98,7 @@ REFUSALS: dict[Action, Reason] = {
     Action.DECLINE_LINK: Reason.ONLY_NAMED_WEARER_ANSWERS,
     Action.UNLINK: Reason.ONLY_INVOLVED_UNLINK,
     Action.ASSIGN: Reason.ONLY_KEYHOLDER_ASSIGNS,
+    Action.IMPORT: Reason.ONLY_KEYHOLDER_IMPORTS,
     Action.START: Reason.ONLY_INVOLVED_ACT_ON_THIS_TASK,
     Action.COMPLETE: Reason.ONLY_INVOLVED_ACT_ON_THIS_TASK,
     Action.FAIL: Reason.ONLY_INVOLVED_ACT_ON_THIS_TASK,

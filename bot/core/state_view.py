@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.chaster import ChasterClient
-from bot.chaster.state import LockState
+from bot.chaster.state import ListedTask, LockState
 from bot.core.model import Clock
 
 
@@ -50,6 +50,9 @@ class StateView:
         self._written: dict[str, int] = {}
         # Reads in flight, by session and whether they are background work.
         self._reading: dict[tuple[str, bool], asyncio.Task[Reading]] = {}
+        # Each lock's own task list as last read. Kept apart from the readings: the bot's
+        # writes (assign, complete) change the task, never the list, so they leave it known.
+        self._task_lists: dict[str, tuple[ListedTask, ...]] = {}
         chaster.on_write(self.wrote)
 
     def __len__(self) -> int:
@@ -68,6 +71,7 @@ class StateView:
         """The session is no longer linked anywhere."""
         self._readings.pop(session_id, None)
         self._written.pop(session_id, None)
+        self._task_lists.pop(session_id, None)
 
     def keep_only(self, session_ids: set[str]) -> None:
         """Drop what is held of sessions no longer linked."""
@@ -75,6 +79,8 @@ class StateView:
             del self._readings[session_id]
         for session_id in [sid for sid in self._written if sid not in session_ids]:
             del self._written[session_id]
+        for session_id in [sid for sid in self._task_lists if sid not in session_ids]:
+            del self._task_lists[session_id]
 
     def is_stale(self, reading: Reading) -> bool:
         """Whether a write to the session went out after the reading's request was sent."""
@@ -87,6 +93,8 @@ class StateView:
         held = self._readings.get(reading.session_id)
         if held is not None and held.sent.order > reading.sent.order:
             return held
+        tasks = reading.lock.tasks
+        self._task_lists[reading.session_id] = tasks.task_list if tasks is not None else ()
         if self.is_stale(reading):
             return None
         self._readings[reading.session_id] = reading
@@ -100,6 +108,11 @@ class StateView:
         if (self._clock() - held.read_at).total_seconds() > within:
             return None
         return held
+
+    def task_list(self, session_id: str) -> tuple[ListedTask, ...]:
+        """The lock's own task list as last read (empty when it was never read): local, so
+        it can answer while someone types."""
+        return self._task_lists.get(session_id, ())
 
     async def read(
         self, session_id: str, *, within: float = 0.0, background: bool = False

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import random
+
 from bot.chaster import ChasterClient, ChasterError, ChasterUnavailable, TaskDetails
 from bot.chaster.state import LockState, TasksSnapshot
 from bot.core.chaster_errors import chaster_failed, trouble
 from bot.core.durations import parse_duration
 from bot.core.errors import Consequence, Person, Reason, Refused, TaskText
+from bot.core.library import Library, Source, draw
 from bot.core.links import open_link
 from bot.core.locks import ACT_FRESH_SECONDS, Locks
 from bot.core.model import Caller, EventKind, TaskStatus
-from bot.core.policy import Action, chaster_actor, require, role_of
+from bot.core.policy import Action, Rule, chaster_actor, require, role_of
 from bot.core.settings import ServerSettings
 from bot.core.shared import Part, Shared
 from bot.core.state_view import StateView
 from bot.core.text import check_description
-from bot.store import Controls, SessionLink, Store, Task
+from bot.store import Controls, Origin, SessionLink, Store, Task
+
+# What an empty source is refused with.
+_NOTHING_IN = {
+    Source.LIBRARY: Reason.NOTHING_IN_LIBRARY,
+    Source.LOCK: Reason.NOTHING_IN_LOCK_LIST,
+    Source.BOTH: Reason.NOTHING_TO_DRAW,
+}
 
 
 class Tasks(Part):
@@ -28,9 +38,14 @@ class Tasks(Part):
         locks: Locks,
         settings: ServerSettings,
         view: StateView,
+        library: Library,
         fresh_seconds: float,
+        rng: random.Random,
     ) -> None:
         super().__init__(store, chaster, shared)
+        self._library = library
+        # Draws at random; seeded in tests.
+        self._rng = rng
         self._locks = locks
         self._view = view
         # How old a reading /task status may show.
@@ -43,73 +58,141 @@ class Tasks(Part):
         wearer_id: int,
         *,
         description: str,
-        points: int,
-        verification_required: bool = False,
+        points: int | None = None,
+        verification_required: bool | None = None,
         duration: str | None = None,
         channel_id: int,
     ) -> Task:
-        """Give the wearer a task in Chaster (keyholder of record only)."""
+        """Give the wearer a task in Chaster (keyholder of record only). A description that
+        names one of the caller's library entries, or a task of the wearer's lock list, takes
+        what is left empty from it; any other needs its points."""
         async with self._audit.action(caller, "task.assign", detail=f"wearer={wearer_id}") as audit:
-            text = check_description(description)
-            if points < 0:
+            # Every entry's text passes this too: bad text is refused first, as it always was.
+            typed = check_description(description)
+            if points is not None and points < 0:
                 raise Refused(Reason.NEGATIVE_POINTS)
-            seconds = (
-                parse_duration(duration) if duration is not None and duration.strip() else None
-            )
+            seconds = parse_duration(duration) if duration and duration.strip() else None
             async with self._guards.of(caller.guild_id, wearer_id):
                 link = await open_link(self._store, caller.guild_id, wearer_id)
                 audit.link_id = link.id
                 granted = require(
                     Action.ASSIGN, role_of(caller, link), keyholder=Person(link.keyholder_id)
                 )
-                open_task = await self._store.get_open_task(link.id)
-                if open_task is not None:
-                    raise Refused(
-                        Reason.OPEN_TASK_EXISTS,
-                        wearer=Person(wearer_id),
-                        task=TaskText(open_task.description),
-                        state=open_task.state,
-                    )
-                lock: LockState | None = None
-                if link.keyholder_is_lock_keyholder is None:
-                    # The actor is not known yet (a link from an older version): read the
-                    # session once, and check Chaster's side while at it.
-                    lock = await self._locks.read(link, within=ACT_FRESH_SECONDS)
-                    _require_free(_require_tasks(lock), wearer_id)
-                # Otherwise no read first: Chaster itself refuses an assign while a task or a
-                # vote is current (its message reaches the user), and one request per assign
-                # doubles how many fit in Chaster's rate limit.
-                actor = chaster_actor(
-                    granted, holds_lock=await self._locks.keyholder_holds_lock(link, lock)
-                )
+                entry = await self._library.resolve(caller, link, typed)
+                if entry is not None:
+                    text = entry.description
+                    points = entry.points if points is None else points
+                    if verification_required is None:
+                        verification_required = entry.verification_required
+                    if seconds is None and not (duration and duration.strip()):
+                        seconds = entry.duration_seconds
+                else:
+                    text = typed
+                    if points is None:
+                        raise Refused(Reason.POINTS_NEEDED)
                 details = TaskDetails(
                     task=text,
                     points=points,
-                    verification_required=verification_required,
+                    verification_required=bool(verification_required),
                     duration=seconds,
                 )
-                try:
-                    await self._chaster.assign_task(link.chaster_session_id, details, actor)
-                except ChasterUnavailable as error:
-                    # Never sent again: a second assign could give the wearer two tasks.
-                    await self._require_assign_landed(link, text, error)
-                except ChasterError as error:
-                    raise await self._locks.refusal_for(link, error, assigning=True) from None
-                task = await self._store.create_task(
-                    link_id=link.id,
-                    description=text,
-                    points=points,
-                    verification_required=verification_required,
-                    duration_seconds=seconds,
-                    assigned_by=caller.user_id,
-                    now=self._clock(),
-                    feed_channel_id=await self._settings.feed_channel_for(
-                        link, fallback=channel_id
-                    ),
-                )
+                task = await self._give(caller, link, granted, details, channel_id, origin=None)
                 audit.task_id = task.id
-                await self._events.task_event(EventKind.ASSIGNED, task, link, caller.user_id)
                 return task
+
+    async def random(
+        self,
+        caller: Caller,
+        wearer_id: int,
+        *,
+        source: Source = Source.BOTH,
+        tag: str | None = None,
+        channel_id: int,
+    ) -> Task:
+        """Give the wearer a task drawn at random from `source` (keyholder of record only),
+        never the text of their previous task while there is another choice."""
+        async with (
+            self._audit.action(
+                caller, "task.random", detail=f"wearer={wearer_id} source={source}"
+            ) as audit,
+            self._guards.of(caller.guild_id, wearer_id),
+        ):
+            link = await open_link(self._store, caller.guild_id, wearer_id)
+            audit.link_id = link.id
+            granted = require(
+                Action.ASSIGN, role_of(caller, link), keyholder=Person(link.keyholder_id)
+            )
+            await self._require_no_open_task(link)
+            pool = await self._library.candidates(caller, link, source, tag)
+            if not pool:
+                raise Refused(_NOTHING_IN[source], wearer=Person(wearer_id))
+            previous = await self._store.latest_task(link.id)
+            [pick] = draw(pool, previous.description if previous else None, self._rng)
+            details = TaskDetails(
+                task=pick.description,
+                points=pick.points,
+                verification_required=pick.verification_required,
+                duration=pick.duration_seconds,
+            )
+            origin = Origin.RANDOM_LOCK if pick.from_lock else Origin.RANDOM_LIBRARY
+            task = await self._give(caller, link, granted, details, channel_id, origin=origin)
+            audit.task_id = task.id
+            return task
+
+    async def _require_no_open_task(self, link: SessionLink) -> None:
+        open_task = await self._store.get_open_task(link.id)
+        if open_task is not None:
+            raise Refused(
+                Reason.OPEN_TASK_EXISTS,
+                wearer=Person(link.wearer_id),
+                task=TaskText(open_task.description),
+                state=open_task.state,
+            )
+
+    async def _give(
+        self,
+        caller: Caller,
+        link: SessionLink,
+        granted: Rule,
+        details: TaskDetails,
+        channel_id: int,
+        *,
+        origin: Origin | None,
+    ) -> Task:
+        """Assign `details` in Chaster and record it; the caller holds the wearer's guard."""
+        await self._require_no_open_task(link)
+        lock: LockState | None = None
+        if link.keyholder_is_lock_keyholder is None:
+            # The actor is not known yet (a link from an older version): read the session
+            # once, and check Chaster's side while at it.
+            lock = await self._locks.read(link, within=ACT_FRESH_SECONDS)
+            _require_free(_require_tasks(lock), link.wearer_id)
+        # Otherwise no read first: Chaster itself refuses an assign while a task or a vote is
+        # current (its message reaches the user), and one request per assign doubles how many
+        # fit in Chaster's rate limit.
+        actor = chaster_actor(
+            granted, holds_lock=await self._locks.keyholder_holds_lock(link, lock)
+        )
+        try:
+            await self._chaster.assign_task(link.chaster_session_id, details, actor)
+        except ChasterUnavailable as error:
+            # Never sent again: a second assign could give the wearer two tasks.
+            await self._require_assign_landed(link, details.task, error)
+        except ChasterError as error:
+            raise await self._locks.refusal_for(link, error, assigning=True) from None
+        task = await self._store.create_task(
+            link_id=link.id,
+            description=details.task,
+            points=details.points,
+            verification_required=details.verification_required,
+            duration_seconds=details.duration,
+            assigned_by=caller.user_id,
+            now=self._clock(),
+            feed_channel_id=await self._settings.feed_channel_for(link, fallback=channel_id),
+            origin=origin,
+        )
+        await self._events.task_event(EventKind.ASSIGNED, task, link, caller.user_id)
+        return task
 
     async def may_assign(self, caller: Caller, wearer_id: int) -> None:
         """Refused unless the caller could assign the wearer a task now: before a form opens,

@@ -20,6 +20,8 @@ TASK_BUTTON = re.compile(
     r"task:(?P<action>start|complete|fail|confirm|reject):(?P<task>[0-9]{1,19})"
 )
 LINK_BUTTON = re.compile(r"link:(?P<answer>accept|decline):(?P<request>[0-9]{1,19})")
+# "library:page:<page>" or "library:page:<page>:<tag>" on a /library list's Previous and Next.
+PAGE_BUTTON = re.compile(r"library[:]page[:](?P<page>[0-9]{1,4})(?:[:](?P<tag>.{1,32}))?")
 ACCEPT = "accept"
 DECLINE = "decline"
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from discord import app_commands
 
-from bot.core.durations import SUGGESTED_DURATIONS, parse_duration
+from bot.core.durations import SUGGESTED_DURATIONS, format_duration, parse_duration
 from bot.core.errors import Refused
+from bot.core.library import Candidate
 from bot.discord_side.voice import Voice, quotable
+from bot.store import LibraryEntry
 
 # Discord's limits for autocomplete results.
 MAX_CHOICES = 25
@@ -45,3 +47,57 @@ def _choice(name: str, value: str) -> app_commands.Choice[str]:
     if len(name) > CHOICE_NAME_LIMIT:
         name = name[: CHOICE_NAME_LIMIT - 1] + "…"
     return app_commands.Choice(name=name, value=value[:CHOICE_VALUE_LIMIT])
+
+
+LIBRARY_MARK = "\N{BOOKS}"  # 📚
+LOCK_MARK = "\N{LOCK}"  # 🔒
+
+
+def task_choices(found: list[Candidate], voice: Voice) -> list[app_commands.Choice[str]]:
+    """Library entries and lock tasks to pick as a description. The value is the text itself;
+    an entry too long to be a choice's value is sent as "#N", which names it too. A lock task
+    that long cannot be offered."""
+    choices = []
+    for candidate in found:
+        value = candidate.description
+        if len(value) > CHOICE_VALUE_LIMIT:
+            if candidate.entry_id is None:
+                continue
+            value = f"#{candidate.entry_id}"
+        choices.append(_choice(f"{_mark(candidate)} {describe(candidate, voice)}", value))
+        if len(choices) == MAX_CHOICES:
+            break
+    return choices
+
+
+def entry_choices(
+    entries: list[LibraryEntry], typed: str, voice: Voice
+) -> list[app_commands.Choice[str]]:
+    """The caller's entries whose number or text matches what is typed, to remove one."""
+    needle = typed.strip().lstrip("#").casefold()
+    choices = []
+    for entry in entries:
+        if needle and needle not in str(entry.id) and needle not in entry.description.casefold():
+            continue
+        name = f"#{entry.id} {describe(Candidate.of(entry), voice)}"
+        if len(name) > CHOICE_NAME_LIMIT:
+            name = name[: CHOICE_NAME_LIMIT - 1] + "…"
+        choices.append(app_commands.Choice(name=name, value=str(entry.id)))
+        if len(choices) == MAX_CHOICES:
+            break
+    return choices
+
+
+def describe(candidate: Candidate, voice: Voice) -> str:
+    """ "Plank · 5 points · 10m · 📷": a task on one line, its text shown as typed."""
+    text = quotable(candidate.description, CHOICE_NAME_LIMIT)
+    parts = [text, voice.text("task.points", count=candidate.points)]
+    if candidate.duration_seconds:
+        parts.append(format_duration(candidate.duration_seconds))
+    if candidate.verification_required:
+        parts.append("\N{CAMERA}")
+    return " · ".join(parts)
+
+
+def _mark(candidate: Candidate) -> str:
+    return LOCK_MARK if candidate.from_lock else LIBRARY_MARK

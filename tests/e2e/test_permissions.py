@@ -28,6 +28,7 @@ from typing import Any, Literal
 import pytest
 
 from bot.core import policy
+from bot.core.model import Caller
 from bot.core.policy import Action, May, Role, rule
 from bot.store import GuildSettings, TaskState
 from tests.e2e.conftest import (
@@ -85,6 +86,8 @@ POLICY_ACTION: dict[str, Action] = {
     "link": Action.LINK,
     "unlink": Action.UNLINK,
     "assign": Action.ASSIGN,
+    "random": Action.ASSIGN,
+    "library-import": Action.IMPORT,
     "start": Action.START,
     "complete": Action.COMPLETE,
     "fail": Action.FAIL,
@@ -304,6 +307,8 @@ async def test_permission(
         await run_command(world, role, action, scene, linked, outcome)
     after = await snapshot(world, scene)
     if outcome == NO:
+        # Nothing reached anyone's library either.
+        assert await world.core.library.entries(Caller(role.user.id, role.guild_id)) == []
         if role.user is WEARER and (action, linked) == ("link", False):
             # Only Chaster knows that the lock has a keyholder, so this refusal needs a read;
             # every other one is decided before Chaster is asked anything.
@@ -417,6 +422,10 @@ def command_of(action: str, role: Actor, scene: Scene) -> tuple[str, str | None,
         return "settings", "feed", [channel_option("channel", feed)]
     if action == "settings-wearer-complete":
         return "settings", "wearer-complete", [option("allowed", True, OPTION_BOOLEAN)]
+    if action == "random":
+        return "task", "random", [wearer]
+    if action == "library-import":
+        return "library", "import", [wearer]
     return "task", action, [wearer]
 
 
@@ -452,6 +461,8 @@ ALLOWED_REPLY = {
     "link": r"^Linked <@5002> \(",
     "unlink": r"^Unlinked <@5002>\. Nothing was changed in Chaster\.$",
     "assign": rf"^Assigned to <@5002>: “{DESCRIPTION}”",
+    "random": r"^Assigned to <@5002>: “(Write 100 lines|Cold shower)”",
+    "library-import": r"^Imported 2 tasks from <@5002>'s lock into your library \(0 already",
     "start": r"^Timer started; it ends <t:\d+:R>\.$",
     "complete": r"^Task completed\.$",
     "fail": r"^Task marked as failed\.$",
@@ -478,6 +489,8 @@ def refusal_reason(role: Actor, action: str, linked: bool) -> str:
     return {
         "unlink": r"^Only the wearer, their keyholder of record or a server manager can unlink\.$",
         "assign": r"^Only <@\d+>, the keyholder, can assign tasks\.$",
+        "random": r"^Only <@\d+>, the keyholder, can assign tasks\.$",
+        "library-import": r"^Only <@\d+>, the keyholder, can import this lock's task list\.$",
         "status": r"^Only the wearer or their keyholder can see their task status\.$",
     }.get(action, r"^Only the wearer or their keyholder can act on this task\.$")
 
@@ -658,6 +671,15 @@ async def check_effect(
         assert writes == 0
     elif verb == "unlink":
         assert after.link is None
+        assert writes == 0
+    elif verb == "random":
+        assert writes == 1
+        assert session.current_task is not None
+        assert session.current_task["task"] in ("Write 100 lines", "Cold shower")
+    elif verb == "library-import":
+        caller = Caller(role.user.id, role.guild_id)
+        entries = await world.core.library.entries(caller)
+        assert [e.description for e in entries] == ["Write 100 lines", "Cold shower"]
         assert writes == 0
     elif verb == "assign":
         assert world.chaster_bodies("POST", "/tasks/assign")[-1]["task"]["task"] == DESCRIPTION
