@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.core import Core, build_core
 from bot.core.model import Clock, utc_now
 from bot.discord_side.client import TasksBot, point_discord_at
+from bot.discord_side.polls import end_vote
 from bot.health import Heartbeat, heartbeat_path
 from bot.i18n import default_catalogue
 from bot.jobs.poller import Poller
@@ -113,6 +114,8 @@ async def create_app(
             clock,
             finish_timer=core.sync.finish_timer,
             expire_request=core.links.expire_request,
+            # Reads the poll in Discord: the bot exists by the time a vote can end.
+            end_vote=lambda vote_id: end_vote(bot, vote_id),
         )
         # Before the feed subscribes (when the cogs load): a deadline is saved first.
         core.events.subscribe(timers.on_event)

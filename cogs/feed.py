@@ -41,12 +41,13 @@ class Feed(commands.Cog):
         try:
             if isinstance(event, LinkEvent):
                 await self._on_link_event(event)
-            else:
+            elif isinstance(event, TaskEvent):
                 await self._on_task_event(event)
+            # Votes have their own messages (cogs/votes.py).
         except discord.HTTPException as error:
             # The change itself is saved; only showing it failed. Tell the person whose
             # command caused it (if any) and the log what to fix.
-            channel_id = event.channel_id if isinstance(event, LinkEvent) else _feed_channel(event)
+            channel_id = _feed_channel(event) if isinstance(event, TaskEvent) else event.channel_id
             log.warning(
                 "feed: could not show %s in channel %s: %s %s",
                 event.kind,

@@ -9,13 +9,22 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.errors import Param, Person
+from bot.core.errors import Channel, Param, Person, Reason, Refused
 from bot.core.library import Source
 from bot.core.model import TaskAction, TaskStatus
+from bot.core.votes import (
+    DEFAULT_HOURS,
+    DEFAULT_OPTIONS,
+    MAX_HOURS,
+    MAX_OPTIONS,
+    MIN_HOURS,
+    MIN_OPTIONS,
+)
 from bot.discord_side.feed_problems import WARNING_EMOJI, collect_feed_problems, with_feed_problems
 from bot.discord_side.feed_view import state_label
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text
+from bot.discord_side.polls import end_vote, post_vote
 from bot.discord_side.replies import assigned
 from bot.discord_side.suggestions import duration_choices, task_choices
 from bot.discord_side.voice import Voice
@@ -112,6 +121,70 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
         voice = self.bot.voice_for(interaction)
         done = assigned(task, wearer.id, voice)
         await reply(interaction, with_feed_problems(done, problems, voice), ephemeral=True)
+
+    @app_commands.command(name="vote", description=command_text("command.task.vote"))
+    @app_commands.describe(
+        wearer=command_text("option.task.vote.wearer"),
+        options=command_text("option.task.vote.options"),
+        hours=command_text("option.task.vote.hours"),
+        source=command_text("option.task.random.source"),
+        tag=command_text("option.task.random.tag"),
+    )
+    @app_commands.choices(source=SOURCE_CHOICES)
+    async def vote(
+        self,
+        interaction: discord.Interaction[TasksBot],
+        wearer: discord.Member,
+        options: app_commands.Range[int, MIN_OPTIONS, MAX_OPTIONS] = DEFAULT_OPTIONS,
+        hours: app_commands.Range[int, MIN_HOURS, MAX_HOURS] = DEFAULT_HOURS,
+        source: app_commands.Choice[str] | None = None,
+        tag: app_commands.Range[str, 1, 32] | None = None,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        core = self.bot.core
+        vote = await core.votes.start(
+            caller_of(interaction),
+            wearer.id,
+            options=options,
+            hours=hours,
+            source=Source(source.value) if source else Source.BOTH,
+            tag=tag,
+            channel_id=interaction.channel_id or 0,
+        )
+        # The poll is public: in the server's language.
+        public = await self.bot.server_voice(vote.guild_id)
+        channel = self.bot.get_partial_messageable(vote.channel_id, guild_id=vote.guild_id)
+        try:
+            message = await post_vote(channel, vote, wearer.display_name, public)
+        except discord.HTTPException as error:
+            # Nobody can vote on a poll that is not there: withdraw it.
+            await core.votes.cancel(vote.id)
+            raise Refused(Reason.VOTE_NOT_POSTABLE, error=error.text or str(error.status)) from None
+        await core.votes.attach_message(vote.id, message.id)
+        voice = self.bot.voice_for(interaction)
+        await reply(
+            interaction,
+            voice.text(
+                "reply.vote-started",
+                wearer=Person(wearer.id),
+                channel=Channel(vote.channel_id),
+                ends=vote.ends_at,
+            ),
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="vote-end", description=command_text("command.task.vote-end"))
+    @app_commands.describe(wearer=command_text("option.task.vote-end.wearer"))
+    async def vote_end(
+        self, interaction: discord.Interaction[TasksBot], wearer: discord.Member
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        vote = await self.bot.core.votes.to_end_early(caller_of(interaction), wearer.id)
+        await end_vote(self.bot, vote.id)
+        voice = self.bot.voice_for(interaction)
+        await reply(
+            interaction, voice.text("reply.vote-ended", wearer=Person(wearer.id)), ephemeral=True
+        )
 
     @assign.autocomplete("duration")
     async def _duration_choices(

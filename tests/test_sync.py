@@ -62,6 +62,8 @@ def timers_of(env: CoreEnv) -> Timers:
         env.clock.now,
         finish_timer=env.core.sync.finish_timer,
         expire_request=env.core.links.expire_request,
+        # No poll here: a vote ends as one nobody voted in.
+        end_vote=lambda vote_id: env.core.votes.finish(vote_id, None),
     )
     env.core.events.subscribe(timers.on_event)
     return timers

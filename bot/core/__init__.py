@@ -26,6 +26,7 @@ from bot.core.state_view import StateView
 from bot.core.sweep import Sweep
 from bot.core.sync import Sync
 from bot.core.tasks import Tasks
+from bot.core.votes import Votes
 from bot.store import Store
 
 
@@ -36,6 +37,7 @@ class Core:
     links: Links
     tasks: Tasks
     library: Library
+    votes: Votes
     actions: TaskActions
     sync: Sync
     sweep: Sweep
@@ -68,20 +70,25 @@ def build_core(
     settings = ServerSettings(store, audit, languages=languages)
     sync = Sync(store, chaster, shared, locks=locks, settings=settings, view=view)
     library = Library(store, chaster, shared, locks=locks, view=view)
+    draws = rng or random.Random()  # noqa: S311 (drawing tasks, not secrets)
+    tasks = Tasks(
+        store,
+        chaster,
+        shared,
+        locks=locks,
+        settings=settings,
+        view=view,
+        library=library,
+        fresh_seconds=fresh_seconds,
+        rng=draws,
+    )
     return Core(
         links=Links(store, chaster, shared, extension_slug=extension_slug),
-        tasks=Tasks(
-            store,
-            chaster,
-            shared,
-            locks=locks,
-            settings=settings,
-            view=view,
-            library=library,
-            fresh_seconds=fresh_seconds,
-            rng=rng or random.Random(),  # noqa: S311 (drawing tasks, not secrets)
-        ),
+        tasks=tasks,
         library=library,
+        votes=Votes(
+            store, chaster, shared, library=library, tasks=tasks, settings=settings, rng=draws
+        ),
         actions=TaskActions(store, chaster, shared, locks=locks, sync=sync, settings=settings),
         sync=sync,
         sweep=Sweep(store, chaster, view, sync, extension_slug=extension_slug),

@@ -86,6 +86,12 @@ class Reason(StrEnum):
     NOTHING_IN_LIBRARY = "refusal.nothing-in-library"
     NOTHING_IN_LOCK_LIST = "refusal.nothing-in-lock-list"
     NOTHING_TO_DRAW = "refusal.nothing-to-draw"
+    VOTE_OPTIONS_RANGE = "refusal.vote-options-range"
+    VOTE_HOURS_RANGE = "refusal.vote-hours-range"
+    VOTE_ALREADY_OPEN = "refusal.vote-already-open"
+    NOT_ENOUGH_TO_VOTE = "refusal.not-enough-to-vote"
+    NO_OPEN_VOTE = "refusal.no-open-vote"
+    VOTE_NOT_POSTABLE = "refusal.vote-not-postable"
     # Chaster's side
     NO_TASKS_EXTENSION = "refusal.no-tasks-extension"
     NO_TASKS_EXTENSION_TRY_AGAIN = "refusal.no-tasks-extension-try-again"

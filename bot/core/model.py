@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from bot.chaster.state import TasksSnapshot
 from bot.core.errors import Refused
-from bot.store import LinkRequest, SessionLink, Task
+from bot.store import LinkRequest, SessionLink, Task, Vote
 
 Clock = Callable[[], datetime]
 
@@ -88,7 +88,27 @@ class LinkEvent:
     channel_id: int | None = None
 
 
-Event = TaskEvent | LinkEvent
+class VoteEventKind(StrEnum):
+    STARTED = "vote_started"
+    ENDED = "vote_ended"
+
+
+@dataclass(frozen=True)
+class VoteEvent:
+    """A vote began or ended; once ended, `vote.outcome` says what came of it and `task` is
+    the task assigned, if any."""
+
+    kind: VoteEventKind
+    vote: Vote
+    task: Task | None = None
+
+    @property
+    def channel_id(self) -> int:
+        """Where the vote's poll is."""
+        return self.vote.channel_id
+
+
+Event = TaskEvent | LinkEvent | VoteEvent
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ class Tasks(Part):
                     verification_required=bool(verification_required),
                     duration=seconds,
                 )
-                task = await self._give(caller, link, granted, details, channel_id, origin=None)
+                task = await self.give(caller, link, granted, details, channel_id, origin=None)
                 audit.task_id = task.id
                 return task
 
@@ -135,7 +135,7 @@ class Tasks(Part):
                 duration=pick.duration_seconds,
             )
             origin = Origin.RANDOM_LOCK if pick.from_lock else Origin.RANDOM_LIBRARY
-            task = await self._give(caller, link, granted, details, channel_id, origin=origin)
+            task = await self.give(caller, link, granted, details, channel_id, origin=origin)
             audit.task_id = task.id
             return task
 
@@ -149,7 +149,7 @@ class Tasks(Part):
                 state=open_task.state,
             )
 
-    async def _give(
+    async def give(
         self,
         caller: Caller,
         link: SessionLink,

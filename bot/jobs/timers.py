@@ -1,4 +1,4 @@
-"""Deadlines that outlive the process: task timers and link-request expiry.
+"""Deadlines that outlive the process: task timers, link-request expiry and the end of votes.
 
 Every deadline lives in the database; this only decides when to look. One asyncio task sleeps
 until the soonest deadline, so thousands of pending timers cost one heap, not one task each.
@@ -12,9 +12,17 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from bot.core.model import Clock, Event, EventKind, LinkEventKind, TaskEvent
+from bot.core.model import (
+    Clock,
+    Event,
+    EventKind,
+    LinkEventKind,
+    TaskEvent,
+    VoteEvent,
+    VoteEventKind,
+)
 from bot.jobs.background import Background
 from bot.store import LinkRequest, Store, Task
 
@@ -24,6 +32,8 @@ log = logging.getLogger(__name__)
 MAX_SLEEP_SECONDS = 1.0
 
 Action = Callable[[], Awaitable[object]]
+# How long after a failed try a vote's end is tried again.
+VOTE_RETRY = timedelta(seconds=30)
 
 
 class Deadlines:
@@ -76,10 +86,13 @@ class Timers:
         *,
         finish_timer: Callable[[int], Awaitable[Task | None]],
         expire_request: Callable[[int], Awaitable[LinkRequest | None]],
+        end_vote: Callable[[int], Awaitable[object]],
     ) -> None:
         self._store = store
+        self._clock = clock
         self._finish_timer = finish_timer
         self._expire_request = expire_request
+        self._end_vote = end_vote
         self.deadlines = Deadlines(clock)
 
     async def start(self) -> None:
@@ -88,6 +101,8 @@ class Timers:
             self._timer(task_id, ends_at)
         for request in await self._store.pending_link_requests():
             self._expiry(request.id, request.expires_at)
+        for vote in await self._store.pending_votes():
+            self._vote_end(vote.id, vote.ends_at)
         log.info("%d deadlines pending after start-up", len(self.deadlines))
         self.deadlines.start()
 
@@ -100,6 +115,9 @@ class Timers:
             ends_at = event.task.timer_ends_at
             if event.kind is EventKind.TIMER_STARTED and ends_at is not None:
                 self._timer(event.task.id, ends_at)
+        elif isinstance(event, VoteEvent):
+            if event.kind is VoteEventKind.STARTED:
+                self._vote_end(event.vote.id, event.vote.ends_at)
         elif event.kind is LinkEventKind.REQUESTED and event.request is not None:
             self._expiry(event.request.id, event.request.expires_at)
 
@@ -114,3 +132,15 @@ class Timers:
             await self._expire_request(request_id)
 
         self.deadlines.schedule(when, f"expiry of link request {request_id}", expire)
+
+    def _vote_end(self, vote_id: int, when: datetime) -> None:
+        async def end() -> None:
+            try:
+                await self._end_vote(vote_id)
+            except Exception:
+                # Discord or Chaster could not be reached: the vote stays pending, and is
+                # tried again; it ends once, whenever that is.
+                log.exception("the end of vote %d failed; trying again", vote_id)
+                self._vote_end(vote_id, self._clock() + VOTE_RETRY)
+
+        self.deadlines.schedule(when, f"end of vote {vote_id}", end)

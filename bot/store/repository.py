@@ -2,8 +2,8 @@
 
 Its methods live in mixins, one private module per area: `_settings` (guild settings),
 `_links` (session links), `_link_requests` (link requests), `_tasks` (tasks, timers and feed
-messages), `_library` (task libraries) and `_records` (webhook deliveries and the audit log),
-over the helpers in `_queries`.
+messages), `_library` (task libraries), `_votes` (votes) and `_records` (webhook deliveries
+and the audit log), over the helpers in `_queries`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,20 @@ from ._links import LinksMixin
 from ._records import RecordsMixin
 from ._settings import GuildSettingsMixin, SettingsCache
 from ._tasks import TASK_TRANSITION_FIELDS, TasksMixin
+from ._votes import VotesMixin
 from .database import Database
 
 __all__ = ["TASK_TRANSITION_FIELDS", "Store"]
 
 
 class Store(
-    GuildSettingsMixin, LinkRequestsMixin, LinksMixin, TasksMixin, LibraryMixin, RecordsMixin
+    GuildSettingsMixin,
+    LinkRequestsMixin,
+    LinksMixin,
+    TasksMixin,
+    LibraryMixin,
+    VotesMixin,
+    RecordsMixin,
 ):
     """The repository the core receives: each method is one committed unit of work.
 

@@ -1,0 +1,158 @@
+"""Votes in the core: starting one, and its end (winner, tie, no votes, an open task at the
+end, the link gone, the bot down at the end, and never twice)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from bot.core.errors import NotAllowed, Person, Reason
+from bot.core.library import Source
+from bot.core.model import VoteEvent, VoteEventKind
+from bot.store import Origin, TaskState, VoteOutcome, VoteState
+from tests.core_env import CHANNEL, KEYHOLDER, KH, WEARER, WR, CoreEnv, refused
+from tests.test_sync import timers_of
+
+ENTRIES = ["Plank", "Lines", "Cold shower", "Kneel"]
+
+
+async def with_library(env: CoreEnv, texts: list[str] = ENTRIES) -> None:
+    await env.linked(user_tasks=[])
+    for n, text in enumerate(texts):
+        await env.core.library.add(KH, description=text, points=n + 1)
+
+
+async def start(env: CoreEnv, **options: object) -> int:
+    vote = await env.core.votes.start(KH, WEARER, channel_id=CHANNEL, **options)  # type: ignore[arg-type]
+    return vote.id
+
+
+def vote_events(env: CoreEnv) -> list[VoteEvent]:
+    return [e for e in env.feed.events if isinstance(e, VoteEvent)]
+
+
+async def test_a_vote_offers_different_tasks_and_ends_after_its_hours(env: CoreEnv) -> None:
+    await with_library(env)
+    vote = await env.core.votes.start(KH, WEARER, options=3, hours=2, channel_id=CHANNEL)
+    assert len({o.description for o in vote.options}) == 3
+    assert (vote.ends_at - vote.created_at).total_seconds() == 7200
+    assert vote.state is VoteState.OPEN
+    with refused(Reason.VOTE_ALREADY_OPEN, wearer=Person(WEARER)):
+        await start(env)
+    assert env.posts("assign") == []
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        ({"options": 1}, Reason.VOTE_OPTIONS_RANGE),
+        ({"options": 11}, Reason.VOTE_OPTIONS_RANGE),
+        ({"hours": 0}, Reason.VOTE_HOURS_RANGE),
+        ({"hours": 169}, Reason.VOTE_HOURS_RANGE),
+    ],
+)
+async def test_bad_sizes_are_refused(env: CoreEnv, options: dict[str, int], reason: Reason) -> None:
+    await with_library(env)
+    with pytest.raises(Exception) as caught:
+        await start(env, **options)
+    assert getattr(caught.value, "reason", None) is reason
+
+
+async def test_a_vote_needs_two_different_tasks_and_the_keyholder(env: CoreEnv) -> None:
+    await with_library(env, ["Plank"])
+    with refused(Reason.NOT_ENOUGH_TO_VOTE, count=1):
+        await start(env, source=Source.LIBRARY)
+    with refused(Reason.ONLY_KEYHOLDER_ASSIGNS, NotAllowed, keyholder=Person(KEYHOLDER)):
+        await env.core.votes.start(WR, WEARER, channel_id=CHANNEL)
+
+
+async def test_the_most_votes_win_and_are_assigned(env: CoreEnv) -> None:
+    await with_library(env)
+    vote_id = await start(env, options=3)
+    vote = await env.core.votes.get(vote_id)
+    assert vote is not None
+    ended = await env.core.votes.finish(vote_id, {0: 1, 1: 5, 2: 2})
+    assert ended is not None
+    assert (ended.winner, ended.winner_votes, ended.outcome) == (1, 5, VoteOutcome.ASSIGNED)
+    [assign] = env.posts("assign")
+    assert assign.json["task"]["task"] == vote.options[1].description
+    task = await env.open_task()
+    assert task is not None and task.origin is Origin.VOTE and ended.task_id == task.id
+    # Never twice: a second end (a timer and /task vote-end at once) does nothing.
+    assert await env.core.votes.finish(vote_id, {0: 9}) is None
+    assert len(env.posts("assign")) == 1
+
+
+async def test_a_tie_is_broken_at_random_and_no_votes_is_a_random_pick(env: CoreEnv) -> None:
+    await with_library(env)
+    # An open task keeps every vote from assigning: only the choice of winner is at work.
+    await env.assign(description="Busy", points=1)
+    winners: Counter[int] = Counter()
+    picked: Counter[int] = Counter()
+    for _ in range(20):
+        ended = await env.core.votes.finish(await start(env, options=3), {0: 2, 2: 2, 1: 1})
+        assert ended is not None and ended.winner in (0, 2) and ended.winner_votes == 2
+        winners[ended.winner] += 1
+        ended = await env.core.votes.finish(await start(env, options=3), None)
+        assert ended is not None and ended.winner_votes == 0
+        assert ended.outcome is VoteOutcome.OPEN_TASK
+        picked[ended.winner] += 1
+    assert set(winners) == {0, 2}
+    assert set(picked) == {0, 1, 2}
+    assert len(env.posts("assign")) == 1
+
+
+async def test_an_open_task_at_the_end_means_nothing_is_assigned(env: CoreEnv) -> None:
+    await with_library(env)
+    vote_id = await start(env)
+    await env.assign(description="Something else", points=1)
+    ended = await env.core.votes.finish(vote_id, {0: 3})
+    assert ended is not None and ended.outcome is VoteOutcome.OPEN_TASK
+    assert len(env.posts("assign")) == 1
+    [event] = [e for e in vote_events(env) if e.kind is VoteEventKind.ENDED]
+    assert event.task is None
+
+
+async def test_a_link_gone_at_the_end_means_nothing_is_assigned(env: CoreEnv) -> None:
+    await with_library(env)
+    vote_id = await start(env)
+    await env.core.links.unlink(WR, WEARER)
+    ended = await env.core.votes.finish(vote_id, {0: 3})
+    assert ended is not None and ended.outcome is VoteOutcome.UNLINKED
+    assert env.posts("assign") == []
+
+
+async def test_a_vote_due_while_the_bot_was_down_ends_once_at_start_up(env: CoreEnv) -> None:
+    await with_library(env)
+    vote_id = await start(env, hours=1)
+    env.advance(3 * 3600)  # the bot was down past its end
+    first, second = timers_of(env), timers_of(env)
+    await asyncio.gather(first.start(), second.start())
+    try:
+        async with asyncio.timeout(5):
+            while not [e for e in vote_events(env) if e.kind is VoteEventKind.ENDED]:
+                env.feed.changed.clear()
+                await env.feed.changed.wait()
+    finally:
+        await first.stop()
+        await second.stop()
+    vote = await env.core.votes.get(vote_id)
+    assert vote is not None and vote.outcome is VoteOutcome.ASSIGNED
+    assert len(env.posts("assign")) == 1
+
+
+async def test_a_vote_left_deciding_by_a_crash_is_not_assigned_twice(env: CoreEnv) -> None:
+    await with_library(env)
+    vote_id = await start(env)
+    vote = await env.core.votes.get(vote_id)
+    assert vote is not None
+    # The crash came after the winner was stored and Chaster took it, before anything else.
+    await env.store.decide_vote(vote_id, winner=0, votes=2)
+    await env.assign(description=vote.options[0].description)
+    ended = await env.core.votes.finish(vote_id, None)
+    assert ended is not None and ended.outcome is VoteOutcome.ASSIGNED and ended.winner == 0
+    assert len(env.posts("assign")) == 1
+    task = await env.open_task()
+    assert task is not None and task.state is TaskState.ASSIGNED and ended.task_id == task.id
