@@ -6,6 +6,7 @@ A tiny ``commands.Bot`` defined here runs against ``tests.fakes.discord.FakeDisc
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 from collections.abc import AsyncIterator
 from typing import Any
@@ -718,3 +719,47 @@ async def test_only_a_component_the_message_shows_can_be_pressed(
     msg = await text_channel(bot).send("plain")
     with pytest.raises(ValueError, match="has no component 'ghost'"):
         await fake.send_component(message_id=msg.id, custom_id="ghost", user=ALICE)
+
+
+def test_a_poll_beyond_discords_limits_is_refused() -> None:
+    def poll(**changes: Any) -> JSON:
+        fine: JSON = {
+            "question": {"text": "q" * 300},
+            "answers": [{"poll_media": {"text": "a" * 55}}] * 10,
+            "duration": 768,
+        }
+        return {"content": "x", "poll": {**fine, **changes}}
+
+    assert validate_message_body(poll(), has_files=False, creating=True) is None
+    assert validate_message_body(poll(duration=1.0), has_files=False, creating=True) is None
+    for broken in (
+        poll(answers=[{"poll_media": {"text": "a"}}] * 11),
+        poll(answers=[]),
+        poll(answers=[{"poll_media": {"text": "a" * 56}}]),
+        poll(question={"text": "q" * 301}),
+        poll(duration=0),
+        poll(duration=769),
+        poll(duration=1.5),
+    ):
+        refused = validate_message_body(broken, has_files=False, creating=True)
+        assert refused is not None and refused["code"] == 50035, broken
+
+
+async def test_a_poll_counts_votes_and_ends_once(fake: FakeDiscord, bot: MiniBot) -> None:
+    poll = discord.Poll(question="Which?", duration=dt.timedelta(hours=1))
+    poll.add_answer(text="one")
+    poll.add_answer(text="two")
+    msg = await text_channel(bot).send(poll=poll)
+    await fake.vote(user=ALICE, message_id=msg.id, answer_id=2)
+    await fake.vote(user=BOB, message_id=msg.id, answer_id=2)
+    await fake.vote(user=BOB, message_id=msg.id, answer_id=1)  # changes their vote
+    with pytest.raises(ValueError, match="no answer 3"):
+        await fake.vote(user=ALICE, message_id=msg.id, answer_id=3)
+    ended = await msg.end_poll()
+    assert ended.poll is not None and ended.poll.is_finalised()
+    assert [(a.id, a.vote_count) for a in ended.poll.answers] == [(1, 1), (2, 1)]
+    with pytest.raises(discord.HTTPException) as again:
+        await msg.end_poll()
+    assert again.value.status == 400
+    with pytest.raises(ValueError, match="has ended"):
+        await fake.vote(user=ALICE, message_id=msg.id, answer_id=1)

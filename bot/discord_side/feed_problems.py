@@ -41,10 +41,12 @@ def posting_permissions(controls: Controls) -> discord.Permissions:
 def feed_permissions(controls: Controls) -> discord.Permissions:
     """Everything the feed uses in its channel for messages that carry `controls` (the
     README's permission table says the same): with reactions on, also removing a refused
-    reaction and a closed task's reactions, without which they only stay."""
+    reaction and a closed task's reactions, without which they only stay; and for votes,
+    sending their polls."""
+    used = posting_permissions(controls) | discord.Permissions(send_polls=True)
     if controls.has_reactions:
-        return posting_permissions(controls) | discord.Permissions(manage_messages=True)
-    return posting_permissions(controls)
+        return used | discord.Permissions(manage_messages=True)
+    return used
 
 
 # Everything any controls need; the README's invite link grants all of them.
@@ -58,6 +60,7 @@ PERMISSION_ORDER = (
     "add_reactions",
     "manage_messages",
     "read_message_history",
+    "send_polls",
 )
 
 

@@ -31,6 +31,10 @@ What the fake models beyond answering routes, because real Discord does:
   would (a required input left empty, a value outside its length limits); a press or a
   submission nobody answers stays unanswered, as in Discord ("This interaction failed");
 * ``GET /users/@me/guilds`` lists the fake's server and those of ``join_other_server``;
+* polls: a message's ``poll`` keeps Discord's limits (1-10 answers of at most 55 characters, a
+  question of 300, 1-768 whole hours); ``vote`` casts a member's vote, ``finalize_poll`` ends it
+  as Discord's own expiry does, and ``POST /channels/{c}/polls/{m}/expire`` lets its author end
+  it early, once; the counts are read from the message;
 * one server in full; ``join_other_server`` adds another by id with one channel, so commands
   synced globally can come from there (a channel is in one server; guild commands stay in theirs);
 * languages: each interaction carries its user's ``FakeUser.locale`` and the server's
@@ -97,13 +101,15 @@ EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
 MENTION_EVERYONE = 1 << 17
+SEND_POLLS = 1 << 49
 MANAGE_ROLES = 1 << 28
 #: ``discord.Permissions.all().value`` in discord.py 2.7.1.
 ALL_PERMISSIONS = 8866461766385663
 #: What a fresh server gives @everyone (``discord.Permissions(1071698660929)``).
 DEFAULT_EVERYONE_PERMISSIONS = 1071698660929
-#: The bot's own role: @everyone plus Manage Messages (needed to remove other users' reactions).
-DEFAULT_BOT_PERMISSIONS = DEFAULT_EVERYONE_PERMISSIONS | MANAGE_MESSAGES
+#: The bot's own role: @everyone plus Manage Messages (needed to remove other users' reactions)
+#: and Send Polls (needed for a message with a poll), as the README's invite link grants.
+DEFAULT_BOT_PERMISSIONS = DEFAULT_EVERYONE_PERMISSIONS | MANAGE_MESSAGES | SEND_POLLS
 
 # --- gateway intents -------------------------------------------------------------------------
 INTENT_GUILDS = 1 << 0
@@ -868,6 +874,29 @@ def validate_modal(data: JSON) -> JSON | None:
     return invalid_form_body(errors) if errors else None
 
 
+POLL_ANSWER_LIMIT = 55
+POLL_QUESTION_LIMIT = 300
+POLL_MAX_ANSWERS = 10
+POLL_MAX_HOURS = 768
+#: Discord's code for ending a poll that has already ended (not documented; a guess).
+POLL_ALREADY_EXPIRED = 520004
+
+
+def _check_poll(poll: JSON, errors: dict[str, tuple[str, str]]) -> None:
+    """Discord's rules for a poll: a question of 1-300 characters, 1-10 answers of 1-55, a
+    duration of 1 to 768 whole hours."""
+    _check_length(errors, "poll.question.text", (poll.get("question") or {}).get("text"), 1, 300)
+    answers = poll.get("answers") or []
+    if not 1 <= len(answers) <= POLL_MAX_ANSWERS:
+        errors["poll.answers"] = ("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 10 in length.")
+    for n, answer in enumerate(answers):
+        text = (answer.get("poll_media") or {}).get("text")
+        _check_length(errors, f"poll.answers.{n}.poll_media.text", text, 1, POLL_ANSWER_LIMIT)
+    hours = poll.get("duration", 24)
+    if not isinstance(hours, int | float) or hours != int(hours) or not 1 <= hours <= 768:
+        errors["poll.duration"] = ("NUMBER_TYPE_MAX", "Must be a whole number from 1 to 768.")
+
+
 def validate_message_body(body: JSON, *, has_files: bool, creating: bool) -> JSON | None:
     """Discord's message limits. Returns an error body or None."""
     errors: dict[str, tuple[str, str]] = {}
@@ -902,6 +931,8 @@ def validate_message_body(body: JSON, *, has_files: bool, creating: bool) -> JSO
     if total > 6000:
         errors["embeds"] = ("MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
     _check_rows(list(body.get("components") or []), errors)
+    if body.get("poll") is not None:
+        _check_poll(body["poll"], errors)
     if errors:
         return invalid_form_body(errors)
     if creating and not (
@@ -1163,6 +1194,8 @@ class FakeDiscord:
         self.ephemeral_messages: dict[int, JSON] = {}
         #: message id -> [(emoji key, user id)] currently present (see ``emoji_key``)
         self.reactions: dict[int, list[tuple[str, int]]] = {}
+        # message id -> user id -> the answer they voted for
+        self.poll_votes: dict[int, dict[int, int]] = {}
         self.interactions: dict[int, InteractionHandle] = {}
         self.identified = asyncio.Event()
         self.identify_count = 0
@@ -1584,8 +1617,64 @@ class FakeDiscord:
         )
         if body.get("nonce") is not None:
             msg["nonce"] = body["nonce"]
+        if body.get("poll") is not None:
+            msg["poll"] = self._new_poll(body["poll"])
         if extra:
             msg.update(extra)
+        return msg
+
+    def _new_poll(self, poll: JSON) -> JSON:
+        """A poll as Discord stores it: answers numbered from 1, an expiry, no results yet."""
+        expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=float(poll.get("duration", 24)))
+        return {
+            "question": {"text": poll["question"]["text"]},
+            "answers": [
+                {"answer_id": n, "poll_media": {"text": answer["poll_media"]["text"]}}
+                for n, answer in enumerate(poll["answers"], start=1)
+            ],
+            "expiry": expiry.isoformat(),
+            "allow_multiselect": bool(poll.get("allow_multiselect", False)),
+            "layout_type": int(poll.get("layout_type", 1)),
+            "results": {"is_finalized": False, "answer_counts": []},
+        }
+
+    async def vote(self, *, user: FakeUser, message_id: int, answer_id: int) -> None:
+        """`user` votes for an answer (replacing their vote, single choice), as people do in
+        Discord's client: only on a poll still running, for one of its answers."""
+        msg = self.messages[message_id]
+        poll = msg["poll"]
+        if poll["results"]["is_finalized"]:
+            raise ValueError(f"the poll of message {message_id} has ended")
+        if answer_id not in {a["answer_id"] for a in poll["answers"]}:
+            raise ValueError(f"the poll of message {message_id} has no answer {answer_id}")
+        self.poll_votes.setdefault(message_id, {})[user.id] = answer_id
+        self._count_votes(msg)
+        data: JSON = {
+            "user_id": str(user.id),
+            "channel_id": msg["channel_id"],
+            "message_id": msg["id"],
+            "answer_id": answer_id,
+        }
+        if "guild_id" in msg:
+            data["guild_id"] = msg["guild_id"]
+        await self._broadcast("MESSAGE_POLL_VOTE_ADD", data)
+
+    def _count_votes(self, msg: JSON) -> None:
+        counts: dict[int, int] = {}
+        for answer_id in self.poll_votes.get(int(msg["id"]), {}).values():
+            counts[answer_id] = counts.get(answer_id, 0) + 1
+        msg["poll"]["results"]["answer_counts"] = [
+            {"id": answer_id, "count": count, "me_voted": False}
+            for answer_id, count in sorted(counts.items())
+        ]
+
+    async def finalize_poll(self, message_id: int) -> JSON:
+        """The poll ends (its time ran out, or its author ended it): the counts are final, and
+        the gateway hears of it (MESSAGE_UPDATE)."""
+        msg = self.messages[message_id]
+        self._count_votes(msg)
+        msg["poll"]["results"]["is_finalized"] = True
+        await self._announce_update(msg)
         return msg
 
     def _attachments_for(
@@ -2453,6 +2542,7 @@ class FakeDiscord:
             ("GET", e, self._get_reactions),
             ("DELETE", e, self._clear_emoji),
             ("DELETE", r, self._clear_reactions),
+            ("POST", c + r"/polls/(?P<message>\d+)/expire", self._expire_poll),
             ("POST", r"/interactions/(?P<id>\d+)/(?P<token>[^/]+)/callback", self._callback),
             ("POST", wh, self._followup),
             ("GET", wh + r"/messages/(?P<message>@original|\d+)", self._get_webhook_message),
@@ -2683,6 +2773,8 @@ class FakeDiscord:
             return 404, error_body(UNKNOWN_CHANNEL, "Unknown Channel")
         body: JSON = call.json if isinstance(call.json, dict) else {}
         needed = SEND_MESSAGES | (ATTACH_FILES if call.files else 0)
+        if isinstance(call.json, dict) and call.json.get("poll") is not None:
+            needed |= SEND_POLLS
         denied = self._require(cid, needed)
         if denied:
             return denied
@@ -2724,6 +2816,19 @@ class FakeDiscord:
         self.messages[int(msg["id"])] = msg
         await self._echo("MESSAGE_CREATE", self._gateway_message(msg))
         return 200, msg
+
+    async def _expire_poll(self, call: RecordedCall, m: re.Match[str]) -> Reply:
+        """Only the poll's author may end it early; a poll that has ended cannot end again."""
+        _, _, msg, err = self._channel_message(m)
+        if err or msg is None:
+            return err or (404, None)
+        if "poll" not in msg:
+            return 400, error_body(INVALID_FORM_BODY, "This message has no poll")
+        if int(msg["author"]["id"]) != self.bot_user.id:
+            return 403, error_body(MISSING_PERMISSIONS, "Missing Permissions")
+        if msg["poll"]["results"]["is_finalized"]:
+            return 400, error_body(POLL_ALREADY_EXPIRED, "This poll has already ended")
+        return 200, await self.finalize_poll(int(msg["id"]))
 
     async def _get_message(self, call: RecordedCall, m: re.Match[str]) -> Reply:
         cid, _, msg, err = self._channel_message(m)
