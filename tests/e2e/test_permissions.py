@@ -87,6 +87,7 @@ POLICY_ACTION: dict[str, Action] = {
     "unlink": Action.UNLINK,
     "assign": Action.ASSIGN,
     "random": Action.ASSIGN,
+    "vote": Action.ASSIGN,
     "library-import": Action.IMPORT,
     "start": Action.START,
     "complete": Action.COMPLETE,
@@ -424,6 +425,8 @@ def command_of(action: str, role: Actor, scene: Scene) -> tuple[str, str | None,
         return "settings", "wearer-complete", [option("allowed", True, OPTION_BOOLEAN)]
     if action == "random":
         return "task", "random", [wearer]
+    if action == "vote":
+        return "task", "vote", [wearer, option("options", 2, OPTION_INTEGER)]
     if action == "library-import":
         return "library", "import", [wearer]
     return "task", action, [wearer]
@@ -462,6 +465,7 @@ ALLOWED_REPLY = {
     "unlink": r"^Unlinked <@5002>\. Nothing was changed in Chaster\.$",
     "assign": rf"^Assigned to <@5002>: “{DESCRIPTION}”",
     "random": r"^Assigned to <@5002>: “(Write 100 lines|Cold shower)”",
+    "vote": r"^The vote for <@5002>'s next task is open in <#\d+>; it ends <t:\d+:R>\.$",
     "library-import": r"^Imported 2 tasks from <@5002>'s lock into your library \(0 already",
     "start": r"^Timer started; it ends <t:\d+:R>\.$",
     "complete": r"^Task completed\.$",
@@ -490,6 +494,7 @@ def refusal_reason(role: Actor, action: str, linked: bool) -> str:
         "unlink": r"^Only the wearer, their keyholder of record or a server manager can unlink\.$",
         "assign": r"^Only <@\d+>, the keyholder, can assign tasks\.$",
         "random": r"^Only <@\d+>, the keyholder, can assign tasks\.$",
+        "vote": r"^Only <@\d+>, the keyholder, can assign tasks\.$",
         "library-import": r"^Only <@\d+>, the keyholder, can import this lock's task list\.$",
         "status": r"^Only the wearer or their keyholder can see their task status\.$",
     }.get(action, r"^Only the wearer or their keyholder can act on this task\.$")
@@ -676,6 +681,10 @@ async def check_effect(
         assert writes == 1
         assert session.current_task is not None
         assert session.current_task["task"] in ("Write 100 lines", "Cold shower")
+    elif verb == "vote":
+        [poll] = [m for m in world.discord.bot_messages(CHANNEL) if "poll" in m]
+        assert len(poll["poll"]["answers"]) == 2
+        assert writes == 0
     elif verb == "library-import":
         caller = Caller(role.user.id, role.guild_id)
         entries = await world.core.library.entries(caller)
