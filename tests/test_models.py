@@ -99,3 +99,19 @@ def test_nulls_in_the_tasks_extension_fall_back_to_defaults() -> None:
         None,
     )
     assert (state.config.enable_points, state.config.points_required) == (False, 0)
+
+
+def test_equal_listed_tasks_are_one_object_and_are_forgotten_when_unused() -> None:
+    import gc
+
+    from bot.chaster.models import TaskDetails
+    from bot.chaster.state import _LISTED, ListedTask
+
+    first = ListedTask.of(TaskDetails(task="Shared by many locks", points=2, duration=600))
+    second = ListedTask.of(TaskDetails(task="Shared by many locks", points=2, duration=600))
+    other = ListedTask.of(TaskDetails(task="Shared by many locks", points=3, duration=600))
+    assert first is second and first is not other
+    before = len(_LISTED)
+    del first, second, other
+    gc.collect()
+    assert len(_LISTED) == before - 2

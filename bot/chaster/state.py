@@ -6,6 +6,7 @@ and at 10,000 links the parsed payloads would cost about 50 MB where these cost 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,9 +51,13 @@ class CurrentTask:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class ListedTask:
-    """One task of the lock's own list (the Tasks extension's configuration)."""
+    """One task of the lock's own list (the Tasks extension's configuration).
+
+    Equal tasks are one object (`of`): a keyholder's wearers often share a list, and every
+    sweep would otherwise keep a fresh copy of each list's every task.
+    """
 
     task: str
     points: int
@@ -62,12 +67,20 @@ class ListedTask:
 
     @classmethod
     def of(cls, details: TaskDetails) -> ListedTask:
-        return cls(
+        task = cls(
             task=details.task,
             points=details.points,
             verification_required=details.verification_required,
             duration=details.duration or None,
         )
+        # Held weakly: a task no lock lists any more is forgotten, key and all.
+        key = (task.task, task.points, task.verification_required, task.duration)
+        return _LISTED.setdefault(key, task)
+
+
+_LISTED: weakref.WeakValueDictionary[tuple[str, int, bool, int | None], ListedTask] = (
+    weakref.WeakValueDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True)
