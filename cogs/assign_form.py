@@ -73,7 +73,8 @@ class AssignForm(commands.Cog):
                     wearer_id,
                     description=typed.description,
                     points=typed.points_value(),
-                    verification_required=typed.verification,
+                    # Unticked leaves it to the entry, if the text names one (else: no photo).
+                    verification_required=typed.verification or None,
                     duration=typed.duration,
                     channel_id=interaction.channel_id or 0,
                 )

@@ -242,3 +242,12 @@ async def test_only_the_keyholder_of_record_draws(env: CoreEnv) -> None:
     with refused(Reason.ONLY_KEYHOLDER_ASSIGNS, NotAllowed, keyholder=Person(KEYHOLDER)):
         await env.core.tasks.random(WR, WEARER, channel_id=1)
     assert env.fake.calls == []
+
+
+async def test_a_number_too_big_for_any_entry_is_plain_text(env: CoreEnv) -> None:
+    await env.linked()
+    huge = "9" * 19
+    with refused(Reason.NO_ENTRY_NAMED, typed=Typed(huge)):
+        await env.core.library.remove(KH, huge)
+    task = await env.core.tasks.assign(KH, WEARER, description=f"#{huge}", points=1, channel_id=1)
+    assert task.description == f"#{huge}"

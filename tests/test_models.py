@@ -111,7 +111,8 @@ def test_equal_listed_tasks_are_one_object_and_are_forgotten_when_unused() -> No
     second = ListedTask.of(TaskDetails(task="Shared by many locks", points=2, duration=600))
     other = ListedTask.of(TaskDetails(task="Shared by many locks", points=3, duration=600))
     assert first is second and first is not other
-    before = len(_LISTED)
+    key = ("Shared by many locks", 2, False, 600)
+    assert _LISTED.get(key) is first
     del first, second, other
     gc.collect()
-    assert len(_LISTED) == before - 2
+    assert _LISTED.get(key) is None

@@ -156,3 +156,35 @@ async def test_a_vote_left_deciding_by_a_crash_is_not_assigned_twice(env: CoreEn
     assert len(env.posts("assign")) == 1
     task = await env.open_task()
     assert task is not None and task.state is TaskState.ASSIGNED and ended.task_id == task.id
+
+
+async def test_a_vote_left_by_a_closed_link_does_not_block_the_next_one(env: CoreEnv) -> None:
+    await with_library(env)
+    old = await start(env, hours=168)
+    await env.core.links.unlink(WR, WEARER)
+    outcome = await env.core.links.link(KH, WEARER, env.session.session_id, CHANNEL)
+    assert outcome.link is not None
+    new = await start(env)
+    assert new != old
+    ended = await env.core.votes.get(old)
+    assert ended is not None and ended.outcome is VoteOutcome.UNLINKED
+    assert (await env.core.votes.to_end_early(KH, WEARER)).id == new
+
+
+async def test_a_retried_end_reads_chaster_before_assigning_again(env: CoreEnv) -> None:
+    await with_library(env)
+    vote_id = await start(env)
+    vote = await env.core.votes.get(vote_id)
+    assert vote is not None
+    # Chaster took the winner, but the answer never came back (or the bot died at once).
+    await env.store.decide_vote(vote_id, winner=1, votes=3)
+    option = vote.options[1]
+    env.session.current_task = {
+        "task": option.description,
+        "points": option.points,
+        "verificationRequired": False,
+        "duration": None,
+    }
+    ended = await env.core.votes.finish(vote_id, None)
+    assert ended is not None and ended.outcome is VoteOutcome.ASSIGNED and ended.winner == 1
+    assert env.posts("assign") == []

@@ -29,7 +29,7 @@ LIBRARY_LIMIT = 200
 TAG_LIMIT = 32
 # "#12" names entry 12 of the caller's library (what autocomplete sends for a text too long to
 # be a choice's value).
-_ENTRY_REFERENCE = re.compile(r"#([0-9]{1,19})")
+_ENTRY_REFERENCE = re.compile(r"#([0-9]{1,18})")
 
 
 class Source(StrEnum):
@@ -164,7 +164,8 @@ class Library(Part):
         """Remove one of the caller's entries, named by its number ("12" or "#12") or its
         exact text."""
         async with self._audit.action(caller, "library.remove", detail=f"entry={entry[:40]}"):
-            number = re.fullmatch(r"#?([0-9]{1,19})", entry.strip())
+            # 18 digits at most: anything longer is no entry number SQLite could hold.
+            number = re.fullmatch(r"#?([0-9]{1,18})", entry.strip())
             found = (
                 await self._store.get_library_entry(caller.guild_id, caller.user_id, int(number[1]))
                 if number is not None

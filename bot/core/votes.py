@@ -14,7 +14,7 @@ import random
 from datetime import timedelta
 
 from bot.chaster import ChasterClient, TaskDetails
-from bot.core.errors import Person, Reason, Refused
+from bot.core.errors import Consequence, Person, Phrase, Reason, Refused, Trouble
 from bot.core.library import Library, Source, draw
 from bot.core.links import open_link
 from bot.core.model import Caller, VoteEvent, VoteEventKind
@@ -79,7 +79,13 @@ class Votes(Part):
             link = await open_link(self._store, caller.guild_id, wearer_id)
             audit.link_id = link.id
             require(Action.ASSIGN, role_of(caller, link), keyholder=Person(link.keyholder_id))
-            if await self._store.current_vote(caller.guild_id, wearer_id) is not None:
+            current = await self._store.current_vote(caller.guild_id, wearer_id)
+            if current is not None and current.link_id != link.id:
+                # Left from a link that has closed since: it can assign nothing any more.
+                await self._store.end_vote(
+                    current.id, outcome=VoteOutcome.UNLINKED, task_id=None, now=self._clock()
+                )
+            elif current is not None:
                 raise Refused(Reason.VOTE_ALREADY_OPEN, wearer=Person(wearer_id))
             pool = await self._library.candidates(caller, link, source, tag)
             previous = await self._store.latest_task(link.id)
@@ -117,10 +123,12 @@ class Votes(Part):
         return await self._store.set_vote_message(vote_id, message_id)
 
     async def cancel(self, vote_id: int) -> None:
-        """Withdraw a vote whose poll could not be posted."""
-        await self._store.end_vote(
+        """Withdraw a vote whose poll could not be posted (or never was)."""
+        ended = await self._store.end_vote(
             vote_id, outcome=VoteOutcome.CANCELLED, task_id=None, now=self._clock()
         )
+        if ended is not None:
+            await self._events.publish(VoteEvent(VoteEventKind.ENDED, ended))
 
     async def get(self, vote_id: int) -> Vote | None:
         return await self._store.get_vote(vote_id)
@@ -146,13 +154,14 @@ class Votes(Part):
             vote = await self._store.get_vote(vote_id)
             if vote is None or vote.state is VoteState.ENDED:
                 return None
+            retrying = vote.state is VoteState.DECIDING
             if vote.state is VoteState.OPEN:
                 winner, votes = self._winner(vote, counts or {})
                 decided = await self._store.decide_vote(vote_id, winner=winner, votes=votes)
                 if decided is None:
                     return None
                 vote = decided
-            outcome, task = await self._assign_winner(vote)
+            outcome, task = await self._assign_winner(vote, retrying=retrying)
             ended = await self._store.end_vote(
                 vote_id, outcome=outcome, task_id=task.id if task else None, now=self._clock()
             )
@@ -168,7 +177,9 @@ class Votes(Part):
         best = max(valid.values())
         return self._rng.choice(sorted(i for i, n in valid.items() if n == best)), best
 
-    async def _assign_winner(self, vote: Vote) -> tuple[VoteOutcome, Task | None]:
+    async def _assign_winner(
+        self, vote: Vote, *, retrying: bool
+    ) -> tuple[VoteOutcome, Task | None]:
         assert vote.winner is not None
         option = vote.options[vote.winner]
         link = await self._store.get_link(vote.link_id)
@@ -188,6 +199,20 @@ class Votes(Part):
         if granted.may is May.NO:
             # Someone else is keyholder of record now.
             return VoteOutcome.UNLINKED, None
+        if retrying:
+            # An earlier try may have reached Chaster without an answer (or before a crash):
+            # an assign is never sent again blindly.
+            landed = await self._tasks.shows_current(link, option.description)
+            if landed is None:
+                # Left deciding; tried again later.
+                raise Refused(
+                    Reason.CHASTER_UNAVAILABLE,
+                    trouble=Phrase(Trouble.UNREACHABLE, {}),
+                    consequence=Phrase(Consequence.NOTHING_ASSIGNED, {}),
+                )
+            if landed:
+                # Chaster has it; the next sweep or webhook records it as a task here.
+                return VoteOutcome.ASSIGNED, None
         details = TaskDetails(
             task=option.description,
             points=option.points,
@@ -199,7 +224,11 @@ class Votes(Part):
                 caller, link, granted, details, vote.channel_id, origin=Origin.VOTE
             )
         except Refused as refusal:
-            if refusal.reason in (Reason.CHASTER_UNAVAILABLE, Reason.ASSIGN_OUTCOME_UNKNOWN):
+            if refusal.reason in (
+                Reason.CHASTER_UNAVAILABLE,
+                Reason.ASSIGN_OUTCOME_UNKNOWN,
+                Reason.STATUS_CHASTER_UNAVAILABLE,
+            ):
                 # Not known to have failed: left deciding, to be tried again.
                 raise
             return VoteOutcome.FAILED, None

@@ -35,9 +35,12 @@ class AssignTyped:
     duration: str
     verification: bool
 
-    def points_value(self) -> int:
-        """The points as a number; Refused when they are not a whole number of 0 or more."""
+    def points_value(self) -> int | None:
+        """The points as a number, None when left empty (a library entry or a task of the
+        lock's list gives its own); Refused when they are not a whole number of 0 or more."""
         text = self.points.strip()
+        if not text:
+            return None
         if not text.isascii() or not text.isdigit():
             raise Refused(Reason.POINTS_NOT_A_NUMBER, typed=Typed(self.points))
         return int(text)
@@ -62,8 +65,9 @@ def assign_form(wearer_id: int, voice: Voice) -> discord.ui.Modal:
     form.add_item(
         discord.ui.Label(
             text=voice.text("form.assign.points"),
+            description=voice.text("form.assign.points-hint"),
             component=discord.ui.TextInput(
-                custom_id=POINTS, default="0", min_length=1, max_length=POINTS_LIMIT
+                custom_id=POINTS, required=False, max_length=POINTS_LIMIT
             ),
         )
     )

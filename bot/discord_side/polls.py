@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 # Discord's limits for a poll.
 ANSWER_LIMIT = 55
 QUESTION_LIMIT = 300
+# What the options in full may take of the message beside the poll (Discord allows 2000).
+OPTIONS_TEXT_LIMIT = 1700
+# How often the counts are read again while Discord is still tallying an ended poll.
+FINAL_TALLY_TRIES = 5
 
 
 def shorten(text: str, limit: int) -> str:
@@ -29,10 +34,11 @@ def shorten(text: str, limit: int) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def option_line(number: int, option: VoteOption, voice: Voice) -> str:
-    """ "1. Hold a plank for 2 minutes · 5 points · 2m": an option in full, beside the poll."""
+def option_line(number: int, option: VoteOption, voice: Voice, limit: int) -> str:
+    """An option beside the poll ("1. Hold a plank · 5 points · 2m"), its text cut to `limit`
+    characters so that all of them fit in one message."""
     parts = [
-        discord.utils.escape_markdown(option.description),
+        discord.utils.escape_markdown(shorten(option.description, limit)),
         voice.text("task.points", count=option.points),
     ]
     if option.duration_seconds:
@@ -57,7 +63,10 @@ async def post_vote(
     for option in vote.options:
         poll.add_answer(text=shorten(option.description, ANSWER_LIMIT))
     lines = [voice.text("vote.intro", wearer=Person(vote.wearer_id), ends=vote.ends_at)]
-    lines += [option_line(n, option, voice) for n, option in enumerate(vote.options, start=1)]
+    limit = OPTIONS_TEXT_LIMIT // len(vote.options) - 40
+    lines += [
+        option_line(n, option, voice, limit) for n, option in enumerate(vote.options, start=1)
+    ]
     return await channel.send(
         "\n".join(lines), poll=poll, allowed_mentions=discord.AllowedMentions.none()
     )
@@ -70,9 +79,11 @@ async def end_vote(bot: TasksBot, vote_id: int) -> None:
     vote = await bot.core.votes.get(vote_id)
     if vote is None or vote.outcome is not None:
         return
-    counts: dict[int, int] | None = None
-    if vote.message_id is not None:
-        counts = await _close_and_count(bot, vote, vote.message_id)
+    if vote.message_id is None:
+        # Its poll was never posted, or not yet: nobody could vote, so nothing is decided.
+        await bot.core.votes.cancel(vote.id)
+        return
+    counts = await _close_and_count(bot, vote, vote.message_id)
     await bot.core.votes.finish(vote.id, counts)
 
 
@@ -80,18 +91,26 @@ async def _close_and_count(bot: TasksBot, vote: Vote, message_id: int) -> dict[i
     channel = bot.get_partial_messageable(vote.channel_id, guild_id=vote.guild_id)
     try:
         await bot.http.end_poll(vote.channel_id, message_id)
-    except discord.NotFound:
-        log.info("the poll of vote %d is gone; it ends with no votes", vote.id)
+    except (discord.NotFound, discord.Forbidden):
+        # Deleted, or the bot can no longer see the feed: the votes cannot be read, and
+        # waiting would keep the wearer's next vote blocked.
+        log.info("the poll of vote %d cannot be read; it ends with no votes", vote.id)
         return None
     except discord.HTTPException as error:
         # Already over in Discord (its own expiry came first): the counts are final anyway.
         if error.status != 400:
             raise
-    try:
-        message = await channel.fetch_message(message_id)
-    except discord.NotFound:
-        return None
-    poll = message.poll
+    poll = None
+    for _ in range(FINAL_TALLY_TRIES):
+        try:
+            message = await channel.fetch_message(message_id)
+        except (discord.NotFound, discord.Forbidden):
+            return None
+        poll = message.poll
+        if poll is None or poll.is_finalised():
+            break
+        # Discord tallies an ended poll's votes shortly after; its counts are exact once done.
+        await asyncio.sleep(1)
     if poll is None:
         return None
     # Discord numbers the answers from 1, in the order they were given.

@@ -51,7 +51,9 @@ async def test_the_form_asks_what_the_command_asks(world: World) -> None:
         1,
         500,
     )
-    assert fields["points"]["component"]["value"] == "0"
+    # Empty, so that a library entry's points can apply; the command needs them otherwise.
+    assert fields["points"]["component"].get("value") in (None, "")
+    assert fields["points"]["component"]["required"] is False
     assert fields["duration"]["component"]["required"] is False
     assert fields["verification"]["component"]["type"] == 23  # a checkbox
 
@@ -164,3 +166,31 @@ async def test_the_rule_is_checked_again_when_the_form_comes_back(world: World) 
     assert await world.store.get_open_link(GUILD, WEARER.id) is None
     tasks = [t for t in await world.store.open_tasks() if t.state is TaskState.ASSIGNED]
     assert tasks == []
+
+
+async def test_a_library_entry_in_the_form_gives_what_is_left_empty(world: World) -> None:
+    await world.link()
+    await world.reply(
+        "library",
+        KEYHOLDER,
+        "add",
+        description="Plank",
+        points=10,
+        duration="10m",
+        verification=True,
+    )
+    handle = await open_form(world)
+    answer = await submit(world, handle, description="Plank")
+    assert answer["content"].startswith("Assigned to <@5002>: “Plank” (10 points"), answer
+    [body] = world.chaster_bodies("POST", "/tasks/assign")
+    assert body["task"] == {
+        "task": "Plank",
+        "points": 10,
+        "verificationRequired": True,
+        "duration": 600,
+    }
+    # Without an entry, points are needed: refused, with what was typed shown back.
+    await world.reply("task", KEYHOLDER, "fail", wearer=WEARER)
+    again = await open_form(world)
+    refused = await submit(world, again, description="Something new")
+    assert refused["content"].startswith("Give the task's points"), refused

@@ -3,10 +3,22 @@ time (the bot's clock) or while the bot was away."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
-from tests.e2e.conftest import ADMIN, CHANNEL, KEYHOLDER, STRANGER, WEARER, World, embed
+from bot.core.model import Caller, Event, VoteEvent, VoteEventKind
+from bot.store import VoteOutcome
+from tests.e2e.conftest import (
+    ADMIN,
+    CHANNEL,
+    GUILD,
+    KEYHOLDER,
+    STRANGER,
+    WEARER,
+    World,
+    embed,
+)
 from tests.fakes.discord import SEND_POLLS
 
 OPTIONS = ["Hold a plank for two minutes", "Write a letter" + " to your keyholder" * 4, "Kneel"]
@@ -132,5 +144,42 @@ async def test_without_send_polls_there_is_no_vote(world: World) -> None:
     await world.discord.set_role_permissions(
         role, world.discord.roles[role].permissions | SEND_POLLS
     )
+    answer = await world.reply("task", KEYHOLDER, "vote", wearer=WEARER)
+    assert answer.startswith("The vote for <@5002>'s next task is open"), answer
+
+
+async def test_long_tasks_still_fit_beside_the_poll(world: World) -> None:
+    await world.link(user_tasks=[])
+    for n in range(10):
+        text = f"Task {n} " + "with a very long description " * 17
+        assert await world.reply("library", KEYHOLDER, "add", description=text[:500], points=1)
+    answer = await world.reply("task", KEYHOLDER, "vote", wearer=WEARER, options=10)
+    assert answer.startswith("The vote for <@5002>'s next task is open"), answer
+    message = poll_message(world)
+    assert len(message["content"]) <= 2000
+    assert len(message["content"].splitlines()) == 11
+
+
+async def test_a_vote_whose_poll_was_never_saved_is_withdrawn_not_decided(world: World) -> None:
+    await with_library(world)
+    withdrawn = asyncio.Event()
+
+    async def on_event(event: Event) -> None:
+        if isinstance(event, VoteEvent) and event.kind is VoteEventKind.ENDED:
+            assert event.vote.outcome is VoteOutcome.CANCELLED
+            withdrawn.set()
+
+    world.core.events.subscribe(on_event)
+    # As if the bot died between saving the vote and posting its poll.
+    vote = await world.core.votes.start(
+        Caller(KEYHOLDER.id, GUILD), WEARER.id, options=2, channel_id=CHANNEL
+    )
+    world.advance(3600)
+    # The deadlines look at the clock at least once a second.
+    async with asyncio.timeout(5):
+        await withdrawn.wait()
+    ended = await world.core.votes.get(vote.id)
+    assert ended is not None and ended.outcome is VoteOutcome.CANCELLED
+    assert world.chaster.count_calls("POST", "/tasks/assign") == 0
     answer = await world.reply("task", KEYHOLDER, "vote", wearer=WEARER)
     assert answer.startswith("The vote for <@5002>'s next task is open"), answer
