@@ -114,7 +114,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
             task = await self.bot.core.tasks.random(
                 caller_of(interaction),
                 wearer.id,
-                source=Source(source.value) if source else Source.BOTH,
+                source=_source(source),
                 tag=tag,
                 channel_id=interaction.channel_id or 0,
             )
@@ -147,7 +147,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
             wearer.id,
             options=options,
             hours=hours,
-            source=Source(source.value) if source else Source.BOTH,
+            source=_source(source),
             tag=tag,
             channel_id=interaction.channel_id or 0,
         )
@@ -242,6 +242,11 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
         status = await self.bot.core.tasks.status(caller_of(interaction), wearer_id)
         voice = self.bot.voice_for(interaction)
         await reply(interaction, _describe(status, self.bot.core.clock(), voice), ephemeral=True)
+
+
+def _source(choice: app_commands.Choice[str] | None) -> Source:
+    """Where a draw or a vote takes its tasks from: both unless chosen."""
+    return Source(choice.value) if choice else Source.BOTH
 
 
 def _describe(status: TaskStatus, now: datetime, voice: Voice) -> str:

@@ -60,6 +60,14 @@ async def test_entries_belong_to_one_keyholder_in_one_server(store: Store) -> No
     assert await store.library_entries(GUILD, KEYHOLDER) == []
 
 
+async def test_an_entry_is_found_by_its_exact_text_for_its_keyholder_only(store: Store) -> None:
+    mine = await add(store, "Plank")
+    assert await store.find_library_entry(GUILD, KEYHOLDER, "Plank") == mine
+    assert await store.find_library_entry(GUILD, KEYHOLDER, "plank") is None
+    assert await store.find_library_entry(GUILD, OTHER_KEYHOLDER, "Plank") is None
+    assert await store.find_library_entry(OTHER_GUILD, KEYHOLDER, "Plank") is None
+
+
 async def test_a_tag_narrows_the_list(store: Store) -> None:
     gym = await add(store, "Plank", tag="gym")
     await add(store, "Lines")

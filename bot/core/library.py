@@ -267,7 +267,7 @@ class Library(Part):
         return [c for c in found if needle in c.description.casefold()]
 
     async def _find(self, caller: Caller, text: str) -> LibraryEntry | None:
-        return next((e for e in await self.entries(caller) if e.description == text), None)
+        return await self._store.find_library_entry(caller.guild_id, caller.user_id, text)
 
     async def _lock_list(self, link: SessionLink) -> tuple[ListedTask, ...]:
         """The lock's list as last read; read once when it never was."""

@@ -51,42 +51,41 @@ def assign_form(wearer_id: int, voice: Voice) -> discord.ui.Modal:
     form = discord.ui.Modal(
         title=voice.text("form.assign.title"), custom_id=f"assign-form:{wearer_id}"
     )
-    form.add_item(
-        discord.ui.Label(
-            text=voice.text("form.assign.description"),
-            component=discord.ui.TextInput(
+    fields: list[tuple[str, str | None, discord.ui.Item[Any]]] = [
+        (
+            "form.assign.description",
+            None,
+            discord.ui.TextInput(
                 custom_id=DESCRIPTION,
                 style=discord.TextStyle.paragraph,
                 min_length=1,
                 max_length=DESCRIPTION_LIMIT,
             ),
+        ),
+        (
+            "form.assign.points",
+            "form.assign.points-hint",
+            discord.ui.TextInput(custom_id=POINTS, required=False, max_length=POINTS_LIMIT),
+        ),
+        (
+            "form.assign.duration",
+            "form.assign.duration-hint",
+            discord.ui.TextInput(custom_id=DURATION, required=False, max_length=DURATION_LIMIT),
+        ),
+        (
+            "form.assign.verification",
+            "form.assign.verification-hint",
+            discord.ui.Checkbox(custom_id=VERIFICATION),
+        ),
+    ]
+    for label, hint, component in fields:
+        form.add_item(
+            discord.ui.Label(
+                text=voice.text(label),
+                description=voice.text(hint) if hint else None,
+                component=component,
+            )
         )
-    )
-    form.add_item(
-        discord.ui.Label(
-            text=voice.text("form.assign.points"),
-            description=voice.text("form.assign.points-hint"),
-            component=discord.ui.TextInput(
-                custom_id=POINTS, required=False, max_length=POINTS_LIMIT
-            ),
-        )
-    )
-    form.add_item(
-        discord.ui.Label(
-            text=voice.text("form.assign.duration"),
-            description=voice.text("form.assign.duration-hint"),
-            component=discord.ui.TextInput(
-                custom_id=DURATION, required=False, max_length=DURATION_LIMIT
-            ),
-        )
-    )
-    form.add_item(
-        discord.ui.Label(
-            text=voice.text("form.assign.verification"),
-            description=voice.text("form.assign.verification-hint"),
-            component=discord.ui.Checkbox(custom_id=VERIFICATION),
-        )
-    )
     # Only rendered: the submission is read by custom id (`cogs/assign_form.py`). A form that
     # is not stopped would be kept by discord.py until it times out, for nothing.
     form.stop()

@@ -90,6 +90,19 @@ class LibraryMixin(StoreBase):
         )
         return LibraryEntry.from_row(row) if row is not None else None
 
+    async def find_library_entry(
+        self, guild_id: int, keyholder_id: int, description: str
+    ) -> LibraryEntry | None:
+        """The keyholder's entry here with exactly this text (one row, by its unique index)."""
+        row = await self._db.read(
+            lambda conn: _one(
+                conn,
+                f"SELECT * FROM library_entries WHERE {_OWN} AND description = ?",  # noqa: S608
+                (guild_id, keyholder_id, description),
+            )
+        )
+        return LibraryEntry.from_row(row) if row is not None else None
+
     async def remove_library_entry(self, guild_id: int, keyholder_id: int, entry_id: int) -> bool:
         """Remove one of the keyholder's entries; False when they have no such entry."""
         return bool(
