@@ -87,7 +87,14 @@ def build_core(
         tasks=tasks,
         library=library,
         votes=Votes(
-            store, chaster, shared, library=library, tasks=tasks, settings=settings, rng=draws
+            store,
+            chaster,
+            shared,
+            library=library,
+            locks=locks,
+            tasks=tasks,
+            settings=settings,
+            rng=draws,
         ),
         actions=TaskActions(store, chaster, shared, locks=locks, sync=sync, settings=settings),
         sync=sync,

@@ -200,10 +200,6 @@ class Tasks(Part):
         link = await open_link(self._store, caller.guild_id, wearer_id)
         require(Action.ASSIGN, role_of(caller, link), keyholder=Person(link.keyholder_id))
 
-    async def shows_current(self, link: SessionLink, text: str) -> bool | None:
-        """Whether Chaster's current task for the link is `text`; None if it can't be read."""
-        return await self._locks.is_current(link, text)
-
     async def _require_assign_landed(
         self, link: SessionLink, text: str, error: ChasterUnavailable
     ) -> None:

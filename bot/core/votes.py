@@ -17,6 +17,7 @@ from bot.chaster import ChasterClient, TaskDetails
 from bot.core.errors import Consequence, Person, Phrase, Reason, Refused, Trouble
 from bot.core.library import Library, Source, draw
 from bot.core.links import open_link
+from bot.core.locks import Locks
 from bot.core.model import Caller, VoteEvent, VoteEventKind
 from bot.core.policy import Action, May, require, role_of, rule
 from bot.core.settings import ServerSettings
@@ -45,12 +46,14 @@ class Votes(Part):
         shared: Shared,
         *,
         library: Library,
+        locks: Locks,
         tasks: Tasks,
         settings: ServerSettings,
         rng: random.Random,
     ) -> None:
         super().__init__(store, chaster, shared)
         self._library = library
+        self._locks = locks
         self._tasks = tasks
         self._settings = settings
         self._rng = rng
@@ -202,7 +205,7 @@ class Votes(Part):
         if retrying:
             # An earlier try may have reached Chaster without an answer (or before a crash):
             # an assign is never sent again blindly.
-            landed = await self._tasks.shows_current(link, option.description)
+            landed = await self._locks.is_current(link, option.description)
             if landed is None:
                 # Left deciding; tried again later.
                 raise Refused(
