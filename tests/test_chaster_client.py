@@ -6,23 +6,31 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
+from contextlib import asynccontextmanager
+from datetime import UTC, timedelta
+from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from bot.chaster import (
+    ActionLog,
     Actor,
     ChasterClient,
     ChasterError,
     ChasterUnavailable,
     InvalidSessionId,
+    LockAction,
+    LockActionName,
+    Priority,
     RateLimiter,
     TaskDetails,
     Unavailability,
 )
 from bot.chaster import client as client_module
+from bot.chaster.ratelimit import WaitNotice
 from tests.fakes.chaster import FakeChaster
 
 SLUG = "discord-tasks-bot"
@@ -441,3 +449,197 @@ async def test_a_session_search_whose_cursor_does_not_move_is_not_understood(
     assert caught.value.reason is Unavailability.NOT_UNDERSTOOD
     assert not caught.value.may_have_applied
     assert found.session_id == session.session_id
+
+
+# -- lock actions ---------------------------------------------------------------------------
+
+
+class _PriorityLog(RateLimiter):
+    """A limiter that notes the priority of every request it lets through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.priorities: list[Priority] = []
+
+    @asynccontextmanager
+    async def slot(
+        self,
+        priority: Priority = Priority.PERSON,
+        *,
+        server: Hashable = None,
+        notice: WaitNotice | None = None,
+    ) -> AsyncIterator[None]:
+        self.priorities.append(priority)
+        async with super().slot(priority, server=server, notice=notice):
+            yield
+
+
+@pytest.mark.parametrize(
+    ("action", "sent"),
+    [
+        pytest.param(
+            LockAction(LockActionName.ADD_TIME, seconds=3600),
+            {"name": "add_time", "params": 3600},
+            id="add_time",
+        ),
+        pytest.param(LockAction(LockActionName.FREEZE), {"name": "freeze"}, id="freeze"),
+        pytest.param(
+            LockAction(LockActionName.PILLORY, seconds=900, reason="Late again"),
+            {"name": "pillory", "params": {"duration": 900, "reason": "Late again"}},
+            id="pillory",
+        ),
+        pytest.param(
+            LockAction(LockActionName.PILLORY, seconds=900),
+            {"name": "pillory", "params": {"duration": 900}},
+            id="pillory-no-reason",
+        ),
+    ],
+)
+async def test_lock_action_sends_the_documented_body(
+    fake: FakeChaster, action: LockAction, sent: dict[str, Any]
+) -> None:
+    session = fake.add_session(pillory=True)
+    limiter = _PriorityLog()
+    written: list[str] = []
+    async with ChasterClient(fake.url, SecretStr(fake.token), limiter=limiter) as chaster:
+        chaster.on_write(written.append)
+        await chaster.apply_lock_action(session.session_id, action)
+    [call] = fake.calls
+    assert (call.method, call.path, call.status) == (
+        "POST",
+        f"/api/extensions/sessions/{session.session_id}/action",
+        201,
+    )
+    assert call.json == {"action": sent}
+    assert action.body() == sent
+    assert limiter.priorities == [Priority.WRITE]
+    assert written == [session.session_id]
+    [applied] = fake.lock_actions(session.session_id)
+    assert applied["type"] == {"add_time": "time_changed", "freeze": "lock_frozen"}.get(
+        sent["name"], "pillory_in"
+    )
+
+
+async def test_a_lock_action_is_recognisable_in_the_history(
+    fake: FakeChaster, client: ChasterClient
+) -> None:
+    session = fake.add_session(pillory=True)
+    await client.apply_lock_action(
+        session.session_id, LockAction(LockActionName.PILLORY, seconds=600)
+    )
+    [entry] = (await client.search_logs(session.session_id)).results
+    assert (entry.type, entry.extension, entry.payload) == (
+        "pillory_in",
+        SLUG,
+        {"duration": 600, "reason": ""},
+    )
+    assert entry.created_at is not None and entry.created_at.utcoffset() == timedelta(0)
+    assert (
+        entry.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        == (session.action_logs[0]["createdAt"])
+    )
+
+
+def test_an_action_log_without_an_offset_is_read_as_utc() -> None:
+    entry = ActionLog.model_validate(
+        {"_id": "a" * 24, "type": "time_changed", "createdAt": "2026-01-02T03:04:05"}
+    )
+    assert entry.created_at is not None and entry.created_at.tzinfo is UTC
+    assert (entry.extension, entry.payload) == (None, {})
+
+
+@pytest.mark.parametrize(
+    ("name", "seconds", "reason", "message"),
+    [
+        pytest.param(LockActionName.ADD_TIME, None, None, "add_time needs a positive", id="none"),
+        pytest.param(LockActionName.ADD_TIME, 0, None, "add_time needs a positive", id="zero"),
+        pytest.param(LockActionName.PILLORY, -5, None, "pillory needs a positive", id="neg"),
+        pytest.param(LockActionName.FREEZE, 60, None, "freeze takes no seconds", id="freeze"),
+        pytest.param(LockActionName.ADD_TIME, 60, "why", "add_time takes no reason", id="why"),
+    ],
+)
+def test_a_malformed_lock_action_cannot_be_made(
+    name: LockActionName, seconds: int | None, reason: str | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{message}"):
+        LockAction(name, seconds=seconds, reason=reason)
+
+
+async def test_lock_action_refusals_surface_as_errors(
+    fake: FakeChaster, client: ChasterClient
+) -> None:
+    no_pillory = fake.add_session()
+    pillory = LockAction(LockActionName.PILLORY, seconds=600)
+    with pytest.raises(
+        ChasterError, match=r"^The Pillory extension is not enabled on this lock$"
+    ) as missing:
+        await client.apply_lock_action(no_pillory.session_id, pillory)
+    assert type(missing.value) is ChasterError
+    assert missing.value.status == fake.status_pillory_missing
+    ended = fake.add_session(status="unlocked")
+    with pytest.raises(ChasterError, match=r"^The lock is not active$") as inactive:
+        await client.apply_lock_action(ended.session_id, LockAction(LockActionName.FREEZE))
+    assert type(inactive.value) is ChasterError
+    assert inactive.value.status == fake.status_rule
+    fake.fail_next("POST", "/action", 422, "You cannot do that right now")
+    with pytest.raises(ChasterError, match=r"^You cannot do that right now$") as refused:
+        await client.apply_lock_action(
+            no_pillory.session_id, LockAction(LockActionName.ADD_TIME, seconds=60)
+        )
+    assert type(refused.value) is ChasterError
+    assert (refused.value.status, refused.value.message) == (422, "You cannot do that right now")
+    with pytest.raises(ChasterError, match=r"^Session not found$") as unknown:
+        await client.apply_lock_action("NoSuchSession123", LockAction(LockActionName.FREEZE))
+    assert (type(unknown.value), unknown.value.status) == (ChasterError, 404)
+    assert fake.lock_actions(no_pillory.session_id) == []
+    assert fake.count_calls("POST", "/action") == 4
+
+
+async def test_lock_action_session_id_is_checked(fake: FakeChaster, client: ChasterClient) -> None:
+    with pytest.raises(InvalidSessionId, match=r"^not of the form of a Chaster session id$"):
+        await client.apply_lock_action("../x", LockAction(LockActionName.FREEZE))
+    assert fake.calls == []
+
+
+async def test_server_error_on_a_lock_action_may_have_applied_and_is_not_resent(
+    fake: FakeChaster, client: ChasterClient
+) -> None:
+    session = fake.add_session()
+    fake.answer_next(
+        "POST", "/action", 502, "<html>bad</html>", content_type="text/html", apply=True
+    )
+    with pytest.raises(ChasterUnavailable, match=r"^Bad Gateway$") as caught:
+        await client.apply_lock_action(
+            session.session_id, LockAction(LockActionName.ADD_TIME, seconds=60)
+        )
+    assert caught.value.reason is Unavailability.SERVER_ERROR
+    assert (caught.value.status, caught.value.may_have_applied) == (502, True)
+    assert fake.count_calls("POST", "/action") == 1
+    # It did land once: resending would have added the time twice.
+    assert [entry["payload"] for entry in fake.lock_actions(session.session_id)] == [
+        {"duration": 60}
+    ]
+
+
+async def test_timed_out_lock_action_is_not_resent(fake: FakeChaster) -> None:
+    session = fake.add_session()
+    fake.hang_next("POST", "/action", apply=True, seconds=1.0)
+    async with ChasterClient(fake.url, SecretStr(fake.token), timeout=httpx.Timeout(0.3)) as c:
+        with pytest.raises(ChasterUnavailable, match=r"^Chaster did not answer in time$") as caught:
+            await c.apply_lock_action(session.session_id, LockAction(LockActionName.FREEZE))
+    assert caught.value.reason is Unavailability.TIMEOUT
+    assert caught.value.may_have_applied
+    assert fake.count_calls("POST", "/action") == 1
+    assert session.frozen_at is not None
+
+
+async def test_unreadable_success_on_a_lock_action_may_have_applied(
+    fake: FakeChaster, client: ChasterClient
+) -> None:
+    session = fake.add_session()
+    fake.answer_next("POST", "/action", 201, "<html>ok</html>", apply=True)
+    with pytest.raises(ChasterUnavailable, match=f"^{CANT_READ}$") as caught:
+        await client.apply_lock_action(session.session_id, LockAction(LockActionName.FREEZE))
+    assert caught.value.reason is Unavailability.UNREADABLE
+    assert (caught.value.status, caught.value.may_have_applied) == (201, True)
+    assert fake.count_calls("POST", "/action") == 1

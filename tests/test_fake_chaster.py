@@ -8,13 +8,14 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import httpx
 import pytest
 from aiohttp import web
 
-from tests.fakes.chaster import API_PREFIX, FakeChaster, FakeSession
+from tests.fakes.chaster import API_PREFIX, FakeChaster, FakeSession, iso
 
 # httpx's words when the server closes the connection before answering.
 DISCONNECTED = r"^Server disconnected without sending a response\.$"
@@ -563,6 +564,260 @@ async def test_points_and_payload_styles(fake: FakeChaster, client: httpx.AsyncC
     fake.assign_in_app(no_points.session_id, "In-app task", 2)
     got = await get_session(client, no_points)
     assert tasks_party(got)["userData"]["currentTask"] == {"task": "In-app task", "points": 2}
+
+
+# ---------------------------------------------------------------- lock actions
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def lock_action(
+    client: httpx.AsyncClient, sess: FakeSession | str, name: str, params: Any = None
+) -> httpx.Response:
+    action: dict[str, Any] = {"name": name}
+    if params is not None:
+        action["params"] = params
+    return await client.post(sess_path(sess, "/action"), json={"action": action})
+
+
+async def test_end_date_is_stored_and_served(fake: FakeChaster, client: httpx.AsyncClient) -> None:
+    sess = fake.add_session()
+    assert sess.end_date == sess.created_at + timedelta(days=1)
+    lock = (await get_session(client, sess))["lock"]
+    assert parse_iso(lock["endDate"]) - parse_iso(lock["startDate"]) == timedelta(days=1)
+    assert (lock["frozenAt"], lock["isFrozen"], lock["displayRemainingTime"]) == (None, False, True)
+    sess.end_date = None
+    assert (await get_session(client, sess))["lock"]["endDate"] is None
+
+
+async def test_add_and_remove_time(
+    fake: FakeChaster, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    sess = fake.add_session()
+    end = sess.end_date
+    assert end is not None
+    r = await lock_action(client, sess, "add_time", 3600)
+    assert r.status_code == 201 and r.content == b""
+    assert sess.end_date == end + timedelta(hours=1)
+    lock = (await get_session(client, sess))["lock"]
+    assert lock["endDate"] == iso(sess.end_date)
+    r = await lock_action(client, sess, "remove_time", 600)
+    assert r.status_code == 201
+    assert sess.end_date == end + timedelta(seconds=3000)
+    added, removed = fake.lock_actions(sess.session_id)
+    assert [(log["type"], log["payload"], log["title"]) for log in (added, removed)] == [
+        ("time_changed", {"duration": 3600}, "%USER% added time"),
+        ("time_changed", {"duration": -600}, "%USER% removed time"),
+    ]
+    for log in (added, removed):
+        assert (log["role"], log["extension"], log["prefix"]) == ("extension", fake.slug, "default")
+        assert log["user"] is None and ISO_MS.match(log["createdAt"])
+    hook = await fake.wait_for_webhook(
+        lambda d: d["body"]["data"]["actionLog"]["_id"] == removed["_id"]
+    )
+    assert hook["event"] == "action_log.created"
+    assert hook["body"]["data"] == {"sessionId": sess.session_id, "actionLog": removed}
+
+
+async def test_freeze_unfreeze_and_toggle(
+    fake: FakeChaster, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    sess = fake.add_session()
+    r = await lock_action(client, sess, "freeze")
+    assert r.status_code == 201 and r.content == b""
+    assert sess.frozen_at is not None and abs(fake.now() - sess.frozen_at) < timedelta(seconds=5)
+    lock = (await get_session(client, sess))["lock"]
+    assert lock["isFrozen"] is True and ISO_MS.match(lock["frozenAt"])
+    # Already frozen: accepted, nothing changes, nothing is logged.
+    frozen_at = sess.frozen_at
+    assert (await lock_action(client, sess, "freeze")).status_code == 201
+    assert sess.frozen_at == frozen_at and len(fake.lock_actions(sess.session_id)) == 1
+    assert (await lock_action(client, sess, "unfreeze")).status_code == 201
+    lock = (await get_session(client, sess))["lock"]
+    assert (lock["isFrozen"], lock["frozenAt"]) == (False, None)
+    assert (await lock_action(client, sess, "unfreeze")).status_code == 201
+    assert (await lock_action(client, sess, "toggle_freeze")).status_code == 201
+    assert sess.frozen_at is not None
+    assert (await lock_action(client, sess, "toggle_freeze")).status_code == 201
+    assert sess.frozen_at is None
+    logs = fake.lock_actions(sess.session_id)
+    assert [(log["type"], log["title"]) for log in logs] == [
+        ("lock_frozen", "%USER% froze the lock"),
+        ("lock_unfrozen", "%USER% unfroze the lock"),
+        ("lock_frozen", "%USER% froze the lock"),
+        ("lock_unfrozen", "%USER% unfroze the lock"),
+    ]
+    assert {(log["role"], log["extension"], log["prefix"]) for log in logs} == {
+        ("extension", fake.slug, "default")
+    }
+    await fake.wait_for_webhook(lambda d: d["body"]["data"]["actionLog"]["_id"] == logs[-1]["_id"])
+    hooked = [d["body"]["data"]["actionLog"]["type"] for d in fake.webhook_deliveries]
+    assert sorted(hooked) == sorted(log["type"] for log in logs)
+
+
+async def test_pillory(fake: FakeChaster, client: httpx.AsyncClient, receiver: Receiver) -> None:
+    sess = fake.add_session(pillory=True)
+    got = await get_session(client, sess)
+    assert [e["slug"] for e in got["lock"]["extensions"]] == [fake.slug, "tasks", "pillory"]
+    assert [list(e) for e in got["lock"]["extensions"]] == [PARTY_KEYS] * 3
+    r = await lock_action(client, sess, "pillory", {"duration": 900, "reason": "Late"})
+    assert r.status_code == 201 and r.content == b""
+    assert (await lock_action(client, sess, "pillory", {"duration": 60})).status_code == 201
+    assert [(p["duration"], p["reason"]) for p in sess.pillories] == [(900, "Late"), (60, "")]
+    assert all(ISO_MS.match(p["createdAt"]) for p in sess.pillories)
+    first, second = fake.lock_actions(sess.session_id)
+    assert (first["type"], first["payload"]) == ("pillory_in", {"duration": 900, "reason": "Late"})
+    assert second["payload"] == {"duration": 60, "reason": ""}
+    assert (first["role"], first["extension"], first["prefix"]) == (
+        "extension",
+        fake.slug,
+        "default",
+    )
+    hook = await fake.wait_for_webhook(
+        lambda d: d["body"]["data"]["actionLog"]["_id"] == second["_id"]
+    )
+    assert hook["body"]["data"]["actionLog"]["type"] == "pillory_in"
+
+
+async def test_pillory_needs_the_pillory_extension(
+    fake: FakeChaster, client: httpx.AsyncClient
+) -> None:
+    sess = fake.add_session()
+    got = await get_session(client, sess)
+    assert [e["slug"] for e in got["lock"]["extensions"]] == [fake.slug, "tasks"]
+    r = await lock_action(client, sess, "pillory", {"duration": 60})
+    assert assert_nest_error(r, 400) == "The Pillory extension is not enabled on this lock"
+    fake.status_pillory_missing = 404
+    r = await lock_action(client, sess, "pillory", {"duration": 60})
+    assert assert_nest_error(r, 404) == "The Pillory extension is not enabled on this lock"
+    assert sess.pillories == [] and sess.action_logs == []
+
+
+async def test_set_display_remaining_time(fake: FakeChaster, client: httpx.AsyncClient) -> None:
+    sess = fake.add_session()
+    assert (await lock_action(client, sess, "set_display_remaining_time", False)).status_code == 201
+    assert (await get_session(client, sess))["lock"]["displayRemainingTime"] is False
+    assert (await lock_action(client, sess, "set_display_remaining_time", True)).status_code == 201
+    assert (await get_session(client, sess))["lock"]["displayRemainingTime"] is True
+    assert sess.action_logs == []
+
+
+async def test_lock_action_validation(fake: FakeChaster, client: httpx.AsyncClient) -> None:
+    sess = fake.add_session(pillory=True)
+    path = sess_path(sess, "/action")
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({}, "action should not be empty"),
+        ({"action": "freeze"}, "nested property action must be either object or array"),
+        ({"action": {}}, "action.name must be one of the following values: add_time, "),
+        ({"action": {"name": "unlock"}}, "action.name must be one of the following values"),
+        ({"action": {"name": "add_time"}}, "action.params must be an integer number"),
+        ({"action": {"name": "add_time", "params": "60"}}, "action.params must be an integer"),
+        ({"action": {"name": "add_time", "params": 1.5}}, "action.params must be an integer"),
+        ({"action": {"name": "add_time", "params": True}}, "action.params must be an integer"),
+        ({"action": {"name": "add_time", "params": 0}}, "action.params must not be less than 1"),
+        ({"action": {"name": "remove_time", "params": -60}}, "action.params must not be less"),
+        ({"action": {"name": "pillory", "params": 60}}, "nested property action.params must"),
+        ({"action": {"name": "pillory", "params": {}}}, "action.params.duration must be an"),
+        (
+            {"action": {"name": "pillory", "params": {"duration": 0}}},
+            "action.params.duration must not be less than 1",
+        ),
+        (
+            {"action": {"name": "pillory", "params": {"duration": 60, "reason": 3}}},
+            "action.params.reason must be a string",
+        ),
+        (
+            {"action": {"name": "set_display_remaining_time", "params": "no"}},
+            "action.params must be a boolean value",
+        ),
+        (
+            {"action": {"name": "set_display_remaining_time"}},
+            "action.params must be a boolean value",
+        ),
+    ]
+    for body, expected in cases:
+        r = await client.post(path, json=body)
+        msg = assert_nest_error(r, 400)
+        assert isinstance(msg, list), msg
+        assert any(m.startswith(expected) for m in msg), (body, msg)
+        assert r.json()["error"] == "Bad Request"
+    assert sess.action_logs == [] and sess.frozen_at is None and sess.pillories == []
+    # An integral float is an integer to class-validator.
+    assert (await lock_action(client, sess, "add_time", 60.0)).status_code == 201
+    fake.status_invalid = 422
+    assert_nest_error(await client.post(path, json={}), 422)
+    fake.forbid_unknown_fields = True
+    r = await client.post(path, json={"action": {"name": "freeze", "extra": 1}, "more": 2})
+    assert assert_nest_error(r, 422) == [
+        "property action.extra should not exist",
+        "property more should not exist",
+    ]
+
+
+async def test_lock_action_refused_on_an_inactive_lock_or_unknown_session(
+    fake: FakeChaster, client: httpx.AsyncClient
+) -> None:
+    for status in ("unlocked", "deserted"):
+        ended = fake.add_session(status=status, pillory=True)
+        r = await lock_action(client, ended, "add_time", 60)
+        assert assert_nest_error(r, fake.status_rule) == "The lock is not active"
+        assert ended.action_logs == []
+    live = fake.add_session()
+    fake.end_lock(live.session_id)
+    r = await lock_action(client, live, "freeze")
+    assert assert_nest_error(r, fake.status_rule) == "The lock is not active"
+    assert live.frozen_at is None
+    assert assert_nest_error(await lock_action(client, "nope", "freeze"), 404) == (
+        "Session not found"
+    )
+    other = fake.add_session(slug="someone-else")
+    assert_nest_error(await lock_action(client, other, "freeze"), 404)
+
+
+async def test_lock_actions_lists_only_lock_actions_oldest_first(
+    fake: FakeChaster, client: httpx.AsyncClient
+) -> None:
+    sess = fake.add_session()
+    await lock_action(client, sess, "add_time", 60)
+    await client.post(sess_path(sess, "/tasks/assign"), json=assign_body())
+    await lock_action(client, sess, "freeze")
+    assert [log["type"] for log in sess.action_logs] == [
+        "time_changed",
+        "tasks_task_assigned",
+        "lock_frozen",
+    ]
+    assert [log["type"] for log in fake.lock_actions(sess.session_id)] == [
+        "time_changed",
+        "lock_frozen",
+    ]
+
+
+async def test_fault_rules_apply_to_lock_actions(
+    fake: FakeChaster, client: httpx.AsyncClient
+) -> None:
+    sess = fake.add_session()
+    fake.fail_next("POST", "/action", 503, "Service Unavailable")
+    assert assert_nest_error(await lock_action(client, sess, "freeze"), 503) == (
+        "Service Unavailable"
+    )
+    assert sess.frozen_at is None and sess.action_logs == []
+    fake.drop_next("POST", "/action", apply=True)
+    with pytest.raises(httpx.RemoteProtocolError, match=DISCONNECTED):
+        await lock_action(client, sess, "add_time", 60)
+    assert len(fake.lock_actions(sess.session_id)) == 1
+    fake.drop_next("POST", "/action", apply=False)
+    with pytest.raises(httpx.RemoteProtocolError, match=DISCONNECTED):
+        await lock_action(client, sess, "add_time", 60)
+    assert len(fake.lock_actions(sess.session_id)) == 1
+    fake.hang_next("POST", "/action", apply=True, seconds=30)
+    with pytest.raises(httpx.ReadTimeout):
+        await client.post(
+            sess_path(sess, "/action"), json={"action": {"name": "freeze"}}, timeout=0.1
+        )
+    assert sess.frozen_at is not None
+    assert [c.status for c in fake.calls] == [503, None, None, 201]
 
 
 # ---------------------------------------------------------------- knobs

@@ -22,6 +22,7 @@ from bot.chaster.models import (
     ActionLogPage,
     Actor,
     ExtensionSession,
+    LockAction,
     SearchedSession,
     SessionSearchPage,
     TaskDetails,
@@ -191,6 +192,16 @@ class ChasterClient:
             session_id, "complete", {"actor": str(actor), "isCompleted": is_completed}
         )
 
+    # -- lock actions -----------------------------------------------------------------------
+
+    async def apply_lock_action(self, session_id: str, action: LockAction) -> None:
+        """`POST .../action`: add time, freeze or pillory the lock. Chaster has no idempotency
+        key: a ChasterUnavailable with may_have_applied means check the history, not resend."""
+        path = f"/api/extensions/sessions/{checked_session_id(session_id)}/action"
+        await self._post_write(session_id, path, {"action": action.body()})
+
+    # -- writes -----------------------------------------------------------------------------
+
     def on_write(self, listener: Callable[[str], None]) -> None:
         """Call `listener` with the session id after every write to a session, whatever its
         outcome: a reading sent before it may no longer be Chaster's state."""
@@ -198,6 +209,10 @@ class ChasterClient:
 
     async def _post_task_action(self, session_id: str, action: str, body: dict[str, Any]) -> None:
         path = f"/api/extensions/sessions/{checked_session_id(session_id)}/tasks/{action}"
+        await self._post_write(session_id, path, body)
+
+    async def _post_write(self, session_id: str, path: str, body: dict[str, Any]) -> None:
+        """POST a write to a session whose success is an empty 201."""
         try:
             response = await self._request("POST", path, json=body, priority=Priority.WRITE)
         finally:

@@ -3,7 +3,8 @@ Chaster adds fields without notice and the bot must keep working."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -46,6 +47,46 @@ class Actor(StrEnum):
     WEARER = "wearer"
     KEYHOLDER = "keyholder"
     EXTENSION = "extension"
+
+
+class LockActionName(StrEnum):
+    """The lock actions the bot sends (`POST .../action`); Chaster has more it does not use."""
+
+    ADD_TIME = "add_time"
+    FREEZE = "freeze"
+    PILLORY = "pillory"
+
+
+@dataclass(frozen=True)
+class LockAction:
+    """One lock action: `seconds` for add_time and pillory, `reason` for pillory only."""
+
+    name: LockActionName
+    seconds: int | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        # Chaster would refuse these with a 400; a caller's bug is clearer here than as a
+        # refusal that looks like Chaster's.
+        timed = self.name is not LockActionName.FREEZE
+        if timed and (self.seconds is None or self.seconds <= 0):
+            raise ValueError(f"{self.name} needs a positive number of seconds")
+        if not timed and self.seconds is not None:
+            raise ValueError(f"{self.name} takes no seconds")
+        if self.reason is not None and self.name is not LockActionName.PILLORY:
+            raise ValueError(f"{self.name} takes no reason")
+
+    def body(self) -> dict[str, Any]:
+        """The `LockAction` JSON Chaster expects inside `{"action": ...}`."""
+        name = str(self.name)
+        if self.seconds is None:
+            return {"name": name}
+        if self.name is LockActionName.ADD_TIME:
+            return {"name": name, "params": self.seconds}
+        params: dict[str, Any] = {"duration": self.seconds}
+        if self.reason is not None:
+            params["reason"] = self.reason
+        return {"name": name, "params": params}
 
 
 class ChasterUser(ChasterModel):
@@ -219,6 +260,15 @@ class ActionLog(ChasterModel):
     @classmethod
     def _payload_object(cls, value: Any) -> Any:
         return value if value is not None else {}
+
+    @field_validator("created_at")
+    @classmethod
+    def _created_at_aware(cls, value: datetime | None) -> datetime | None:
+        # Chaster writes UTC with a "Z"; should one come without an offset, it is still UTC,
+        # and an aware value can be compared with the bot's own clock.
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
     def task_details(self) -> TaskDetails | None:
         """The task a Tasks log is about; Chaster sends it as an object or as plain text."""

@@ -102,6 +102,9 @@ class TasksSnapshot:
         return self.status != "start" or self.current_task is not None
 
 
+PILLORY_SLUG = "pillory"
+
+
 @dataclass(frozen=True, slots=True)
 class LockState:
     """A lock as the bot needs it: whose it is, who holds it, and its Tasks extension."""
@@ -112,6 +115,8 @@ class LockState:
     keyholder_discord_id: str | None
     # None when the lock has no Tasks extension.
     tasks: TasksSnapshot | None
+    # Whether the Pillory extension is on the lock (a pillory consequence needs it).
+    has_pillory: bool = False
 
     @property
     def ended(self) -> bool:
@@ -139,4 +144,5 @@ class LockState:
             wearer_discord_id=lock.user.discord_id,
             keyholder_discord_id=lock.keyholder.discord_id if lock.keyholder else None,
             tasks=tasks,
+            has_pillory=any(party.slug == PILLORY_SLUG for party in lock.extensions),
         )

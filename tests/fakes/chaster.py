@@ -9,6 +9,7 @@ Served routes (all under ``/api/extensions``, all need ``Authorization: Bearer <
 - ``POST /sessions/search``
 - ``GET /sessions/{sessionId}`` and ``PATCH /sessions/{sessionId}``
 - ``POST /sessions/{sessionId}/tasks/assign|start-timer|complete``
+- ``POST /sessions/{sessionId}/action`` (lock actions: time, freeze, pillory, timer display)
 - ``POST /sessions/{sessionId}/logs/search`` and ``POST /sessions/{sessionId}/logs/custom``
 
 Outgoing webhooks (Chaster -> bot) are POSTed to ``webhook_url`` when it is set.
@@ -43,6 +44,8 @@ from aiohttp import web
 __all__ = [
     "ACTORS",
     "API_PREFIX",
+    "LOCK_ACTIONS",
+    "LOCK_ACTION_LOG_TYPES",
     "Call",
     "FakeChaster",
     "FakeSession",
@@ -58,6 +61,23 @@ SEARCH_STATUSES: tuple[str, ...] = ("locked", "unlocked", "deserted", "all")
 LOG_ROLES: tuple[str, ...] = ("keyholder", "wearer", "visitor")
 TIMED_MIN = 60
 TIMED_MAX = 86400
+LOCK_ACTIONS: tuple[str, ...] = (
+    "add_time",
+    "remove_time",
+    "freeze",
+    "unfreeze",
+    "toggle_freeze",
+    "pillory",
+    "set_display_remaining_time",
+)
+# The history entries the lock actions write (the reference's guess, [INFER]).
+LOCK_ACTION_LOG_TYPES: tuple[str, ...] = (
+    "time_changed",
+    "lock_frozen",
+    "lock_unfrozen",
+    "pillory_in",
+)
+PILLORY_SLUG = "pillory"
 
 ResetFormat = Literal["epoch_s", "epoch_ms", "iso", "seconds"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -161,11 +181,19 @@ class FakeSession:
     # lock
     lock_status: str = "locked"  # "locked" | "unlocked" | "deserted"
     lock_title: str = "Self-lock"
+    end_date: datetime | None = None  # add_session sets it to one day after the start
+    frozen_at: datetime | None = None
+    display_remaining_time: bool = True
+    # The Pillory extension on the lock, and the pillories the lock actions put the wearer in:
+    # each {"duration", "reason", "createdAt"}.
+    pillory_extension: bool = False
+    pillories: list[dict[str, Any]] = field(default_factory=list)
     action_logs: list[dict[str, Any]] = field(default_factory=list)
     # our extension party
     party_id: str = field(default_factory=object_id)
     combination: str = field(default_factory=object_id)
     tasks_party_id: str = field(default_factory=object_id)
+    pillory_party_id: str = field(default_factory=object_id)
     config: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(
@@ -274,6 +302,9 @@ class FakeChaster:
         self.status_task_conflict: int = 400
         self.status_invalid: int = 400
         self.status_rule: int = 400
+        # Pillory asked of a lock without the Pillory extension: Chaster refuses it, with a
+        # status nobody has seen ([INFER]); 400 is a guess.
+        self.status_pillory_missing: int = 400
         self.task_payload_style: Literal["object", "string"] = "object"
         self.expose_timer_fields: bool = True
         self.forbid_unknown_fields: bool = False  # ValidationPipe forbidNonWhitelisted
@@ -323,6 +354,7 @@ class FakeChaster:
         app.router.add_post(f"{p}/sessions/{{session_id}}/tasks/assign", self._h_assign)
         app.router.add_post(f"{p}/sessions/{{session_id}}/tasks/start-timer", self._h_start_timer)
         app.router.add_post(f"{p}/sessions/{{session_id}}/tasks/complete", self._h_complete)
+        app.router.add_post(f"{p}/sessions/{{session_id}}/action", self._h_lock_action)
         app.router.add_post(f"{p}/sessions/{{session_id}}/logs/search", self._h_logs_search)
         app.router.add_post(f"{p}/sessions/{{session_id}}/logs/custom", self._h_logs_custom)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -518,9 +550,11 @@ class FakeChaster:
         status: str = "locked",
         slug: str | None = None,
         user_tasks: list[dict[str, Any]] | None = None,
+        pillory: bool = False,
         notify: bool = False,
     ) -> FakeSession:
-        """Create a session. ``notify=True`` also sends ``extension_session.created``."""
+        """Create a session. ``pillory=True`` puts the Pillory extension on the lock;
+        ``notify=True`` also sends ``extension_session.created``."""
         if status not in ("locked", "unlocked", "deserted"):
             raise ValueError(f"bad lock status {status!r}")
         sid = session_id or nanoid()
@@ -542,6 +576,8 @@ class FakeChaster:
             points_required=points_required,
             lock_status=status,
             lock_title="Keyholder lock" if has_keyholder else "Self-lock",
+            end_date=now + timedelta(days=1),
+            pillory_extension=pillory,
             user_tasks=[dict(t) for t in user_tasks]
             if user_tasks is not None
             else [{"task": "Write 100 lines", "points": 5}, {"task": "Cold shower", "points": 10}],
@@ -639,6 +675,30 @@ class FakeChaster:
             "updatedAt": _iso(sess.updated_at),
         }
 
+    def _pillory_party_json(self, sess: FakeSession) -> dict[str, Any]:
+        # As in the real fixture (webhook-extension_session.created.json).
+        return {
+            "slug": PILLORY_SLUG,
+            "displayName": "Pillory",
+            "summary": (
+                "When you receive a penalty, be displayed publicly for a specified period of "
+                "time. Other users will be able to add time to your lock."
+            ),
+            "subtitle": "Be displayed publicly when you receive a penalty",
+            "icon": "user-friends",
+            "_id": sess.pillory_party_id,
+            "config": {"timeToAdd": 3600, "limitToLoggedUsers": True},
+            "mode": "unlimited",
+            "regularity": 3600,
+            "userData": None,
+            "nbActionsRemaining": -1,
+            "nextActionDate": None,
+            "isPartner": False,
+            "textConfig": "1 hour added per vote",
+            "createdAt": _iso(sess.created_at),
+            "updatedAt": _iso(sess.updated_at),
+        }
+
     def lock_json(self, session_id: str) -> dict[str, Any]:
         """LockForPublic, keys in the order of the real fixture."""
         sess = self.sessions[session_id]
@@ -646,14 +706,16 @@ class FakeChaster:
         extensions = [self._party_json(sess)]
         if sess.tasks_extension:
             extensions.append(self._tasks_party_json(sess))
+        if sess.pillory_extension:
+            extensions.append(self._pillory_party_json(sess))
         return {
             "_id": sess.lock_id,
             "startDate": _iso(start),
-            "endDate": _iso(start + timedelta(days=1)),
+            "endDate": iso(sess.end_date),
             "minDate": _iso(start + timedelta(hours=12)),
             "maxDate": _iso(start + timedelta(days=1)),
             "maxLimitDate": None,
-            "displayRemainingTime": True,
+            "displayRemainingTime": sess.display_remaining_time,
             "limitLockTime": False,
             "status": sess.lock_status,
             "combination": sess.combination,
@@ -662,7 +724,7 @@ class FakeChaster:
             "updatedAt": _iso(sess.updated_at),
             "unlockedAt": iso(sess.unlocked_at),
             "archivedAt": None,
-            "frozenAt": None,
+            "frozenAt": iso(sess.frozen_at),
             "keyholderArchivedAt": None,
             "totalDuration": max(0, int((self.now() - start).total_seconds())),
             "allowSessionOffer": False,
@@ -675,7 +737,7 @@ class FakeChaster:
             "isAllowedToViewTime": True,
             "canBeUnlocked": False,
             "canBeUnlockedByMaxLimitDate": False,
-            "isFrozen": False,
+            "isFrozen": sess.frozen_at is not None,
             "extensions": extensions,
             "title": sess.lock_title,
             "lastVerificationPicture": None,
@@ -752,6 +814,14 @@ class FakeChaster:
         )
         return log
 
+    def lock_actions(self, session_id: str) -> list[dict[str, Any]]:
+        """The session's history entries written by lock actions, oldest first."""
+        return [
+            log
+            for log in self.sessions[session_id].action_logs
+            if log["type"] in LOCK_ACTION_LOG_TYPES
+        ]
+
     # ------------------------------------------------------------------ task state changes
 
     def _do_assign(
@@ -824,6 +894,48 @@ class FakeChaster:
                 icon="fa-times",
                 color="#e53935",
             )
+
+    # ------------------------------------------------------------------ lock changes
+
+    def _change_time(self, sess: FakeSession, seconds: int) -> None:
+        if sess.end_date is not None:
+            sess.end_date += timedelta(seconds=seconds)
+        self.add_log(
+            sess.session_id,
+            "time_changed",
+            {"duration": seconds},
+            role="extension",
+            extension=self.slug,
+            title="%USER% added time" if seconds > 0 else "%USER% removed time",
+            icon="fa-clock",
+        )
+
+    def _set_frozen(self, sess: FakeSession, frozen: bool) -> None:
+        sess.frozen_at = self.now() if frozen else None
+        self.add_log(
+            sess.session_id,
+            "lock_frozen" if frozen else "lock_unfrozen",
+            {},
+            role="extension",
+            extension=self.slug,
+            title="%USER% froze the lock" if frozen else "%USER% unfroze the lock",
+            icon="fa-snowflake",
+        )
+
+    def _pillory(self, sess: FakeSession, seconds: int, reason: str) -> None:
+        sess.pillories.append(
+            {"duration": seconds, "reason": reason, "createdAt": _iso(self.now())}
+        )
+        self.add_log(
+            sess.session_id,
+            "pillory_in",
+            {"duration": seconds, "reason": reason},
+            role="extension",
+            extension=self.slug,
+            title="%USER% sent the wearer to the pillory",
+            description=reason,
+            icon="fa-user-friends",
+        )
 
     # ------------------------------------------------------------------ in-app events
 
@@ -1281,6 +1393,35 @@ class FakeChaster:
         if self.forbid_unknown_fields:
             errors.extend(f"property {prefix}{k} should not exist" for k in obj if k not in allowed)
 
+    def _validate_lock_action(self, action: dict[str, Any], errors: list[str]) -> None:
+        name = action.get("name")
+        params: Any = action.get("params")
+        if name not in LOCK_ACTIONS:
+            errors.append(
+                "action.name must be one of the following values: " + ", ".join(LOCK_ACTIONS)
+            )
+        elif name in ("add_time", "remove_time"):
+            self._validate_seconds(params, "action.params", errors)
+        elif name == "pillory":
+            if not isinstance(params, dict):
+                errors.append("nested property action.params must be either object or array")
+            else:
+                self._validate_seconds(params.get("duration"), "action.params.duration", errors)
+                reason = params.get("reason")
+                if reason is not None and not isinstance(reason, str):
+                    errors.append("action.params.reason must be a string")
+                self._unknown(params, ("duration", "reason"), errors, "action.params.")
+        elif name == "set_display_remaining_time" and not isinstance(params, bool):
+            errors.append("action.params must be a boolean value")
+        self._unknown(action, ("name", "params"), errors, "action.")
+
+    @staticmethod
+    def _validate_seconds(value: Any, key: str, errors: list[str]) -> None:
+        if not _is_int(value):
+            errors.append(f"{key} must be an integer number")
+        elif value < 1:
+            errors.append(f"{key} must not be less than 1")
+
     def _raise_invalid(self, errors: list[str]) -> None:
         if errors:
             raise ApiError(self.status_invalid, errors)
@@ -1481,6 +1622,44 @@ class FakeChaster:
             if self.now() < sess.timer_started_at + timedelta(seconds=duration):
                 raise ApiError(self.status_rule, "The task timer is not finished yet")
         self._do_finish(sess, completed=completed, role=ACTOR_ROLE[actor], extension=self.slug)
+        return web.Response(status=201)
+
+    async def _h_lock_action(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        errors: list[str] = []
+        action = body.get("action")
+        if not isinstance(action, dict):
+            errors.append("nested property action must be either object or array")
+            if action is None:
+                errors.append("action should not be empty")
+        else:
+            self._validate_lock_action(action, errors)
+        self._unknown(body, ("action",), errors)
+        self._raise_invalid(errors)
+        assert isinstance(action, dict)
+        sess = self._session_for(request)
+        if sess.lock_status != "locked":
+            raise ApiError(self.status_rule, "The lock is not active")
+        name = str(action["name"])
+        params: Any = action.get("params")
+        if name == "pillory" and not sess.pillory_extension:
+            raise ApiError(
+                self.status_pillory_missing, "The Pillory extension is not enabled on this lock"
+            )
+        if name in ("add_time", "remove_time"):
+            self._change_time(sess, int(params) if name == "add_time" else -int(params))
+        elif name in ("freeze", "unfreeze", "toggle_freeze"):
+            frozen = sess.frozen_at is not None
+            wanted = {"freeze": True, "unfreeze": False}.get(name, not frozen)
+            # Asking for the state the lock is already in changes nothing and logs nothing.
+            if wanted != frozen:
+                self._set_frozen(sess, wanted)
+        elif name == "pillory":
+            reason = params.get("reason")
+            self._pillory(sess, int(params["duration"]), reason if isinstance(reason, str) else "")
+        else:
+            sess.display_remaining_time = bool(params)
+            self._touch(sess)
         return web.Response(status=201)
 
     async def _h_logs_search(self, request: web.Request) -> web.StreamResponse:
