@@ -20,6 +20,7 @@ from discord.ext import commands
 
 from tests.fakes.discord import (
     ALREADY_ACKNOWLEDGED,
+    CANNOT_MESSAGE_USER,
     DEFAULT_EVERYONE_PERMISSIONS,
     JSON,
     MANAGE_GUILD,
@@ -569,6 +570,60 @@ async def test_members_users_and_dms(fake: FakeDiscord, bot: MiniBot) -> None:
     dm = await user.send("hello bob")
     assert dm.guild is None
     assert fake.channel_messages(dm.channel.id)[0]["content"] == "hello bob"
+
+
+async def test_dms_are_stored_per_user_and_skip_channel_permissions(
+    fake: FakeDiscord, bot: MiniBot
+) -> None:
+    guild = bot.get_guild(GUILD)
+    assert guild is not None
+    member = await guild.fetch_member(ALICE.id)
+    assert fake.dm_messages(ALICE.id) == []  # no DM channel yet
+    # The bot may not post anywhere in the server: a DM needs no server permission.
+    await fake.set_role_permissions(fake.bot_role_id, 0)
+    await fake.set_role_permissions(GUILD, 0)
+    first = await member.send("hello alice")
+    second = await (await bot.fetch_user(ALICE.id)).send("again")
+    assert first.guild is None and first.channel.id == second.channel.id
+    assert fake.dm_channel_id(ALICE.id) == first.channel.id
+    assert [m["content"] for m in fake.dm_messages(ALICE.id)] == ["hello alice", "again"]
+    assert all("guild_id" not in m for m in fake.dm_messages(ALICE.id))
+    assert fake.dm_messages(BOB.id) == []
+    # DMs are no server channel: not in the server's channel messages nor its channel list.
+    assert fake.channel_messages(CHANNEL) == fake.channel_messages(OTHER_CHANNEL) == []
+    assert {c.id for c in await guild.fetch_channels()} == {CHANNEL, OTHER_CHANNEL}
+    assert first.channel.id not in fake.channels
+
+
+async def test_closed_dms_refuse_messages_until_opened(fake: FakeDiscord, bot: MiniBot) -> None:
+    user = await bot.fetch_user(BOB.id)
+    fake.close_dms(BOB.id)
+    with pytest.raises(discord.Forbidden) as refused:
+        await user.send("are you there?")
+    assert (refused.value.status, refused.value.code, refused.value.text) == (
+        403,
+        CANNOT_MESSAGE_USER,
+        "Cannot send messages to this user",
+    )
+    # Opening the DM channel still worked; the message was refused, recorded, and not stored.
+    dm_id = fake.dm_channel_id(BOB.id)
+    assert dm_id is not None
+    [opened] = fake.find_calls("POST", r"/users/@me/channels")
+    assert opened.status == 200 and opened.response["id"] == str(dm_id)
+    [call] = fake.find_calls("POST", rf"/channels/{dm_id}/messages")
+    assert call.status == 403 and call.json["content"] == "are you there?"
+    assert call.response == {"message": "Cannot send messages to this user", "code": 50007}
+    assert fake.dm_messages(BOB.id) == []
+    assert fake.channel_messages(dm_id) == []
+    # Other users' DMs and the server's channels are not affected.
+    assert (await (await bot.fetch_user(ALICE.id)).send("hi")).content == "hi"
+    assert (await text_channel(bot).send("still here")).content == "still here"
+
+    fake.open_dms(BOB.id)
+    delivered = await user.send("now?")
+    assert delivered.channel.id == dm_id
+    assert [m["content"] for m in fake.dm_messages(BOB.id)] == ["now?"]
+    assert [c.status for c in fake.find_calls("POST", rf"/channels/{dm_id}/messages")] == [403, 200]
 
 
 async def test_unknown_route_is_recorded(fake: FakeDiscord, bot: MiniBot) -> None:

@@ -30,6 +30,10 @@ What the fake models beyond answering routes, because real Discord does:
   the modal an interaction opened (text inputs and checkboxes), refusing what Discord's client
   would (a required input left empty, a value outside its length limits); a press or a
   submission nobody answers stays unanswered, as in Discord ("This interaction failed");
+* direct messages: ``user.send()`` opens a DM channel (``POST /users/@me/channels``, no
+  permission checks there) and its messages are stored like channel messages (``dm_messages``);
+  a user who does not accept DMs from server members (``close_dms``, ``open_dms`` undoes it)
+  still gets a DM channel, but a message to it is 403 50007 "Cannot send messages to this user";
 * ``GET /users/@me/guilds`` lists the fake's server and those of ``join_other_server``;
 * polls: a message's ``poll`` keeps Discord's limits (1-10 answers of at most 55 characters, a
   question of 300, 1-768 whole hours); ``vote`` casts a member's vote, ``finalize_poll`` ends it
@@ -248,6 +252,7 @@ UNKNOWN_INTERACTION = 10062
 MISSING_ACCESS = 50001
 CANNOT_EDIT_OTHERS_MESSAGE = 50005
 EMPTY_MESSAGE = 50006
+CANNOT_MESSAGE_USER = 50007
 MISSING_PERMISSIONS = 50013
 INVALID_FORM_BODY = 50035
 ALREADY_ACKNOWLEDGED = 40060
@@ -1169,6 +1174,8 @@ class FakeDiscord:
         }
         #: DM channels the bot opened: id -> channel JSON
         self.dm_channels: dict[int, JSON] = {}
+        #: users who accept no DMs from the bot (``close_dms``/``open_dms``)
+        self.closed_dms: set[int] = set()
         #: text channels of other servers the bot is in, known only by id: channel id -> server
         #: id (see ``add_other_server_channel``)
         self.other_server_channels: dict[int, int] = {}
@@ -1559,6 +1566,33 @@ class FakeDiscord:
 
     def bot_messages(self, channel_id: int) -> list[JSON]:
         return self.channel_messages(channel_id, author_id=self.bot_user.id)
+
+    def dm_channel_id(self, user_id: int) -> int | None:
+        """The id of the DM channel the bot opened with a user, if it did."""
+        for cid, ch in self.dm_channels.items():
+            if int(ch["recipients"][0]["id"]) == user_id:
+                return cid
+        return None
+
+    def dm_messages(self, user_id: int) -> list[JSON]:
+        """Messages the bot sent to a user's DM channel, oldest first (none if never opened)."""
+        cid = self.dm_channel_id(user_id)
+        return [] if cid is None else self.bot_messages(cid)
+
+    def close_dms(self, user_id: int) -> None:
+        """The user stops accepting DMs from the bot (server members' DMs off, or blocked it):
+        opening the DM channel still works, sending to it is 403 50007, and nothing is stored."""
+        self.closed_dms.add(user_id)
+
+    def open_dms(self, user_id: int) -> None:
+        """Undo ``close_dms``: the bot can message the user again."""
+        self.closed_dms.discard(user_id)
+
+    def _dm_refused(self, channel_id: int) -> Reply | None:
+        channel = self.dm_channels.get(channel_id)
+        if channel is None or int(channel["recipients"][0]["id"]) not in self.closed_dms:
+            return None
+        return 403, error_body(CANNOT_MESSAGE_USER, "Cannot send messages to this user")
 
     def _find_message(self, message_id: int) -> JSON | None:
         return self.messages.get(message_id) or self.ephemeral_messages.get(message_id)
@@ -2595,9 +2629,9 @@ class FakeDiscord:
         uid = int((call.json or {}).get("recipient_id", 0))
         if uid not in self.users:
             return 400, invalid_form_body({"recipient_id": ("NUMBER_TYPE_COERCE", "bad id")})
-        for cid, ch in self.dm_channels.items():
-            if int(ch["recipients"][0]["id"]) == uid:
-                return 200, self.dm_channels[cid]
+        existing = self.dm_channel_id(uid)
+        if existing is not None:
+            return 200, self.dm_channels[existing]
         cid = self._snowflakes.next()
         self.dm_channels[cid] = dm_channel_payload(cid, self.users[uid])
         return 200, self.dm_channels[cid]
@@ -2771,6 +2805,9 @@ class FakeDiscord:
         cid, channel = self._channel(m)
         if channel is None:
             return 404, error_body(UNKNOWN_CHANNEL, "Unknown Channel")
+        refused = self._dm_refused(cid)
+        if refused:
+            return refused
         body: JSON = call.json if isinstance(call.json, dict) else {}
         needed = SEND_MESSAGES | (ATTACH_FILES if call.files else 0)
         if isinstance(call.json, dict) and call.json.get("poll") is not None:
