@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+import zoneinfo
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.config import Settings
@@ -153,3 +155,17 @@ def test_the_readme_invites_the_bot_with_what_its_controls_need() -> None:
             for c in (Controls.BUTTONS, Controls.BOTH)
         ]
         assert cells[2:] == needs, row
+
+
+def test_time_zones_work_without_the_systems_zone_files() -> None:
+    # The slim Docker image has no /usr/share/zoneinfo: schedules rely on the tzdata package.
+    zoneinfo.reset_tzpath(to=[])
+    try:
+        zoneinfo.ZoneInfo.clear_cache()
+        assert zoneinfo.ZoneInfo("Europe/Paris").utcoffset(datetime(2026, 7, 1)) == timedelta(
+            hours=2
+        )
+        assert "America/New_York" in zoneinfo.available_timezones()
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()

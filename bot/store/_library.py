@@ -30,6 +30,7 @@ class LibraryMixin(StoreBase):
         tag: str | None,
         now: datetime,
         limit: int,
+        deadline_seconds: int | None = None,
     ) -> LibraryEntry:
         """Add an entry; `LibraryFull` when the keyholder already has `limit` here, and
         `ConstraintViolation` when the same text is already an entry. Counting and adding are
@@ -46,8 +47,8 @@ class LibraryMixin(StoreBase):
             entry_id = _write(
                 conn,
                 "INSERT INTO library_entries (guild_id, keyholder_id, description, points,"
-                " duration_seconds, verification_required, tag, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " duration_seconds, verification_required, tag, created_at, deadline_seconds)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     guild_id,
                     keyholder_id,
@@ -57,6 +58,7 @@ class LibraryMixin(StoreBase):
                     int(verification_required),
                     tag,
                     to_db(now),
+                    deadline_seconds,
                 ),
             )
             added = _one(conn, _SELECT, (entry_id,))

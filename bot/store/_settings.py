@@ -32,6 +32,11 @@ _SET_LANGUAGE: Final = (
     " ON CONFLICT (guild_id) DO UPDATE"
     " SET language = excluded.language, updated_at = excluded.updated_at"
 )
+_SET_TIMEZONE: Final = (
+    "INSERT INTO guild_settings (guild_id, timezone, updated_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (guild_id) DO UPDATE"
+    " SET timezone = excluded.timezone, updated_at = excluded.updated_at"
+)
 
 
 class SettingsCache:
@@ -116,6 +121,12 @@ class GuildSettingsMixin(StoreBase):
     ) -> GuildSettings:
         """Set what the server's new feed messages carry: buttons, reactions or both."""
         return await self._upsert_setting(_SET_CONTROLS, guild_id, Controls(controls).value, now)
+
+    async def set_timezone(
+        self, guild_id: int, timezone: str, *, now: datetime | None = None
+    ) -> GuildSettings:
+        """Set the IANA time zone of the server's schedules that name none."""
+        return await self._upsert_setting(_SET_TIMEZONE, guild_id, timezone, now)
 
     async def _upsert_setting(
         self, sql: str, guild_id: int, value: int | str | None, now: datetime | None

@@ -48,6 +48,8 @@ class TasksMixin(StoreBase):
         now: datetime,
         feed_channel_id: int | None = None,
         origin: Origin | None = None,
+        deadline_at: datetime | None = None,
+        schedule_id: int | None = None,
     ) -> Task:
         """Record a newly assigned task; `OpenTaskExists` if the link already has an open one.
 
@@ -61,7 +63,7 @@ class TasksMixin(StoreBase):
                 conn,
                 "INSERT INTO tasks (link_id, description, points, verification_required,"
                 " duration_seconds, state, assigned_by, assigned_at, updated_at, feed_channel_id,"
-                " origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " origin, deadline_at, schedule_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     link_id,
                     description,
@@ -74,6 +76,8 @@ class TasksMixin(StoreBase):
                     stamp,
                     feed_channel_id,
                     origin.value if origin is not None else None,
+                    to_db(deadline_at),
+                    schedule_id,
                 ),
             )
             return _task(conn, task_id)

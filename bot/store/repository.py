@@ -2,16 +2,20 @@
 
 Its methods live in mixins, one private module per area: `_settings` (guild settings),
 `_links` (session links), `_link_requests` (link requests), `_tasks` (tasks, timers and feed
-messages), `_library` (task libraries), `_votes` (votes) and `_records` (webhook deliveries
+messages), `_library` (task libraries), `_votes` (votes),
+`_schedules` (schedules and their occasions), `_automation` (pause, deadlines, penalties,
+consequences, DM preferences) and `_records` (webhook deliveries
 and the audit log), over the helpers in `_queries`.
 """
 
 from __future__ import annotations
 
+from ._automation import AutomationMixin
 from ._library import LibraryMixin
 from ._link_requests import LinkRequestsMixin
 from ._links import LinksMixin
 from ._records import RecordsMixin
+from ._schedules import SchedulesMixin
 from ._settings import GuildSettingsMixin, SettingsCache
 from ._tasks import TASK_TRANSITION_FIELDS, TasksMixin
 from ._votes import VotesMixin
@@ -27,6 +31,8 @@ class Store(
     TasksMixin,
     LibraryMixin,
     VotesMixin,
+    SchedulesMixin,
+    AutomationMixin,
     RecordsMixin,
 ):
     """The repository the core receives: each method is one committed unit of work.
