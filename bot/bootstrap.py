@@ -23,7 +23,7 @@ from bot.discord_side.polls import end_vote
 from bot.health import Heartbeat, heartbeat_path
 from bot.i18n import default_catalogue
 from bot.jobs.poller import Poller
-from bot.jobs.timers import Timers
+from bot.jobs.timers import Deadlines, Timers
 from bot.store import Database, Store
 from bot.web import WebServer
 
@@ -101,21 +101,27 @@ async def create_app(
         await Database.open(settings.DATABASE_PATH) as database,
     ):
         store = Store(database)
+        deadlines = Deadlines(clock)
         core = build_core(
             store,
             chaster,
             extension_slug=settings.CHASTER_EXTENSION_SLUG,
             languages=catalogue.languages,
             fresh_seconds=settings.CHASTER_FRESH_SECONDS,
+            later=deadlines.schedule,
             clock=clock,
         )
         timers = Timers(
             store,
             clock,
+            deadlines,
             finish_timer=core.sync.finish_timer,
             expire_request=core.links.expire_request,
             # Reads the poll in Discord: the bot exists by the time a vote can end.
             end_vote=lambda vote_id: end_vote(bot, vote_id),
+            task_deadlines=core.deadlines,
+            schedules=core.schedules,
+            penalties=core.penalties,
         )
         # Before the feed subscribes (when the cogs load): a deadline is saved first.
         core.events.subscribe(timers.on_event)

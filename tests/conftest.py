@@ -19,6 +19,7 @@ from bot.chaster import client as client_module
 from bot.config import Settings as BotSettings
 from bot.core import build_core
 from bot.i18n import default_catalogue
+from bot.jobs.timers import Deadlines
 from bot.store import Database, Store
 from tests.clock import FakeClock
 from tests.core_env import SLUG, CoreEnv, EnvFactory, FeedRecorder
@@ -74,19 +75,22 @@ async def make_env(tmp_path: Path, fast_transport_retries: None) -> AsyncIterato
                     transport=httpx.AsyncHTTPTransport(verify=SSL_CONTEXT),
                 )
             )
+            # Never started: a test runs what is due with `env.run_due()` after moving the clock.
+            later = Deadlines(clock.now)
             core = build_core(
                 store,
                 chaster,
                 extension_slug=SLUG,
                 languages=default_catalogue().languages,
                 fresh_seconds=fresh_seconds,
+                later=later.schedule,
                 clock=clock.now,
                 # Seeded: a draw that a test repeats picks the same.
                 rng=random.Random(1234),
             )
             feed = FeedRecorder(core)
             core.events.subscribe(feed)
-            return CoreEnv(fake, store, chaster, core, clock, feed)
+            return CoreEnv(fake, store, chaster, core, clock, feed, later)
 
         yield make
 

@@ -21,7 +21,16 @@ import pytest
 from bot.chaster import ChasterClient
 from bot.core import Core
 from bot.core.errors import Reason, Refused
-from bot.core.model import Caller, Event, EventKind, LinkEvent, TaskAction, TaskEvent
+from bot.core.model import (
+    AutomationEvent,
+    Caller,
+    Event,
+    EventKind,
+    LinkEvent,
+    TaskAction,
+    TaskEvent,
+)
+from bot.jobs.timers import Deadlines
 from bot.store import Controls, SessionLink, Store, Task
 from tests.clock import FakeClock
 from tests.fakes.chaster import Call, FakeChaster, FakeSession
@@ -88,7 +97,14 @@ class CoreEnv:
     core: Core
     clock: FakeClock
     feed: FeedRecorder
+    # What the core left for later (a schedule's next occasion, a consequence to apply).
+    later: Deadlines
     sessions: list[FakeSession] = field(default_factory=list)
+
+    async def run_due(self) -> int:
+        """Run what has come due by the fake clock, as the deployment's timers would; how
+        many ran."""
+        return await self.later.run_due()
 
     def advance(self, seconds: float) -> None:
         """Time passes for the core and Chaster alike (they share the clock)."""
@@ -197,3 +213,9 @@ def refused(
     assert caught.value.reason is reason, f"{caught.value} is not {reason}"
     for name, value in params.items():
         assert caught.value.params.get(name) == value, f"{name}: {caught.value.params.get(name)!r}"
+
+
+def automation_events(env: CoreEnv) -> list[AutomationEvent]:
+    """The events the bot emitted about what it did on its own (schedules, consequences)."""
+    found: list[Event] = list(env.feed.events)
+    return [event for event in found if isinstance(event, AutomationEvent)]

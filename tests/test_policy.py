@@ -17,6 +17,7 @@ from bot.core.policy import (
     REFUSALS,
     ROLES,
     Action,
+    Condition,
     May,
     Role,
     Rule,
@@ -56,7 +57,14 @@ ACTION_NAMES = {
     Action.FAIL: "fail a task (`/task fail`, Fail, ❌)",
     Action.CONFIRM: "confirm a wearer's completion (Confirm, ✅)",
     Action.REJECT: "reject a wearer's completion (Reject)",
-    Action.STATUS: "see the task status (`/task status`)",
+    Action.STATUS: "see the task status (`/task status`, `/schedule list`, `/penalty list`)",
+    Action.SCHEDULE: (
+        "schedule tasks and reminders (`/schedule add`, `/schedule remove`, `/penalty remind`)"
+    ),
+    Action.PENALTY: "set consequences (`/penalty set`, `/penalty clear`)",
+    Action.PAUSE: "pause automation (`/pause`)",
+    Action.RESUME: "resume automation (`/resume`)",
+    Action.NOTIFY: "choose direct messages for oneself (`/notify`)",
     Action.SETTINGS: "change the settings (`/settings`)",
 }
 ROLE_NAMES = {
@@ -75,6 +83,10 @@ def cell(action: Action, granted: Rule) -> str:
         if granted.actor is None:
             return "asks the wearer"
         return f"asks the keyholder (as `{granted.actor}` with wearer-complete)"
+    if granted.condition is Condition.HOLDS_THE_LOCK:
+        return "yes, if they hold the lock in Chaster"
+    if granted.condition is Condition.PAUSED_IT:
+        return "yes, if they paused"
     return f"yes, as `{granted.actor}`" if granted.actor else "yes"
 
 

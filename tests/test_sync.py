@@ -60,10 +60,14 @@ def timers_of(env: CoreEnv) -> Timers:
     timers = Timers(
         env.store,
         env.clock.now,
+        env.later,
         finish_timer=env.core.sync.finish_timer,
         expire_request=env.core.links.expire_request,
         # No poll here: a vote ends as one nobody voted in.
         end_vote=lambda vote_id: env.core.votes.finish(vote_id, None),
+        task_deadlines=env.core.deadlines,
+        schedules=env.core.schedules,
+        penalties=env.core.penalties,
     )
     env.core.events.subscribe(timers.on_event)
     return timers

@@ -14,12 +14,17 @@ from dataclasses import dataclass
 from bot.chaster import ChasterClient
 from bot.core.actions import TaskActions
 from bot.core.audit import Audit
+from bot.core.consequences import Penalties
+from bot.core.deadlines import TaskDeadlines
 from bot.core.events import EventBus
 from bot.core.guards import WearerGuards
 from bot.core.library import Library
 from bot.core.links import Links
 from bot.core.locks import Locks
-from bot.core.model import Clock, utc_now
+from bot.core.model import Clock, Later, utc_now
+from bot.core.notify import Notify
+from bot.core.pause import Pause
+from bot.core.schedules import Schedules
 from bot.core.settings import ServerSettings
 from bot.core.shared import Shared
 from bot.core.state_view import StateView
@@ -39,6 +44,11 @@ class Core:
     library: Library
     votes: Votes
     actions: TaskActions
+    schedules: Schedules
+    deadlines: TaskDeadlines
+    penalties: Penalties
+    pause: Pause
+    notify: Notify
     sync: Sync
     sweep: Sweep
     view: StateView
@@ -54,13 +64,15 @@ def build_core(
     extension_slug: str,
     languages: Collection[str],
     fresh_seconds: float,
+    later: Later,
     clock: Clock = utc_now,
     rng: random.Random | None = None,
 ) -> Core:
     """Wire the parts together around one store, one Chaster client and one clock.
 
-    `fresh_seconds` is how old a Chaster state /task status may show; `rng` draws the random
-    tasks (a fresh, unseeded one unless given).
+    `fresh_seconds` is how old a Chaster state /task status may show; `later` runs what the
+    parts leave for later (a schedule's next occasion, a consequence to try again); `rng`
+    draws the random tasks (a fresh, unseeded one unless given).
     """
     events = EventBus()
     audit = Audit(store, clock)
@@ -82,6 +94,18 @@ def build_core(
         fresh_seconds=fresh_seconds,
         rng=draws,
     )
+    actions = TaskActions(store, chaster, shared, locks=locks, sync=sync, settings=settings)
+    penalties = Penalties(
+        store,
+        chaster,
+        shared,
+        locks=locks,
+        settings=settings,
+        extension_slug=extension_slug,
+        later=later,
+    )
+    # First of the subscribers: a consequence is recorded before anything else hears of it.
+    events.subscribe(penalties.on_event)
     return Core(
         links=Links(store, chaster, shared, extension_slug=extension_slug),
         tasks=tasks,
@@ -96,7 +120,21 @@ def build_core(
             settings=settings,
             rng=draws,
         ),
-        actions=TaskActions(store, chaster, shared, locks=locks, sync=sync, settings=settings),
+        actions=actions,
+        schedules=Schedules(
+            store,
+            chaster,
+            shared,
+            tasks=tasks,
+            library=library,
+            locks=locks,
+            settings=settings,
+            later=later,
+        ),
+        deadlines=TaskDeadlines(store, chaster, shared, actions=actions),
+        penalties=penalties,
+        pause=Pause(store, chaster, shared, settings=settings),
+        notify=Notify(store, audit, clock),
         sync=sync,
         sweep=Sweep(store, chaster, view, sync, extension_slug=extension_slug),
         view=view,

@@ -241,6 +241,26 @@ class TaskActions(Part):
         await self._events.task_event(EventKind.FAILED, updated, link, caller.user_id)
         return updated
 
+    async def fail_missed(self, link: SessionLink, task: Task) -> Task | None:
+        """Fail a task whose deadline passed, as the extension (the caller holds the wearer's
+        mutex). Refused, with the stored state brought in line, when it is no longer Chaster's
+        current task; None when another change came first.
+
+        The decision is recorded once Chaster shows the task still current, and before it is
+        told: whichever way the task then ends (this call, or the sync after a crash), it ends
+        as a missed deadline; and a task the wearer failed in Chaster just before is not one.
+        """
+        await self._require_current(link, task)
+        if task.deadline_missed_at is None:
+            marked = await self._store.mark_deadline_missed(task.id, now=self._clock())
+            if marked is None:
+                return None
+            task = marked
+        await self._close_in_chaster(link, task, Actor.EXTENSION, completed=False)
+        return await self._transition(
+            task, OPEN_TASK_STATES, TaskState.FAILED, closed_at=self._clock()
+        )
+
     async def _actor(self, granted: Rule, link: SessionLink, lock: LockState) -> Actor:
         return chaster_actor(granted, holds_lock=await self._locks.keyholder_holds_lock(link, lock))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from bot.chaster.calls import record_calls
@@ -30,38 +30,56 @@ class Audit:
         self._store = store
         self._clock = clock
 
-    @asynccontextmanager
-    async def action(
+    def action(
         self, caller: Caller, action: str, *, detail: str = ""
-    ) -> AsyncIterator[Entry]:
+    ) -> AbstractAsyncContextManager[Entry]:
         """Record `action` whatever its outcome: ok, refused (with the reason's code) or error."""
+        return self._entry(caller.guild_id, caller.user_id, action, detail)
+
+    def automatic(
+        self, guild_id: int, action: str, *, detail: str = ""
+    ) -> AbstractAsyncContextManager[Entry]:
+        """The same for what the bot does on its own (a schedule, a deadline, a consequence):
+        recorded with no user."""
+        return self._entry(guild_id, None, action, detail)
+
+    @asynccontextmanager
+    async def _entry(
+        self, guild_id: int, user_id: int | None, action: str, detail: str
+    ) -> AsyncIterator[Entry]:
         entry = Entry(detail=detail)
         started = time.monotonic()
-        with record_calls(server=caller.guild_id) as calls:
+        who = (guild_id, user_id)
+        with record_calls(server=guild_id) as calls:
             try:
                 yield entry
             except Refused as refusal:
-                await self._record(caller, action, "refused", entry, str(refusal))
-                _log(logging.INFO, action, "refused", caller, entry, calls, started)
+                await self._record(who, action, "refused", entry, str(refusal))
+                _log(logging.INFO, action, "refused", who, entry, calls, started)
                 raise
             except Exception as error:
-                await self._record(caller, action, "error", entry, type(error).__name__)
-                _log(logging.WARNING, action, "error", caller, entry, calls, started)
+                await self._record(who, action, "error", entry, type(error).__name__)
+                _log(logging.WARNING, action, "error", who, entry, calls, started)
                 raise
             else:
-                await self._record(caller, action, "ok", entry, "")
-                _log(logging.INFO, action, "ok", caller, entry, calls, started)
+                await self._record(who, action, "ok", entry, "")
+                _log(logging.INFO, action, "ok", who, entry, calls, started)
 
     async def _record(
-        self, caller: Caller, action: str, result: AuditResult, entry: Entry, reason: str
+        self,
+        who: tuple[int, int | None],
+        action: str,
+        result: AuditResult,
+        entry: Entry,
+        reason: str,
     ) -> None:
         detail = f"{entry.detail} {reason}".strip()
         try:
             await self._store.record_audit(
                 action=action,
                 result=result,
-                guild_id=caller.guild_id,
-                user_id=caller.user_id,
+                guild_id=who[0],
+                user_id=who[1],
                 detail=detail[:1000],
                 link_id=entry.link_id,
                 task_id=entry.task_id,
@@ -75,18 +93,18 @@ def _log(
     level: int,
     action: str,
     result: str,
-    caller: Caller,
+    who: tuple[int, int | None],
     entry: Entry,
     calls: list[str],
     started: float,
 ) -> None:
     log.log(
         level,
-        "%s %s guild=%d user=%d %s task=%s chaster=[%s] %.0fms",
+        "%s %s guild=%d user=%s %s task=%s chaster=[%s] %.0fms",
         action,
         result,
-        caller.guild_id,
-        caller.user_id,
+        who[0],
+        "bot" if who[1] is None else who[1],
         entry.detail,
         entry.task_id if entry.task_id is not None else "-",
         ", ".join(calls),

@@ -32,7 +32,13 @@ class EventBus:
                 log.exception("event handler failed for %s", event.kind)
 
     async def task_event(
-        self, kind: EventKind, task: Task, link: SessionLink, by_user_id: int | None
+        self,
+        kind: EventKind,
+        task: Task,
+        link: SessionLink,
+        by_user_id: int | None,
+        *,
+        counts_as_failure: bool = True,
     ) -> None:
         await self.publish(
             TaskEvent(
@@ -41,5 +47,6 @@ class EventBus:
                 link=link,
                 channel_id=task.feed_channel_id,
                 by_user_id=by_user_id,
+                counts_as_failure=counts_as_failure,
             )
         )

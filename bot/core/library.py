@@ -12,9 +12,14 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.chaster import ChasterClient
+from bot.chaster import ChasterClient, TaskDetails
 from bot.chaster.state import ListedTask
-from bot.core.durations import MAX_DURATION_SECONDS, MIN_DURATION_SECONDS, parse_duration
+from bot.core.durations import (
+    MAX_DURATION_SECONDS,
+    MIN_DURATION_SECONDS,
+    optional_span,
+    parse_duration,
+)
 from bot.core.errors import Person, Reason, Refused, Typed
 from bot.core.links import open_link
 from bot.core.locks import Locks
@@ -23,7 +28,7 @@ from bot.core.policy import Action, require, role_of
 from bot.core.shared import Part, Shared
 from bot.core.state_view import StateView
 from bot.core.text import NO_DESCRIPTION, check_description, clean_task_text, is_control
-from bot.store import ConstraintViolation, LibraryEntry, LibraryFull, SessionLink, Store
+from bot.store import ConstraintViolation, LibraryEntry, LibraryFull, Origin, SessionLink, Store
 
 LIBRARY_LIMIT = 200
 TAG_LIMIT = 32
@@ -51,10 +56,25 @@ class Candidate:
     # None for a task of the lock's list.
     entry_id: int | None = None
     tag: str | None = None
+    deadline_seconds: int | None = None
 
     @property
     def from_lock(self) -> bool:
         return self.entry_id is None
+
+    @property
+    def origin(self) -> Origin:
+        """What a task drawn from here came from."""
+        return Origin.RANDOM_LOCK if self.from_lock else Origin.RANDOM_LIBRARY
+
+    def details(self) -> TaskDetails:
+        """The task as Chaster is asked to assign it."""
+        return TaskDetails(
+            task=self.description,
+            points=self.points,
+            verification_required=self.verification_required,
+            duration=self.duration_seconds,
+        )
 
     @classmethod
     def of(cls, entry: LibraryEntry) -> Candidate:
@@ -65,6 +85,7 @@ class Candidate:
             entry.verification_required,
             entry.id,
             entry.tag,
+            entry.deadline_seconds,
         )
 
 
@@ -116,6 +137,7 @@ class Library(Part):
         duration: str | None = None,
         verification_required: bool = False,
         tag: str | None = None,
+        deadline: str | None = None,
     ) -> LibraryEntry:
         """Keep a task under the same rules as `/task assign`."""
         async with self._audit.action(caller, "library.add"):
@@ -124,7 +146,13 @@ class Library(Part):
                 raise Refused(Reason.NEGATIVE_POINTS)
             seconds = parse_duration(duration) if duration and duration.strip() else None
             return await self._add(
-                caller, text, points, seconds, verification_required, check_tag(tag)
+                caller,
+                text,
+                points,
+                seconds,
+                verification_required,
+                check_tag(tag),
+                deadline_seconds=optional_span(deadline),
             )
 
     async def _add(
@@ -135,6 +163,8 @@ class Library(Part):
         seconds: int | None,
         verification_required: bool,
         tag: str | None,
+        *,
+        deadline_seconds: int | None = None,
     ) -> LibraryEntry:
         try:
             return await self._store.add_library_entry(
@@ -147,12 +177,18 @@ class Library(Part):
                 tag=tag,
                 now=self._clock(),
                 limit=LIBRARY_LIMIT,
+                deadline_seconds=deadline_seconds,
             )
         except LibraryFull:
             raise Refused(Reason.LIBRARY_FULL, count=LIBRARY_LIMIT) from None
         except ConstraintViolation:
             kept = await self._find(caller, text)
             raise Refused(Reason.LIBRARY_HAS_IT, number=kept.id if kept else 0) from None
+
+    async def entry(self, guild_id: int, keyholder_id: int, entry_id: int) -> Candidate | None:
+        """One of the keyholder's entries, by number (a schedule names one)."""
+        found = await self._store.get_library_entry(guild_id, keyholder_id, entry_id)
+        return Candidate.of(found) if found is not None else None
 
     async def entries(self, caller: Caller, tag: str | None = None) -> list[LibraryEntry]:
         """The caller's own entries in this server, oldest first."""

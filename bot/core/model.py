@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from bot.chaster.state import TasksSnapshot
 from bot.core.errors import Refused
-from bot.store import LinkRequest, SessionLink, Task, Vote
+from bot.store import Consequence, LinkRequest, Schedule, SessionLink, Task, Vote
 
 Clock = Callable[[], datetime]
+# Run an action (named, for the log) once its time has come: the jobs' deadline heap, which
+# outlives no process, so whatever it runs is also found again from the store at start-up.
+Later = Callable[[datetime, str, Callable[[], Awaitable[object]]], None]
 
 
 def utc_now() -> datetime:
@@ -53,7 +56,9 @@ class EventKind(StrEnum):
     CONFIRMATION_REQUESTED = "confirmation_requested"
     CONFIRMATION_REJECTED = "confirmation_rejected"
     COMPLETED = "completed"
+    # Also a missed deadline: the task says so (`Task.missed_deadline`).
     FAILED = "failed"
+    DEADLINE_REMINDER = "deadline_reminder"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,9 @@ class TaskEvent:
     link: SessionLink
     channel_id: int | None
     by_user_id: int | None
+    # False for a task closed because the lock lost its Tasks extension: nobody failed it,
+    # so no consequence follows.
+    counts_as_failure: bool = True
 
 
 class LinkEventKind(StrEnum):
@@ -76,16 +84,19 @@ class LinkEventKind(StrEnum):
     REQUEST_EXPIRED = "request_expired"
     REQUEST_DECLINED = "request_declined"
     LOCK_ENDED = "lock_ended"
+    PAUSED = "paused"
+    RESUMED = "resumed"
 
 
 @dataclass(frozen=True)
 class LinkEvent:
-    """Something happened to a link or a link request."""
+    """Something happened to a link or a link request; `by_user_id` paused or resumed it."""
 
     kind: LinkEventKind
     link: SessionLink | None = None
     request: LinkRequest | None = None
     channel_id: int | None = None
+    by_user_id: int | None = None
 
 
 class VoteEventKind(StrEnum):
@@ -108,7 +119,40 @@ class VoteEvent:
         return self.vote.channel_id
 
 
-Event = TaskEvent | LinkEvent | VoteEvent
+class AutomationEventKind(StrEnum):
+    SCHEDULE_ADDED = "schedule_added"
+    # An occasion of a schedule that assigned nothing: the wearer had an open task, the bot
+    # was down too long, Chaster or the library refused, or a crash came in between.
+    OCCASION_SKIPPED = "occasion_skipped"
+    OCCASIONS_MISSED = "occasions_missed"
+    OCCASION_FAILED = "occasion_failed"
+    OCCASION_INTERRUPTED = "occasion_interrupted"
+    CONSEQUENCE_APPLIED = "consequence_applied"
+    CONSEQUENCE_REFUSED = "consequence_refused"
+    # Whether it reached the lock could not be told: it is not applied again.
+    CONSEQUENCE_UNKNOWN = "consequence_unknown"
+
+
+@dataclass(frozen=True)
+class AutomationEvent:
+    """Something the bot did (or could not do) on its own for a link.
+
+    `count` and `at` describe missed occasions (how many, the first one); `refusal` says why
+    an occasion or a consequence failed.
+    """
+
+    kind: AutomationEventKind
+    link: SessionLink
+    channel_id: int | None
+    schedule: Schedule | None = None
+    consequence: Consequence | None = None
+    task: Task | None = None
+    refusal: Refused | None = None
+    count: int = 0
+    at: datetime | None = None
+
+
+Event = TaskEvent | LinkEvent | VoteEvent | AutomationEvent
 
 
 @dataclass(frozen=True)

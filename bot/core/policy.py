@@ -43,6 +43,11 @@ class Action(StrEnum):
     CONFIRM = "confirm"
     REJECT = "reject"
     STATUS = "status"
+    SCHEDULE = "schedule"
+    PENALTY = "penalty"
+    PAUSE = "pause"
+    RESUME = "resume"
+    NOTIFY = "notify"
     SETTINGS = "settings"
 
 
@@ -54,11 +59,22 @@ class May(StrEnum):
     NO = "no"
 
 
+class Condition(StrEnum):
+    """What else must hold for a rule that says yes."""
+
+    # The keyholder of record is the lock's own keyholder in Chaster (or the wearer of a
+    # self-lock): a keyholder the wearer accepted cannot change a lock that is not theirs.
+    HOLDS_THE_LOCK = "holds-the-lock"
+    # They paused it themselves: the wearer's pause is the wearer's to end.
+    PAUSED_IT = "paused-it"
+
+
 @dataclass(frozen=True)
 class Rule:
     may: May
     # Who Chaster is told acted, for an action that writes to Chaster.
     actor: Actor | None = None
+    condition: Condition | None = None
 
 
 NO = Rule(May.NO)
@@ -67,6 +83,11 @@ ASKS = Rule(May.ASKS)
 AS_KEYHOLDER = Rule(May.YES, Actor.KEYHOLDER)
 AS_WEARER = Rule(May.YES, Actor.WEARER)
 ASKS_AS_WEARER = Rule(May.ASKS, Actor.WEARER)
+IF_HOLDS_THE_LOCK = Rule(May.YES, condition=Condition.HOLDS_THE_LOCK)
+IF_PAUSED_IT = Rule(May.YES, condition=Condition.PAUSED_IT)
+# What automation (a schedule, a deadline) writes to Chaster as: the bot itself, so the lock's
+# history never shows a person doing what nobody did at that moment.
+AUTOMATION = Rule(May.YES, Actor.EXTENSION)
 
 ROLES = (Role.KEYHOLDER, Role.WEARER, Role.MANAGER, Role.ANYONE)
 
@@ -87,6 +108,16 @@ POLICY: dict[Action, tuple[Rule, Rule, Rule, Rule]] = {
     # Puts the task back to open; nothing is written to Chaster.
     Action.REJECT:       (YES,          NO,             NO,      NO),
     Action.STATUS:       (YES,          YES,            NO,      NO),
+    # Schedules assign as the extension (AUTOMATION), whoever made them; with them, when the
+    # wearer is reminded of a deadline.
+    Action.SCHEDULE:     (YES,          NO,             NO,      NO),
+    # Consequences change the lock itself.
+    Action.PENALTY:      (IF_HOLDS_THE_LOCK, NO,        NO,      NO),
+    # The safeword: the wearer can always pause, and end their own pause.
+    Action.PAUSE:        (YES,          YES,            NO,      NO),
+    Action.RESUME:       (IF_PAUSED_IT, YES,            NO,      NO),
+    # Each person's own direct messages.
+    Action.NOTIFY:       (YES,          YES,            YES,     YES),
     Action.SETTINGS:     (NO,           NO,             YES,     NO),
 }
 # fmt: on
@@ -105,6 +136,12 @@ REFUSALS: dict[Action, Reason] = {
     Action.CONFIRM: Reason.ONLY_KEYHOLDER_JUDGES,
     Action.REJECT: Reason.ONLY_KEYHOLDER_JUDGES,
     Action.STATUS: Reason.ONLY_INVOLVED_SEE_STATUS,
+    Action.SCHEDULE: Reason.ONLY_KEYHOLDER_SCHEDULES,
+    Action.PENALTY: Reason.ONLY_KEYHOLDER_PENALTIES,
+    Action.PAUSE: Reason.ONLY_INVOLVED_PAUSE,
+    Action.RESUME: Reason.ONLY_INVOLVED_PAUSE,
+    # Never refused: everyone may choose for themselves.
+    Action.NOTIFY: Reason.ONLY_INVOLVED_PAUSE,
     Action.SETTINGS: Reason.NEEDS_MANAGE_SERVER,
 }
 

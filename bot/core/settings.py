@@ -1,5 +1,5 @@
-"""Per-server settings: where the feed goes, whether wearers complete their own tasks, and the
-language of the server's public messages."""
+"""Per-server settings: where the feed goes, whether wearers complete their own tasks, the
+language of the server's public messages and the time zone of its schedules."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Collection
 from bot.core.audit import Audit
 from bot.core.errors import Channel, Codes, Permissions, Reason, Refused
 from bot.core.model import Caller
+from bot.core.occasions import zone_named
 from bot.core.policy import Action, require, role_of
 from bot.store import Controls, GuildSettings, SessionLink, Store
 
@@ -69,6 +70,12 @@ class ServerSettings:
                     styles=Codes(tuple(style.value for style in Controls)),
                 ) from None
             return await self._store.set_controls(caller.guild_id, style)
+
+    async def set_timezone(self, caller: Caller, zone: str) -> GuildSettings:
+        """The time zone of the server's schedules that name none (an IANA name)."""
+        async with self._audit.action(caller, "settings.timezone", detail=f"zone={zone[:64]}"):
+            require(Action.SETTINGS, role_of(caller))
+            return await self._store.set_timezone(caller.guild_id, zone_named(zone).key)
 
     async def feed_channel_for(
         self, link: SessionLink, *, fallback: int | None = None

@@ -218,7 +218,9 @@ class Sync(Part):
         )
         if closed is not None:
             log.info("task %d closed: the lock has no Tasks extension any more", task.id)
-            await self._events.task_event(EventKind.FAILED, closed, link, None)
+            await self._events.task_event(
+                EventKind.FAILED, closed, link, None, counts_as_failure=False
+            )
 
     async def end_session(self, session_id: str, reason: CloseReason) -> list[SessionLink]:
         """The lock ended in Chaster: close every link to the session and say so."""

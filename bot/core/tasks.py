@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 from bot.chaster import ChasterClient, ChasterError, ChasterUnavailable, TaskDetails
 from bot.chaster.state import LockState, TasksSnapshot
 from bot.core.chaster_errors import chaster_failed, trouble
-from bot.core.durations import parse_duration
+from bot.core.durations import optional_span, parse_duration
 from bot.core.errors import Consequence, Person, Reason, Refused, TaskText
-from bot.core.library import Library, Source, draw
+from bot.core.library import Candidate, Library, Source, draw
 from bot.core.links import open_link
 from bot.core.locks import ACT_FRESH_SECONDS, Locks
 from bot.core.model import Caller, EventKind, TaskStatus
@@ -61,6 +62,7 @@ class Tasks(Part):
         points: int | None = None,
         verification_required: bool | None = None,
         duration: str | None = None,
+        deadline: str | None = None,
         channel_id: int,
     ) -> Task:
         """Give the wearer a task in Chaster (keyholder of record only). A description that
@@ -72,6 +74,7 @@ class Tasks(Part):
             if points is not None and points < 0:
                 raise Refused(Reason.NEGATIVE_POINTS)
             seconds = parse_duration(duration) if duration and duration.strip() else None
+            deadline_seconds = optional_span(deadline)
             async with self._guards.of(caller.guild_id, wearer_id):
                 link = await open_link(self._store, caller.guild_id, wearer_id)
                 audit.link_id = link.id
@@ -86,6 +89,8 @@ class Tasks(Part):
                         verification_required = entry.verification_required
                     if seconds is None and not (duration and duration.strip()):
                         seconds = entry.duration_seconds
+                    if deadline_seconds is None:
+                        deadline_seconds = entry.deadline_seconds
                 else:
                     text = typed
                     if points is None:
@@ -96,7 +101,15 @@ class Tasks(Part):
                     verification_required=bool(verification_required),
                     duration=seconds,
                 )
-                task = await self.give(caller, link, granted, details, channel_id, origin=None)
+                task = await self.give(
+                    caller,
+                    link,
+                    granted,
+                    details,
+                    channel_id,
+                    origin=None,
+                    deadline_seconds=deadline_seconds,
+                )
                 audit.task_id = task.id
                 return task
 
@@ -107,6 +120,7 @@ class Tasks(Part):
         *,
         source: Source = Source.BOTH,
         tag: str | None = None,
+        deadline: str | None = None,
         channel_id: int,
     ) -> Task:
         """Give the wearer a task drawn at random from `source` (keyholder of record only),
@@ -117,27 +131,39 @@ class Tasks(Part):
             ) as audit,
             self._guards.of(caller.guild_id, wearer_id),
         ):
+            deadline_seconds = optional_span(deadline)
             link = await open_link(self._store, caller.guild_id, wearer_id)
             audit.link_id = link.id
             granted = require(
                 Action.ASSIGN, role_of(caller, link), keyholder=Person(link.keyholder_id)
             )
             await self._require_no_open_task(link)
-            pool = await self._library.candidates(caller, link, source, tag)
-            if not pool:
-                raise Refused(_NOTHING_IN[source], wearer=Person(wearer_id))
-            previous = await self._store.latest_task(link.id)
-            [pick] = draw(pool, previous.description if previous else None, self._rng)
-            details = TaskDetails(
-                task=pick.description,
-                points=pick.points,
-                verification_required=pick.verification_required,
-                duration=pick.duration_seconds,
+            pick = await self.pick(caller, link, source, tag)
+            task = await self.give(
+                caller,
+                link,
+                granted,
+                pick.details(),
+                channel_id,
+                origin=pick.origin,
+                deadline_seconds=pick.deadline_seconds
+                if deadline_seconds is None
+                else deadline_seconds,
             )
-            origin = Origin.RANDOM_LOCK if pick.from_lock else Origin.RANDOM_LIBRARY
-            task = await self.give(caller, link, granted, details, channel_id, origin=origin)
             audit.task_id = task.id
             return task
+
+    async def pick(
+        self, caller: Caller, link: SessionLink, source: Source, tag: str | None
+    ) -> Candidate:
+        """A task drawn at random for the link from `source`, never the text of its previous
+        task while there is another choice; Refused when there is nothing to draw."""
+        pool = await self._library.candidates(caller, link, source, tag)
+        if not pool:
+            raise Refused(_NOTHING_IN[source], wearer=Person(link.wearer_id))
+        previous = await self._store.latest_task(link.id)
+        [pick] = draw(pool, previous.description if previous else None, self._rng)
+        return pick
 
     async def _require_no_open_task(self, link: SessionLink) -> None:
         open_task = await self._store.get_open_task(link.id)
@@ -155,11 +181,14 @@ class Tasks(Part):
         link: SessionLink,
         granted: Rule,
         details: TaskDetails,
-        channel_id: int,
+        channel_id: int | None,
         *,
         origin: Origin | None,
+        deadline_seconds: int | None = None,
+        schedule_id: int | None = None,
     ) -> Task:
-        """Assign `details` in Chaster and record it; the caller holds the wearer's guard."""
+        """Assign `details` in Chaster and record it, with its deadline counted from now; the
+        caller holds the wearer's guard."""
         await self._require_no_open_task(link)
         lock: LockState | None = None
         if link.keyholder_is_lock_keyholder is None:
@@ -180,6 +209,7 @@ class Tasks(Part):
             await self._require_assign_landed(link, details.task, error)
         except ChasterError as error:
             raise await self._locks.refusal_for(link, error, assigning=True) from None
+        now = self._clock()
         task = await self._store.create_task(
             link_id=link.id,
             description=details.task,
@@ -187,9 +217,11 @@ class Tasks(Part):
             verification_required=details.verification_required,
             duration_seconds=details.duration,
             assigned_by=caller.user_id,
-            now=self._clock(),
+            now=now,
             feed_channel_id=await self._settings.feed_channel_for(link, fallback=channel_id),
             origin=origin,
+            deadline_at=now + timedelta(seconds=deadline_seconds) if deadline_seconds else None,
+            schedule_id=schedule_id,
         )
         await self._events.task_event(EventKind.ASSIGNED, task, link, caller.user_id)
         return task

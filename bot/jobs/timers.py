@@ -1,4 +1,5 @@
-"""Deadlines that outlive the process: task timers, link-request expiry and the end of votes.
+"""Deadlines that outlive the process: task timers, link-request expiry, the end of votes,
+task deadlines and their reminders, schedules and consequences.
 
 Every deadline lives in the database; this only decides when to look. One asyncio task sleeps
 until the soonest deadline, so thousands of pending timers cost one heap, not one task each.
@@ -14,15 +15,19 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
 
+from bot.core.consequences import Penalties
+from bot.core.deadlines import TaskDeadlines
 from bot.core.model import (
     Clock,
     Event,
     EventKind,
+    LinkEvent,
     LinkEventKind,
     TaskEvent,
     VoteEvent,
     VoteEventKind,
 )
+from bot.core.schedules import Schedules
 from bot.jobs.background import Background
 from bot.store import LinkRequest, Store, Task
 
@@ -32,8 +37,9 @@ log = logging.getLogger(__name__)
 MAX_SLEEP_SECONDS = 1.0
 
 Action = Callable[[], Awaitable[object]]
-# How long after a failed try a vote's end is tried again.
+# How long after a failed try a vote's end, or a missed deadline, is tried again.
 VOTE_RETRY = timedelta(seconds=30)
+DEADLINE_RETRY = timedelta(seconds=30)
 
 
 class Deadlines:
@@ -59,15 +65,21 @@ class Deadlines:
     async def stop(self) -> None:
         await self._loop.stop()
 
+    async def run_due(self) -> int:
+        """Run every action whose time has come, in time order; how many ran."""
+        ran = 0
+        while self._heap and self._heap[0][0] <= self._clock():
+            _, _, name, action = heapq.heappop(self._heap)
+            ran += 1
+            try:
+                await action()
+            except Exception:
+                log.exception("deadline %s failed", name)
+        return ran
+
     async def _run(self) -> None:
         while True:
-            now = self._clock()
-            while self._heap and self._heap[0][0] <= now:
-                _, _, name, action = heapq.heappop(self._heap)
-                try:
-                    await action()
-                except Exception:
-                    log.exception("deadline %s failed", name)
+            await self.run_due()
             delay = MAX_SLEEP_SECONDS
             if self._heap:
                 delay = min(delay, max(0.0, (self._heap[0][0] - self._clock()).total_seconds()))
@@ -77,32 +89,50 @@ class Deadlines:
 
 
 class Timers:
-    """Schedules timer and expiry deadlines, from the store at start and from events after."""
+    """Schedules every deadline, from the store at start and from events after."""
 
     def __init__(
         self,
         store: Store,
         clock: Clock,
+        deadlines: Deadlines,
         *,
         finish_timer: Callable[[int], Awaitable[Task | None]],
         expire_request: Callable[[int], Awaitable[LinkRequest | None]],
         end_vote: Callable[[int], Awaitable[object]],
+        task_deadlines: TaskDeadlines,
+        schedules: Schedules,
+        penalties: Penalties,
     ) -> None:
         self._store = store
         self._clock = clock
         self._finish_timer = finish_timer
         self._expire_request = expire_request
         self._end_vote = end_vote
-        self.deadlines = Deadlines(clock)
+        self._task_deadlines = task_deadlines
+        self._schedules = schedules
+        self._penalties = penalties
+        # Shared with the core, which leaves its own follow-ups on it.
+        self.deadlines = deadlines
 
     async def start(self) -> None:
-        """Load every pending deadline (some may be overdue: they run at once) and start."""
+        """Load every pending deadline (some may be overdue: they run at once) and start.
+
+        What a crash left half done comes first: occasions in progress are settled (never
+        fired again), consequences recorded but not known applied are applied or settled.
+        """
+        await self._schedules.settle_interrupted()
+        await self._penalties.resume()
         for task_id, ends_at in await self._store.pending_timer_deadlines():
             self._timer(task_id, ends_at)
         for request in await self._store.pending_link_requests():
             self._expiry(request.id, request.expires_at)
         for vote in await self._store.pending_votes():
             self._vote_end(vote.id, vote.ends_at)
+        for task_id, deadline in await self._store.pending_deadlines():
+            await self._deadline(task_id, deadline)
+        for schedule in await self._store.active_schedules():
+            self._schedules.wake(schedule.id, schedule.next_at)
         log.info("%d deadlines pending after start-up", len(self.deadlines))
         self.deadlines.start()
 
@@ -110,16 +140,26 @@ class Timers:
         await self.deadlines.stop()
 
     async def on_event(self, event: Event) -> None:
-        """A timer started or a link request was made: its deadline joins the others."""
+        """A timer started, a task with a deadline was given (or reopened), a link request was
+        made, a vote began, a pause ended: its deadline joins the others."""
         if isinstance(event, TaskEvent):
-            ends_at = event.task.timer_ends_at
-            if event.kind is EventKind.TIMER_STARTED and ends_at is not None:
-                self._timer(event.task.id, ends_at)
+            task = event.task
+            if event.kind is EventKind.TIMER_STARTED and task.timer_ends_at is not None:
+                self._timer(task.id, task.timer_ends_at)
+            reopened = event.kind is EventKind.CONFIRMATION_REJECTED
+            if (event.kind is EventKind.ASSIGNED or reopened) and task.deadline_at is not None:
+                await self._deadline(task.id, max(task.deadline_at, self._clock()))
         elif isinstance(event, VoteEvent):
             if event.kind is VoteEventKind.STARTED:
                 self._vote_end(event.vote.id, event.vote.ends_at)
-        elif event.kind is LinkEventKind.REQUESTED and event.request is not None:
-            self._expiry(event.request.id, event.request.expires_at)
+        elif isinstance(event, LinkEvent):
+            if event.kind is LinkEventKind.REQUESTED and event.request is not None:
+                self._expiry(event.request.id, event.request.expires_at)
+            elif event.kind is LinkEventKind.RESUMED and event.link is not None:
+                # The pause moved the open task's deadline later.
+                open_task = await self._store.get_open_task(event.link.id)
+                if open_task is not None and open_task.deadline_at is not None:
+                    await self._deadline(open_task.id, open_task.deadline_at)
 
     def _timer(self, task_id: int, when: datetime) -> None:
         async def finish() -> None:
@@ -132,6 +172,33 @@ class Timers:
             await self._expire_request(request_id)
 
         self.deadlines.schedule(when, f"expiry of link request {request_id}", expire)
+
+    async def _deadline(self, task_id: int, when: datetime) -> None:
+        async def expire() -> None:
+            try:
+                await self._task_deadlines.expire(task_id)
+            except Exception:
+                # Chaster could not be told: the task stays open and is tried again (the
+                # decision is recorded, so it ends as missed whatever happens meanwhile).
+                log.exception(
+                    "the deadline of task %d could not be acted on; trying again", task_id
+                )
+                self.deadlines.schedule(
+                    self._clock() + DEADLINE_RETRY, f"deadline of task {task_id}", expire
+                )
+
+        self.deadlines.schedule(when, f"deadline of task {task_id}", expire)
+        due = await self._task_deadlines.reminder_of(task_id)
+        if due is not None:
+            self._reminder(task_id, due)
+
+    def _reminder(self, task_id: int, when: datetime) -> None:
+        async def remind() -> None:
+            later = await self._task_deadlines.remind(task_id)
+            if later is not None:
+                self._reminder(task_id, later)
+
+        self.deadlines.schedule(when, f"reminder of task {task_id}", remind)
 
     def _vote_end(self, vote_id: int, when: datetime) -> None:
         async def end() -> None:
