@@ -43,7 +43,8 @@ class Feed(commands.Cog):
                 await self._on_link_event(event)
             elif isinstance(event, TaskEvent):
                 await self._on_task_event(event)
-            # Votes have their own messages (cogs/votes.py).
+            # Votes have their own messages (cogs/votes.py), automation too
+            # (cogs/automation_feed.py).
         except discord.HTTPException as error:
             # The change itself is saved; only showing it failed. Tell the person whose
             # command caused it (if any) and the log what to fix.
@@ -104,6 +105,14 @@ class Feed(commands.Cog):
                     complete=COMPLETE_EMOJI,
                 )
             await self._ping(task, link, [link.wearer_id, link.keyholder_id], text)
+        elif event.kind is EventKind.DEADLINE_REMINDER and task.deadline_at is not None:
+            text = voice.text("feed.ping.reminder", wearer=wearer, task=quoted, at=task.deadline_at)
+            await self._ping(task, link, [link.wearer_id], text)
+        elif event.kind is EventKind.FAILED and task.missed_deadline:
+            text = voice.text(
+                "feed.ping.missed-deadline", wearer=wearer, keyholder=keyholder, task=quoted
+            )
+            await self._ping(task, link, [link.wearer_id, link.keyholder_id], text)
 
     async def _on_link_event(self, event: LinkEvent) -> None:
         request = event.request
@@ -159,14 +168,15 @@ class Feed(commands.Cog):
             content = voice.text("feed.post.late", wearer=wearer, why=voice.text(late_because))
             mentions = discord.AllowedMentions.none()
         else:
-            if task.origin is not None:
+            if task.schedule_id is not None:
+                content = voice.text("feed.post.schedule", wearer=wearer, number=task.schedule_id)
+            elif task.origin is not None:
                 # Drawn or voted for: the message says so, and from where.
-                key = f"feed.post.{task.origin.value}"
+                content = voice.text(f"feed.post.{task.origin.value}", wearer=wearer)
             elif task.assigned_by is not None:
-                key = "feed.post.new"
+                content = voice.text("feed.post.new", wearer=wearer)
             else:
-                key = "feed.post.from-chaster"
-            content = voice.text(key, wearer=wearer)
+                content = voice.text("feed.post.from-chaster", wearer=wearer)
             mentions = discord.AllowedMentions(users=[discord.Object(link.wearer_id)])
         controls = (await self.bot.core.settings.of(link.guild_id)).controls
         embed = task_embed(task, link, self.bot.core.clock(), voice, controls)

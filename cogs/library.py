@@ -47,6 +47,7 @@ class Library(
         duration=command_text("option.library.add.duration"),
         verification=command_text("option.library.add.verification"),
         tag=command_text("option.library.add.tag"),
+        deadline=command_text("option.deadline"),
     )
     async def add(
         self,
@@ -56,6 +57,7 @@ class Library(
         duration: str | None = None,
         verification: bool = False,
         tag: app_commands.Range[str, 1, 32] | None = None,
+        deadline: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
         entry = await self.bot.core.library.add(
             caller_of(interaction),
@@ -64,6 +66,7 @@ class Library(
             duration=duration,
             verification_required=verification,
             tag=tag,
+            deadline=deadline,
         )
         voice = self.bot.voice_for(interaction)
         await reply(

@@ -1,5 +1,6 @@
 """/settings: where the feed goes, what its messages carry (buttons, reactions or both),
-whether wearers may complete their own tasks, and the language of the server's public messages."""
+whether wearers may complete their own tasks, the language of the server's public messages and
+the time zone of its schedules."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.discord_side.feed_problems import (
 )
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text, server_language
+from bot.discord_side.suggestions import timezone_choices
 from bot.i18n import default_catalogue
 from bot.store import Controls
 
@@ -109,6 +111,23 @@ class ServerSettings(
                     )
                 )
         await reply(interaction, "\n".join(lines), ephemeral=True)
+
+    @app_commands.command(name="timezone", description=command_text("command.settings.timezone"))
+    @app_commands.describe(zone=command_text("option.settings.timezone.zone"))
+    async def timezone(
+        self, interaction: discord.Interaction[TasksBot], zone: app_commands.Range[str, 1, 64]
+    ) -> None:
+        settings = await self.bot.core.settings.set_timezone(caller_of(interaction), zone)
+        voice = self.bot.voice_for(interaction)
+        await reply(
+            interaction, voice.text("reply.timezone-set", zone=settings.timezone), ephemeral=True
+        )
+
+    @timezone.autocomplete("zone")
+    async def _zone_choices(
+        self, interaction: discord.Interaction[TasksBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return timezone_choices(current)
 
     @app_commands.command(name="language", description=command_text("command.settings.language"))
     @app_commands.describe(language=command_text("option.settings.language.language"))

@@ -20,6 +20,7 @@ from bot.core.votes import (
     MIN_HOURS,
     MIN_OPTIONS,
 )
+from bot.discord_side.automation_text import pause_line
 from bot.discord_side.feed_problems import WARNING_EMOJI, collect_feed_problems, with_feed_problems
 from bot.discord_side.feed_view import state_label
 from bot.discord_side.interactions import caller_of, reply
@@ -59,6 +60,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
         points=command_text("option.task.assign.points"),
         verification=command_text("option.task.assign.verification"),
         duration=command_text("option.task.assign.duration"),
+        deadline=command_text("option.deadline"),
     )
     async def assign(
         self,
@@ -68,6 +70,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
         points: app_commands.Range[int, 0] | None = None,
         verification: bool | None = None,
         duration: str | None = None,
+        deadline: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         with collect_feed_problems() as problems:
@@ -78,6 +81,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
                 points=points,
                 verification_required=verification,
                 duration=duration,
+                deadline=deadline,
                 channel_id=interaction.channel_id or 0,
             )
         voice = self.bot.voice_for(interaction)
@@ -100,6 +104,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
         wearer=command_text("option.task.random.wearer"),
         source=command_text("option.task.random.source"),
         tag=command_text("option.task.random.tag"),
+        deadline=command_text("option.deadline"),
     )
     @app_commands.choices(source=SOURCE_CHOICES)
     async def random(
@@ -108,6 +113,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
         wearer: discord.Member,
         source: app_commands.Choice[str] | None = None,
         tag: app_commands.Range[str, 1, 32] | None = None,
+        deadline: app_commands.Range[str, 1, 16] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         with collect_feed_problems() as problems:
@@ -116,6 +122,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
                 wearer.id,
                 source=_source(source),
                 tag=tag,
+                deadline=deadline,
                 channel_id=interaction.channel_id or 0,
             )
         voice = self.bot.voice_for(interaction)
@@ -192,6 +199,13 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
     ) -> list[app_commands.Choice[str]]:
         return duration_choices(current, self.bot.voice_for(interaction))
 
+    @assign.autocomplete("deadline")
+    @random.autocomplete("deadline")
+    async def _deadline_choices(
+        self, interaction: discord.Interaction[TasksBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return duration_choices(current, self.bot.voice_for(interaction), span=True)
+
     @app_commands.command(name="start", description=command_text("command.task.start"))
     @app_commands.describe(wearer=command_text("option.task.wearer"))
     async def start(
@@ -256,6 +270,9 @@ def _describe(status: TaskStatus, now: datetime, voice: Voice) -> str:
             "status.header", wearer=Person(link.wearer_id), keyholder=Person(link.keyholder_id)
         )
     ]
+    paused = pause_line(link, voice)
+    if paused is not None:
+        lines.append(paused)
     if task is None:
         lines.append(voice.text("status.no-task"))
     else:
@@ -269,6 +286,8 @@ def _describe(status: TaskStatus, now: datetime, voice: Voice) -> str:
             lines.append(voice.text("status.task-ending", **shown, at=task.timer_ends_at))
         else:
             lines.append(voice.text("status.task", **shown))
+        if task.state.is_open and task.deadline_at is not None:
+            lines.append(voice.text("status.deadline", at=task.deadline_at))
     if status.chaster is not None:
         chaster = status.chaster
         if chaster.enable_points:

@@ -18,7 +18,7 @@ from bot.core.library import Source
 from bot.discord_side.feed_problems import PERMISSION_ORDER
 from bot.i18n import Catalogue, default_catalogue, parse_po
 from bot.i18n.po import PoEntry
-from bot.store import Controls, LinkRequestState, Origin, TaskState
+from bot.store import Controls, LinkRequestState, Origin, PenaltyAction, PenaltyOn, TaskState
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "bot" / "locales"
@@ -86,7 +86,7 @@ def test_a_translation_keeps_the_placeholders_of_the_english(language: str) -> N
 
 def test_both_english_forms_of_a_plural_message_have_the_same_placeholders() -> None:
     plurals = [entry for entry in template().values() if entry.msgid_plural is not None]
-    assert len(plurals) == 14  # the check has something to check
+    assert len(plurals) == 18  # the check has something to check
     for entry in plurals:
         assert entry.msgid_plural is not None
         assert placeholders(entry.msgid) == placeholders(entry.msgid_plural), entry.msgctxt
@@ -190,6 +190,16 @@ def keys_from_enums() -> set[str]:
         }
         | {f"choice.source.{source.value}" for source in Source}
         | {f"feed.post.{origin.value}" for origin in Origin}
+        | {f"weekday.{day}" for day in range(7)}
+        | {f"{kind}.{on.value}" for kind in ("penalty.on", "choice.penalty-on") for on in PenaltyOn}
+        | {f"feed.consequence-applied.{on.value}" for on in PenaltyOn}
+        | {"choice.penalty-on.all"}
+        | {
+            f"{kind}.{action.value}"
+            for kind in ("penalty.action", "choice.penalty-action")
+            for action in PenaltyAction
+        }
+        | {"choice.dm.on", "choice.dm.off"}
     )
 
 

@@ -17,6 +17,7 @@ COMPLETE_EMOJI = "\N{WHITE HEAVY CHECK MARK}"  # ✅
 FAIL_EMOJI = "\N{CROSS MARK}"  # ❌
 TIMER_EMOJI = "\N{STOPWATCH}\N{VARIATION SELECTOR-16}"  # ⏱️
 CAMERA_EMOJI = "\N{CAMERA}"  # 📷
+DEADLINE_EMOJI = "\N{HOURGLASS WITH FLOWING SAND}"  # ⏳
 FEED_EMOJI = (START_EMOJI, COMPLETE_EMOJI, FAIL_EMOJI)
 
 _EMOJI_ACTIONS = {
@@ -44,6 +45,11 @@ _HEADLINES = {
     TaskState.FAILED: ("\N{CROSS MARK}", "feed.headline.failed", discord.Colour.red()),
 }
 _TIMER_FINISHED = ("\N{ALARM CLOCK}", "feed.headline.timer-finished", discord.Colour.teal())
+_MISSED_DEADLINE = (
+    DEADLINE_EMOJI,
+    "feed.headline.missed-deadline",
+    discord.Colour.dark_red(),
+)
 _HINTS = {
     START_EMOJI: "feed.hint.start",
     COMPLETE_EMOJI: "feed.hint.complete",
@@ -97,9 +103,12 @@ def task_embed(
     task: Task, link: SessionLink, now: datetime, voice: Voice, controls: Controls
 ) -> discord.Embed:
     """The feed message's embed for `task`, on a message that carries `controls`."""
-    emoji, headline, colour = (
-        _TIMER_FINISHED if timer_finished(task, now) else _HEADLINES[task.state]
-    )
+    if task.missed_deadline:
+        emoji, headline, colour = _MISSED_DEADLINE
+    elif timer_finished(task, now):
+        emoji, headline, colour = _TIMER_FINISHED
+    else:
+        emoji, headline, colour = _HEADLINES[task.state]
     embed = discord.Embed(
         title=f"{emoji} {voice.text(headline)}",
         description=voice.task_text(task.description),
@@ -117,6 +126,12 @@ def task_embed(
         key = "feed.timer.ended" if timer_finished(task, now) else "feed.timer.ends"
         embed.add_field(
             name=voice.text("feed.field.timer"), value=voice.text(key, at=ends), inline=False
+        )
+    if task.deadline_at is not None and task.state.is_open:
+        embed.add_field(
+            name=voice.text("feed.field.deadline"),
+            value=voice.text("feed.deadline", at=task.deadline_at),
+            inline=False,
         )
     if task.state is TaskState.AWAITING_CONFIRMATION:
         # The reactions are named whenever the message has them, as before buttons existed.
@@ -139,6 +154,8 @@ def task_embed(
     if task.closed_at is not None:
         if task.closed_by is not None:
             closed = voice.text("feed.closed.by", user=Person(task.closed_by), at=task.closed_at)
+        elif task.missed_deadline:
+            closed = voice.text("feed.closed.deadline", at=task.closed_at)
         else:
             closed = voice.text("feed.closed.in-chaster", at=task.closed_at)
         embed.add_field(name=voice.text("feed.field.closed"), value=closed, inline=False)

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from discord import app_commands
 
-from bot.core.durations import SUGGESTED_DURATIONS, format_duration, parse_duration
+from bot.core.durations import (
+    SUGGESTED_DURATIONS,
+    SUGGESTED_SPANS,
+    format_duration,
+    parse_duration,
+    parse_span,
+)
 from bot.core.errors import Refused
 from bot.core.library import Candidate
+from bot.core.occasions import zone_names_matching
 from bot.discord_side.voice import Voice, quotable
 from bot.store import LibraryEntry
 
@@ -17,24 +24,32 @@ CHOICE_NAME_LIMIT = 100
 CHOICE_VALUE_LIMIT = 100
 
 
-def duration_choices(typed: str, voice: Voice) -> list[app_commands.Choice[str]]:
+def duration_choices(
+    typed: str, voice: Voice, *, span: bool = False
+) -> list[app_commands.Choice[str]]:
     """What was typed, read back in words (or what is wrong with it), then the suggestions
-    that begin with it."""
+    that begin with it; with `span`, for a deadline or the like (up to 7 days)."""
+    parse, suggested = (
+        (parse_span, SUGGESTED_SPANS) if span else (parse_duration, SUGGESTED_DURATIONS)
+    )
     typed = typed.strip()
     choices: list[app_commands.Choice[str]] = []
     if typed:
         try:
-            name = _reading(typed, parse_duration(typed), voice)
+            name = _reading(typed, parse(typed), voice)
         except Refused as refusal:
             # Picking it anyway sends it, and the command then refuses it the same way.
             name = voice.refusal(refusal)
         choices.append(_choice(name, typed))
-    for suggestion in SUGGESTED_DURATIONS:
+    for suggestion in suggested:
         if suggestion.startswith(typed.lower()) and suggestion != typed.lower():
-            choices.append(
-                _choice(_reading(suggestion, parse_duration(suggestion), voice), suggestion)
-            )
+            choices.append(_choice(_reading(suggestion, parse(suggestion), voice), suggestion))
     return choices[:MAX_CHOICES]
+
+
+def timezone_choices(typed: str) -> list[app_commands.Choice[str]]:
+    """IANA time zones matching what is typed (their names are the same in every language)."""
+    return [_choice(name, name) for name in zone_names_matching(typed, MAX_CHOICES)]
 
 
 def _reading(typed: str, seconds: int, voice: Voice) -> str:

@@ -139,7 +139,19 @@ async def test_commands_are_described_in_each_language_and_named_in_english(
     world: World,
 ) -> None:
     commands = _commands(world)
-    assert set(commands) == {"link", "unlink", "task", "settings", "library", "Assign task"}
+    assert set(commands) == {
+        "link",
+        "unlink",
+        "task",
+        "settings",
+        "library",
+        "schedule",
+        "penalty",
+        "pause",
+        "resume",
+        "notify",
+        "Assign task",
+    }
     # A member's context menu shows the entry's name itself: that one is in each language.
     menu = commands["Assign task"]
     assert menu["type"] == 2

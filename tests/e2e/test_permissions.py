@@ -106,6 +106,11 @@ POLICY_ACTION: dict[str, Action] = {
     "press-reject": Action.REJECT,
     "press-accept-link": Action.ACCEPT_LINK,
     "press-decline-link": Action.DECLINE_LINK,
+    "schedule-add": Action.SCHEDULE,
+    "penalty-set": Action.PENALTY,
+    "pause": Action.PAUSE,
+    "resume": Action.RESUME,
+    "notify": Action.NOTIFY,
 }
 OUTCOME: dict[May, Outcome] = {May.YES: OK, May.ASKS: ASK, May.NO: NO}
 
@@ -120,10 +125,12 @@ def expected_outcome(action: str, linked: bool, role: Role | None) -> Outcome:
     link there, and that server's settings.
     """
     policy_action = POLICY_ACTION[action]
+    # Settings and direct messages are the server's and the person's own, linked or not.
+    own = (Action.SETTINGS, Action.NOTIFY)
     if role is None:
-        return OK if policy_action in (Action.LINK, Action.SETTINGS) else NO
+        return OK if policy_action in (Action.LINK, *own) else NO
     allowed = OUTCOME[rule(policy_action, role).may]
-    if policy_action is Action.SETTINGS:
+    if policy_action in own:
         return allowed
     if policy_action in (Action.LINK, Action.ACCEPT_LINK):
         return NO if linked else allowed
@@ -175,11 +182,19 @@ EXTRA_CASES: list[tuple[str, str, bool]] = [
     ("lock-keyholder",   "press-confirm",    True),
     ("lock-keyholder",   "press-reject",     True),
     ("trusting-wearer",  "press-complete",   True),
+    ("self-locked",      "penalty-set",      True),
+    ("consented",        "penalty-set",      True),
+    ("consented",        "schedule-add",     True),
+    ("self-locked",      "resume",           True),
 ]  # fmt: skip
 
 
 def expected_extra(role_name: str, action: str, linked: bool) -> Outcome:
     outcome = expected_outcome(action, linked, EXTRA_ROLES[role_name])
+    if role_name == "consented" and action == "penalty-set":
+        # Keyholder of record by consent, not the lock's keyholder in Chaster: the table's
+        # condition (Condition.HOLDS_THE_LOCK) refuses them.
+        return NO
     return OK if role_name == "trusting-wearer" and outcome == ASK else outcome
 
 
@@ -291,6 +306,8 @@ class Snapshot:
     chaster_task: dict[str, Any] | None
     timer_started: bool
     bot_message_ids: tuple[str, ...]  # not counting replies (notices and pings)
+    # The link's pause, schedules and consequences.
+    automation: tuple[object, ...]
 
 
 @pytest.mark.parametrize(("role_name", "action", "linked", "outcome"), CASES)
@@ -313,6 +330,9 @@ async def test_permission(
         if role.user is WEARER and (action, linked) == ("link", False):
             # Only Chaster knows that the lock has a keyholder, so this refusal needs a read;
             # every other one is decided before Chaster is asked anything.
+            after = replace(after, session_reads=before.session_reads)
+        if role.link_kind == "consent" and action == "penalty-set":
+            # Likewise: only Chaster knows who holds the lock now.
             after = replace(after, session_reads=before.session_reads)
         assert after == before
         return
@@ -363,6 +383,10 @@ async def prepare(world: World, role: Actor, action: str, linked: bool) -> Scene
         if action in JUDGING:
             asked = await world.reply("task", WEARER, "complete")
             assert asked.startswith("Marked as done"), asked
+    if action == "resume":
+        # Paused by the keyholder of record, whose own pause is theirs to end too.
+        paused = await world.reply("pause", KEYHOLDER_OF_RECORD[role.link_kind], wearer=WEARER)
+        assert paused.startswith("Paused"), paused
     if not linked:
         unlinked = await world.reply("unlink", KEYHOLDER_OF_RECORD[role.link_kind], wearer=WEARER)
         assert unlinked.startswith("Unlinked"), unlinked
@@ -390,6 +414,13 @@ async def snapshot(world: World, scene: Scene) -> Snapshot:
     task = None
     if scene.message_id is not None:
         task = await store.get_task_by_feed_message(scene.message_id)
+    automation: tuple[object, ...] = ()
+    if link is not None:
+        automation = (
+            link.paused_at,
+            len(await store.schedules_of_link(link.id)),
+            len(await store.penalties_of(link.id)),
+        )
     return Snapshot(
         chaster_writes=world.chaster.count_calls("POST", "/tasks/"),
         session_reads=world.chaster.count_calls("GET", scene.session.session_id),
@@ -401,6 +432,7 @@ async def snapshot(world: World, scene: Scene) -> Snapshot:
         bot_message_ids=tuple(
             m["id"] for m in world.discord.bot_messages(CHANNEL) if "message_reference" not in m
         ),
+        automation=automation,
     )
 
 
@@ -429,6 +461,17 @@ def command_of(action: str, role: Actor, scene: Scene) -> tuple[str, str | None,
         return "task", "vote", [wearer, option("options", 2, OPTION_INTEGER)]
     if action == "library-import":
         return "library", "import", [wearer]
+    if action == "schedule-add":
+        every = option("every", "day", OPTION_STRING)
+        at = option("at", "08:00", OPTION_STRING)
+        return "schedule", "add", [wearer, every, at, option("random", "both", OPTION_STRING)]
+    if action == "penalty-set":
+        on = option("on", "fail", OPTION_STRING)
+        return "penalty", "set", [wearer, on, option("action", "freeze", OPTION_STRING)]
+    if action in ("pause", "resume"):
+        return action, None, [wearer]
+    if action == "notify":
+        return "notify", None, [option("dm", "on", OPTION_STRING)]
     return "task", action, [wearer]
 
 
@@ -473,6 +516,11 @@ ALLOWED_REPLY = {
     "status": r"^\*\*<@5002>\*\* · keyholder <@\d+>\n",
     "settings-feed": r"^Task updates will be posted in <#\d+>\.$",
     "settings-wearer-complete": r"^Wearers can now complete their own tasks\.$",
+    "schedule-add": r"^Scheduled for <@5002>: #\d+ · every day at 08:00 \(UTC\) · at random",
+    "penalty-set": r"^Set for <@5002>: On a failed task: freeze the lock$",
+    "pause": r"^Paused: no schedule, deadline, reminder or consequence does anything for <@5002>",
+    "resume": r"^Resumed the automation of <@5002>\.$",
+    "notify": r"^You get direct messages from the bot for this server\.$",
 }
 ASKS_REPLY = {
     "link": r"^Asked <@5002> to confirm with ✅ within 15 minutes\.$",
@@ -497,6 +545,14 @@ def refusal_reason(role: Actor, action: str, linked: bool) -> str:
         "vote": r"^Only <@\d+>, the keyholder, can assign tasks\.$",
         "library-import": r"^Only <@\d+>, the keyholder, can import this lock's task list\.$",
         "status": r"^Only the wearer or their keyholder can see their task status\.$",
+        "schedule-add": r"^Only the wearer's keyholder of record can schedule their tasks\.$",
+        "penalty-set": (
+            r"^Only the wearer's keyholder of record can set their consequences and reminders\.$"
+            if role.link_kind != "consent"
+            else r"^A consequence changes the lock itself, so only its own keyholder in Chaster"
+        ),
+        "pause": r"^Only the wearer and their keyholder of record can pause or resume",
+        "resume": r"^Only the wearer and their keyholder of record can pause or resume",
     }.get(action, r"^Only the wearer or their keyholder can act on this task\.$")
 
 
@@ -710,6 +766,35 @@ async def check_effect(
         assert after.task_state is (TaskState.COMPLETED if completed else TaskState.FAILED)
     elif verb == "status":
         assert replace(after, session_reads=before.session_reads) == before
+    elif verb == "schedule-add":
+        link = await store.get_open_link(GUILD, WEARER.id)
+        assert link is not None
+        [schedule] = await store.schedules_of_link(link.id)
+        assert (schedule.created_by, schedule.every.value, schedule.at) == (
+            role.user.id,
+            "day",
+            "08:00",
+        )
+        assert writes == 0
+    elif verb == "penalty-set":
+        link = await store.get_open_link(GUILD, WEARER.id)
+        assert link is not None
+        [penalty] = await store.penalties_of(link.id)
+        assert (penalty.on.value, penalty.action.value) == ("fail", "freeze")
+        assert writes == 0 and world.chaster.count_calls("POST", "/action") == 0
+    elif verb == "pause":
+        link = await store.get_open_link(GUILD, WEARER.id)
+        assert link is not None and link.paused_by == role.user.id
+        assert writes == 0
+    elif verb == "resume":
+        link = await store.get_open_link(GUILD, WEARER.id)
+        assert link is not None and link.paused_at is None
+        assert writes == 0
+    elif verb == "notify":
+        prefs = await world.core.notify.prefs(role.guild_id, role.user.id)
+        assert prefs.dm and prefs.sends_dms
+        assert after == before
+        assert writes == 0
     else:
         settings = await store.get_guild_settings(role.guild_id)
         if verb == "settings-feed":
