@@ -121,7 +121,7 @@ async def create_app(
             end_vote=lambda vote_id: end_vote(bot, vote_id),
             task_deadlines=core.deadlines,
             schedules=core.schedules,
-            penalties=core.penalties,
+            consequences=core.consequences,
         )
         # Before the feed subscribes (when the cogs load): a deadline is saved first.
         core.events.subscribe(timers.on_event)

@@ -9,9 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.consequences import ALL
 from bot.core.durations import format_duration
 from bot.core.errors import Person
+from bot.core.penalties import ALL
 from bot.discord_side.automation_text import penalty_line
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text

@@ -293,10 +293,10 @@ async def test_a_consequence_is_applied_once_however_often_it_is_run(env: CoreEn
     task = await failed_task(env)
     consequence = await consequence_of(env, task)
     first, second = await asyncio.gather(
-        env.core.penalties.apply(consequence.id), env.core.penalties.apply(consequence.id)
+        env.core.consequences.apply(consequence.id), env.core.consequences.apply(consequence.id)
     )
     assert [c is not None for c in (first, second)].count(True) == 1
-    assert await env.core.penalties.apply(consequence.id) is None
+    assert await env.core.consequences.apply(consequence.id) is None
     await env.run_due()
     assert len(lock_action_posts(env)) == 1
     assert len(env.fake.lock_actions(env.session.session_id)) == 1
@@ -327,12 +327,12 @@ async def test_a_consequence_being_sent_is_not_taken_for_a_crashed_one(
         await send(session_id, action)
 
     monkeypatch.setattr(env.chaster, "apply_lock_action", slow_send)
-    first = asyncio.create_task(env.core.penalties.apply(consequence.id))
+    first = asyncio.create_task(env.core.consequences.apply(consequence.id))
     await sending.wait()
     assert (await consequence_of(env, task)).state is ConsequenceState.APPLYING
     # Read the history now and send it again, it would wait for the first call: a timeout.
     async with asyncio.timeout(2):
-        assert await env.core.penalties.apply(consequence.id) is None
+        assert await env.core.consequences.apply(consequence.id) is None
     assert env.fake.count_calls("POST", "/logs/search") == 0
     release.set()
     applied = await first
@@ -369,7 +369,7 @@ async def test_a_crash_after_the_call_reached_chaster_is_not_applied_again(env: 
         env.session.session_id, LockAction(LockActionName.ADD_TIME, HOUR)
     )
     env.fake.calls.clear()
-    settled = await env.core.penalties.apply(consequence.id)
+    settled = await env.core.consequences.apply(consequence.id)
     assert settled is not None and settled.state is ConsequenceState.APPLIED
     assert lock_action_posts(env) == []
     assert env.session.end_date == end + timedelta(hours=1)
@@ -385,7 +385,7 @@ async def test_an_older_entry_in_the_history_is_not_taken_for_this_one(env: Core
     env.advance(2 * HOUR)
     task = await failed_task(env)
     consequence = await mark_applying(env, await consequence_of(env, task))
-    settled = await env.core.penalties.apply(consequence.id)
+    settled = await env.core.consequences.apply(consequence.id)
     assert settled is not None and settled.state is ConsequenceState.APPLIED
     assert len(lock_action_posts(env)) == 1
     assert len(env.fake.lock_actions(env.session.session_id)) == 2
@@ -396,7 +396,7 @@ async def test_an_unreadable_history_leaves_it_unknown_and_not_applied(env: Core
     task = await failed_task(env)
     consequence = await mark_applying(env, await consequence_of(env, task))
     env.fake.fail_next("POST", "/logs/search", 503, "Service Unavailable")
-    settled = await env.core.penalties.apply(consequence.id)
+    settled = await env.core.consequences.apply(consequence.id)
     assert settled is not None and settled.state is ConsequenceState.UNKNOWN
     assert settled.detail is not None
     assert lock_action_posts(env) == []
@@ -404,8 +404,8 @@ async def test_an_unreadable_history_leaves_it_unknown_and_not_applied(env: Core
     assert event.kind is AutomationEventKind.CONSEQUENCE_UNKNOWN
     assert event.refusal is not None and event.refusal.reason is Reason.CHASTER_UNAVAILABLE
     # Never tried again, by anyone.
-    assert await env.core.penalties.apply(consequence.id) is None
-    await env.core.penalties.resume()
+    assert await env.core.consequences.apply(consequence.id) is None
+    await env.core.consequences.resume()
     await env.run_due()
     assert lock_action_posts(env) == []
     assert env.fake.lock_actions(env.session.session_id) == []
@@ -530,7 +530,7 @@ async def test_a_pause_cancels_what_is_pending_and_nothing_is_sent(env: CoreEnv)
     assert automation_events(env) == []
     # Resuming does not bring it back.
     await env.core.pause.resume(WR, WEARER)
-    await env.core.penalties.resume()
+    await env.core.consequences.resume()
     await env.run_due()
     assert lock_action_posts(env) == []
 
@@ -547,7 +547,7 @@ async def test_one_being_sent_when_the_pause_began_is_settled_after_it(env: Core
     env.fake.calls.clear()
     await env.core.pause.pause(WR, WEARER)
     # While paused not even the history is read: it may have landed, so it is not cancelled.
-    assert await env.core.penalties.apply(consequence.id) is None
+    assert await env.core.consequences.apply(consequence.id) is None
     assert env.fake.calls == []
     assert (await consequence_of(env, task)).state is ConsequenceState.APPLYING
     await env.core.pause.resume(WR, WEARER)

@@ -67,7 +67,7 @@ def timers_of(env: CoreEnv) -> Timers:
         end_vote=lambda vote_id: env.core.votes.finish(vote_id, None),
         task_deadlines=env.core.deadlines,
         schedules=env.core.schedules,
-        penalties=env.core.penalties,
+        consequences=env.core.consequences,
     )
     env.core.events.subscribe(timers.on_event)
     return timers

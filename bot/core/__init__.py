@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.chaster import ChasterClient
 from bot.core.actions import TaskActions
 from bot.core.audit import Audit
-from bot.core.consequences import Penalties
+from bot.core.consequences import Consequences
 from bot.core.deadlines import TaskDeadlines
 from bot.core.events import EventBus
 from bot.core.guards import WearerGuards
@@ -24,6 +24,7 @@ from bot.core.locks import Locks
 from bot.core.model import Clock, Later, utc_now
 from bot.core.notify import Notify
 from bot.core.pause import Pause
+from bot.core.penalties import Penalties
 from bot.core.schedules import Schedules
 from bot.core.settings import ServerSettings
 from bot.core.shared import Shared
@@ -47,6 +48,7 @@ class Core:
     schedules: Schedules
     deadlines: TaskDeadlines
     penalties: Penalties
+    consequences: Consequences
     pause: Pause
     notify: Notify
     sync: Sync
@@ -95,7 +97,7 @@ def build_core(
         rng=draws,
     )
     actions = TaskActions(store, chaster, shared, locks=locks, sync=sync, settings=settings)
-    penalties = Penalties(
+    consequences = Consequences(
         store,
         chaster,
         shared,
@@ -105,7 +107,7 @@ def build_core(
         later=later,
     )
     # First of the subscribers: a consequence is recorded before anything else hears of it.
-    events.subscribe(penalties.on_event)
+    events.subscribe(consequences.on_event)
     return Core(
         links=Links(store, chaster, shared, extension_slug=extension_slug),
         tasks=tasks,
@@ -132,7 +134,8 @@ def build_core(
             later=later,
         ),
         deadlines=TaskDeadlines(store, chaster, shared, actions=actions),
-        penalties=penalties,
+        penalties=Penalties(store, chaster, shared, locks=locks),
+        consequences=consequences,
         pause=Pause(store, chaster, shared, settings=settings),
         notify=Notify(store, audit, clock),
         sync=sync,

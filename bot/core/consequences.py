@@ -1,4 +1,5 @@
-"""Consequences in Chaster: what happens to the lock when a task fails or misses its deadline.
+"""Consequences applied in Chaster, when a task fails or misses its deadline (the keyholder
+sets them with `bot.core.penalties`).
 
 A consequence is recorded before Chaster is asked, then marked as being applied just before the
 call, so each is applied at most once per task. After a crash (or a lost answer) between the
@@ -11,19 +12,15 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from bot.chaster import ChasterClient, ChasterError, ChasterUnavailable, LockAction, LockActionName
 from bot.chaster.models import ActionLog
 from bot.core.chaster_errors import chaster_refused, trouble
-from bot.core.durations import optional_span, parse_span
-from bot.core.errors import Codes, Person, Reason, Refused
-from bot.core.links import open_link
-from bot.core.locks import ACT_FRESH_SECONDS, Locks, holds_lock
+from bot.core.errors import Reason, Refused
+from bot.core.locks import Locks
 from bot.core.model import (
     AutomationEvent,
     AutomationEventKind,
-    Caller,
     Event,
     EventKind,
     Later,
@@ -31,14 +28,11 @@ from bot.core.model import (
     LinkEventKind,
     TaskEvent,
 )
-from bot.core.pause import checked_reason
-from bot.core.policy import Action, Condition, require, role_of
 from bot.core.settings import ServerSettings
 from bot.core.shared import Part, Shared
 from bot.store import (
     Consequence,
     ConsequenceState,
-    Penalty,
     PenaltyAction,
     PenaltyOn,
     SessionLink,
@@ -59,10 +53,9 @@ RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=1
 SETTLE_DELAY = timedelta(seconds=30)
 # Clocks differ: a history entry this much older than the mark still counts.
 CLOCK_SKEW = timedelta(minutes=1)
-ALL = "all"
 
 
-class Penalties(Part):
+class Consequences(Part):
     def __init__(
         self,
         store: Store,
@@ -88,91 +81,6 @@ class Penalties(Part):
         # The error of a call whose answer was lost, by consequence id, until the history
         # says whether it landed: absent, it counts as one more try Chaster did not take.
         self._lost: dict[int, ChasterUnavailable] = {}
-
-    # -- commands ---------------------------------------------------------------------------
-
-    async def set(
-        self,
-        caller: Caller,
-        wearer_id: int,
-        *,
-        on: str,
-        action: str,
-        amount: str | None = None,
-        reason: str | None = None,
-    ) -> Penalty:
-        """Set the wearer's consequence for a failed task or a missed deadline: only the
-        keyholder of record who holds the lock in Chaster (or the wearer of a self-lock)."""
-        async with self._audit.action(
-            caller, "penalty.set", detail=f"wearer={wearer_id} on={on} action={action}"
-        ) as audit:
-            occasion = _choice(tuple(PenaltyOn), on)
-            kind = _choice(tuple(PenaltyAction), action)
-            seconds = optional_span(amount)
-            if kind is PenaltyAction.FREEZE and seconds is not None:
-                raise Refused(Reason.PENALTY_TAKES_NO_AMOUNT, action=kind.value)
-            if kind is not PenaltyAction.FREEZE and seconds is None:
-                raise Refused(Reason.PENALTY_NEEDS_AMOUNT, action=kind.value)
-            text = checked_reason(reason)
-            if text is not None and kind is not PenaltyAction.PILLORY:
-                raise Refused(Reason.PENALTY_REASON_PILLORY_ONLY)
-            link = await open_link(self._store, caller.guild_id, wearer_id)
-            audit.link_id = link.id
-            await self._require_lock_keyholder(caller, link, pillory=kind is PenaltyAction.PILLORY)
-            return await self._store.set_penalty(
-                link.id,
-                occasion,
-                kind,
-                seconds=seconds,
-                reason=text,
-                set_by=caller.user_id,
-                now=self._clock(),
-            )
-
-    async def clear(self, caller: Caller, wearer_id: int, on: str) -> int:
-        """Remove the wearer's consequences for `on` ("fail", "deadline" or "all")."""
-        async with self._audit.action(
-            caller, "penalty.clear", detail=f"wearer={wearer_id} on={on}"
-        ) as audit:
-            ons = list(PenaltyOn) if on == ALL else [_choice(tuple(PenaltyOn), on, also=(ALL,))]
-            link = await open_link(self._store, caller.guild_id, wearer_id)
-            audit.link_id = link.id
-            await self._require_lock_keyholder(caller, link, pillory=False)
-            return await self._store.clear_penalties(link.id, ons)
-
-    async def remind(self, caller: Caller, wearer_id: int, before: str) -> SessionLink:
-        """How long before a deadline the wearer is reminded (keyholder of record)."""
-        async with self._audit.action(
-            caller, "penalty.remind", detail=f"wearer={wearer_id} before={before[:20]}"
-        ) as audit:
-            seconds = parse_span(before)
-            link = await open_link(self._store, caller.guild_id, wearer_id)
-            audit.link_id = link.id
-            # The reminder changes nothing in Chaster: any keyholder of record may set it, as
-            # they may schedule tasks.
-            require(Action.SCHEDULE, role_of(caller, link))
-            return await self._store.set_remind_before(link.id, seconds)
-
-    async def of_wearer(self, caller: Caller, wearer_id: int) -> tuple[SessionLink, list[Penalty]]:
-        """The wearer's consequences (wearer and keyholder of record)."""
-        link = await open_link(self._store, caller.guild_id, wearer_id)
-        require(Action.STATUS, role_of(caller, link))
-        return link, await self._store.penalties_of(link.id)
-
-    async def _require_lock_keyholder(
-        self, caller: Caller, link: SessionLink, *, pillory: bool
-    ) -> None:
-        granted = require(Action.PENALTY, role_of(caller, link))
-        if granted.condition is not Condition.HOLDS_THE_LOCK:
-            return
-        lock = await self._locks.read(link, within=ACT_FRESH_SECONDS)
-        own_self_lock = link.keyholder_id == link.wearer_id and lock.keyholder_discord_id is None
-        if not own_self_lock and not holds_lock(lock, link.keyholder_id):
-            raise Refused(Reason.ONLY_LOCK_KEYHOLDER_PENALTIES, keyholder=Person(link.keyholder_id))
-        if pillory and not lock.has_pillory:
-            raise Refused(Reason.PILLORY_MISSING)
-
-    # -- applying ---------------------------------------------------------------------------
 
     async def on_event(self, event: Event) -> None:
         """A task failed (or missed its deadline): record the link's consequence for it, then
@@ -403,15 +311,3 @@ def _lock_action(consequence: Consequence) -> LockAction:
 
 def _number(value: object) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
-
-
-_Choice = TypeVar("_Choice", PenaltyOn, PenaltyAction)
-
-
-def _choice(members: tuple[_Choice, ...], value: str, *, also: tuple[str, ...] = ()) -> _Choice:
-    """The option's value as one of `members`; Refused, naming the choices, for anything else."""
-    for member in members:
-        if member.value == value:
-            return member
-    names = (*(member.value for member in members), *also)
-    raise Refused(Reason.UNKNOWN_PENALTY, input=value[:40], choices=Codes(names))

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
 
-from bot.core.consequences import Penalties
+from bot.core.consequences import Consequences
 from bot.core.deadlines import TaskDeadlines
 from bot.core.model import (
     Clock,
@@ -102,7 +102,7 @@ class Timers:
         end_vote: Callable[[int], Awaitable[object]],
         task_deadlines: TaskDeadlines,
         schedules: Schedules,
-        penalties: Penalties,
+        consequences: Consequences,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -111,7 +111,7 @@ class Timers:
         self._end_vote = end_vote
         self._task_deadlines = task_deadlines
         self._schedules = schedules
-        self._penalties = penalties
+        self._consequences = consequences
         # Shared with the core, which leaves its own follow-ups on it.
         self.deadlines = deadlines
 
@@ -122,7 +122,7 @@ class Timers:
         fired again), consequences recorded but not known applied are applied or settled.
         """
         await self._schedules.settle_interrupted()
-        await self._penalties.resume()
+        await self._consequences.resume()
         for task_id, ends_at in await self._store.pending_timer_deadlines():
             self._timer(task_id, ends_at)
         for request in await self._store.pending_link_requests():

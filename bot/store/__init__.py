@@ -7,6 +7,18 @@ async with await Database.open(path) as db:
 
 from __future__ import annotations
 
+from .automation_rows import (
+    Consequence,
+    ConsequenceState,
+    Every,
+    NotifyPrefs,
+    Occasion,
+    OccasionState,
+    Penalty,
+    PenaltyAction,
+    PenaltyOn,
+    Schedule,
+)
 from .database import Database
 from .errors import (
     ConstraintViolation,
@@ -24,22 +36,12 @@ from .rows import (
     OPEN_TASK_STATES,
     AuditEntry,
     AuditResult,
-    Consequence,
-    ConsequenceState,
     Controls,
-    Every,
     GuildSettings,
     LibraryEntry,
     LinkRequest,
     LinkRequestState,
-    NotifyPrefs,
-    Occasion,
-    OccasionState,
     Origin,
-    Penalty,
-    PenaltyAction,
-    PenaltyOn,
-    Schedule,
     SessionLink,
     Task,
     TaskState,

@@ -9,18 +9,15 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from ._queries import _OPEN_STATES_SQL, StoreBase, _all, _changed, _one, _placeholders, _write
-from .rows import (
+from .automation_rows import (
     Consequence,
     ConsequenceState,
     NotifyPrefs,
     Penalty,
     PenaltyAction,
     PenaltyOn,
-    SessionLink,
-    Task,
-    from_db,
-    to_db,
 )
+from .rows import SessionLink, Task, from_db, to_db
 
 _SELECT_LINK: Final = "SELECT * FROM session_links WHERE id = ?"
 _SELECT_TASK: Final = "SELECT * FROM tasks WHERE id = ?"

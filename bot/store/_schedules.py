@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from ._queries import StoreBase, _all, _changed, _one, _write
-from .rows import Every, Occasion, OccasionState, Schedule, to_db
+from .automation_rows import Every, Occasion, OccasionState, Schedule
+from .rows import to_db
 
 _SELECT: Final = "SELECT * FROM schedules WHERE id = ?"
 _ACTIVE: Final = "SELECT * FROM schedules WHERE removed_at IS NULL"

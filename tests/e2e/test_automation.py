@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.e2e.conftest import CHANNEL, GUILD, KEYHOLDER, WEARER, World, embed, fields
+from tests.e2e.conftest import ADMIN, CHANNEL, GUILD, KEYHOLDER, WEARER, World, embed, fields
+from tests.fakes.discord import OPTION_STRING, FakeUser, option
 
 
 def pings(world: World, start: str) -> list[str]:
@@ -112,7 +113,7 @@ async def test_a_missed_deadline_fails_the_task_and_adds_time(world: World) -> N
     failed = await world.store.get_task_by_feed_message(int(message["id"]))
     assert failed is not None
     assert await world.core.deadlines.expire(failed.id) is None
-    assert await world.core.penalties.apply(1) is None
+    assert await world.core.consequences.apply(1) is None
     assert world.chaster.count_calls("POST", "/action") == 1
     assert world.chaster.count_calls("POST", "/tasks/complete") == 1
 
@@ -200,3 +201,42 @@ async def test_direct_messages_are_opt_in_and_stop_when_dms_are_closed(world: Wo
     )
     assert len(pings(world, "✉️")) == 1
     assert [m["content"] for m in world.discord.dm_messages(WEARER.id)] == [dm["content"]]
+
+
+async def autocomplete(
+    world: World, command: str, subcommand: str, focused: str, typed: str, user: FakeUser
+) -> list[tuple[str, str]]:
+    handle = await world.discord.send_autocomplete(
+        command,
+        user=user,
+        subcommand=subcommand,
+        focused=focused,
+        options=[option(focused, typed, OPTION_STRING)],
+    )
+    answer = await handle.first_response()
+    assert answer["type"] == 8, answer
+    return [(c["name"], c["value"]) for c in answer["data"]["choices"]]
+
+
+async def test_the_servers_time_zone_is_named_and_checked(world: World) -> None:
+    suggested = await autocomplete(world, "settings", "timezone", "zone", "paris", ADMIN)
+    assert ("Europe/Paris", "Europe/Paris") in suggested
+    refused = await world.reply("settings", ADMIN, "timezone", zone="Europe/Pariss")
+    assert refused == (
+        "`Europe/Pariss` is not a time zone I know. Did you mean Europe/Paris? Time zones are "
+        "IANA names, such as Europe/Paris or America/New_York."
+    )
+    assert (await world.store.get_guild_settings(GUILD)).timezone == "UTC"
+    answer = await world.reply("settings", ADMIN, "timezone", zone="europe/paris")
+    assert answer == "Schedules here follow Europe/Paris unless they name another time zone."
+    # A schedule that names none follows it.
+    await world.link()
+    await world.reply("library", KEYHOLDER, "add", description="Kneel", points=1)
+    added = await world.reply(
+        "schedule", KEYHOLDER, "add", wearer=WEARER, every="weekday", at="7:30", entry="Kneel"
+    )
+    assert added.startswith(
+        "Scheduled for <@5002>: #1 · Monday to Friday at 07:30 (Europe/Paris) · library entry #1"
+    ), added
+    every = await autocomplete(world, "schedule", "add", "every", "", KEYHOLDER)
+    assert [value for _, value in every][:4] == ["day", "weekday", "week", "1h"]

@@ -534,3 +534,76 @@ async def test_start_up_catches_up_with_a_task_assigned_while_the_bot_was_down(
         if "assigned to you in Chaster" in str(m.get("content"))
     ]
     assert new["embeds"][0]["description"] == "Write 50 lines"
+
+
+def now_in_db() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+async def test_a_schedule_killed_mid_assign_never_gives_the_occasion_twice(
+    deployment: Deployment,
+) -> None:
+    await deployment.start()
+    session = deployment.chaster.add_session(
+        wearer_discord_id=str(WEARER.id),
+        keyholder_discord_id=str(KEYHOLDER.id),
+        user_tasks=[{"task": "Kneel", "points": 1}],
+    )
+    await deployment.reply("link", KEYHOLDER, wearer=WEARER, session_id=session.session_id)
+    added = await deployment.reply(
+        "schedule", KEYHOLDER, "add", wearer=WEARER, every="day", at="08:00", random="lock"
+    )
+    assert added.startswith("Scheduled for"), added
+    await deployment.kill()
+    # Its moment comes while the bot is down; the assign will land in Chaster, but the bot is
+    # killed before it hears the answer.
+    with sqlite3.connect(deployment.database) as db:
+        db.execute("UPDATE schedules SET next_at = ?", (now_in_db(),))
+    deployment.chaster.hang_next("POST", "/tasks/assign", apply=True, seconds=30)
+    await deployment.start()
+    await deployment.chaster.wait_for_call("POST", "/tasks/assign", timeout=15)
+    await deployment.kill()
+    assert session.current_task is not None and session.current_task["task"] == "Kneel"
+
+    await deployment.start()
+    # Settled at start-up as given (the task is Chaster's current one), and never sent again;
+    # the sweep then records the task itself.
+    await deployment.discord.wait_until(
+        lambda: bool(deployment.bot_texts("assigned to you in Chaster")),
+        what="the task in the feed",
+        timeout=15,
+    )
+    assert deployment.chaster.count_calls("POST", "/tasks/assign") == 1
+    with sqlite3.connect(deployment.database) as db:
+        states = db.execute("SELECT state FROM schedule_occasions").fetchall()
+    assert states == [("assigned",)]
+    assert deployment.bot_texts("stopped while giving") == []
+
+
+async def test_a_consequence_killed_mid_call_is_settled_from_the_history_not_resent(
+    deployment: Deployment,
+) -> None:
+    await deployment.start()
+    session, feed = await deployment.link_and_assign()
+    answer = await deployment.reply(
+        "penalty", KEYHOLDER, "set", wearer=WEARER, on="fail", action="add_time", amount="2h"
+    )
+    assert answer.startswith("Set for"), answer
+    end = session.end_date
+    assert end is not None
+    deployment.chaster.hang_next("POST", "/action", apply=True, seconds=30)
+    failed = await deployment.reply("task", KEYHOLDER, "fail", wearer=WEARER)
+    assert failed == "Task marked as failed.", failed
+    await deployment.chaster.wait_for_call("POST", "/action", timeout=15)
+    await deployment.kill()
+    assert session.end_date == end + timedelta(hours=2)
+
+    await deployment.start()
+    await deployment.discord.wait_until(
+        lambda: bool(deployment.bot_texts("Consequence applied in Chaster")),
+        what="the consequence settled from the lock's history",
+        timeout=15,
+    )
+    assert deployment.chaster.count_calls("POST", "/action") == 1
+    assert session.end_date == end + timedelta(hours=2)
+    await deployment.wait_title(feed, "❌ Failed")
