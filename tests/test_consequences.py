@@ -18,6 +18,7 @@ from bot.store import Consequence, ConsequenceState, PenaltyAction, PenaltyOn, T
 from tests.core_env import (
     CHANNEL,
     FAIL,
+    GUILD,
     KH,
     OTHER,
     STRANGER,
@@ -27,6 +28,7 @@ from tests.core_env import (
     automation_events,
     refused,
 )
+from tests.fakes.chaster import make_user
 from tests.test_sync import timers_of
 
 HOUR = 3600
@@ -579,3 +581,20 @@ async def test_losing_the_tasks_extension_is_no_failure(env: CoreEnv) -> None:
     assert await env.store.consequence_for_task(closed.id) is None
     assert lock_action_posts(env) == []
     assert env.session.frozen_at is None
+
+
+async def test_a_lock_that_changed_hands_since_is_not_changed(env: CoreEnv) -> None:
+    await penalised(env)
+    await env.assign()
+    # The lock goes to another keyholder in Chaster; the bot learns it on its next read.
+    env.session.keyholder = make_user(role="keyholder", discord_id="999")
+    await env.core.sync.sync_session(env.session.session_id)
+    link = await env.store.get_open_link(GUILD, WEARER)
+    assert link is not None and link.keyholder_is_lock_keyholder is False
+    task = await env.act(KH, FAIL)
+    env.fake.calls.clear()
+    await env.run_due()
+    assert lock_action_posts(env) == []
+    consequence = await consequence_of(env, task)
+    assert consequence.state is ConsequenceState.REFUSED
+    assert consequence_kinds(env) == [AutomationEventKind.CONSEQUENCE_REFUSED]

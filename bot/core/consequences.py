@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from bot.chaster import ChasterClient, ChasterError, ChasterUnavailable, LockAction, LockActionName
 from bot.chaster.models import ActionLog
 from bot.core.chaster_errors import chaster_refused, trouble
-from bot.core.errors import Reason, Refused
+from bot.core.errors import Person, Reason, Refused
 from bot.core.locks import Locks
 from bot.core.model import (
     AutomationEvent,
@@ -148,6 +148,13 @@ class Consequences(Part):
             return await self._settle(consequence, link, ConsequenceState.CANCELLED, None)
         if consequence.state is not ConsequenceState.PENDING:
             return consequence
+        if not _holds_the_lock(link):
+            # The lock changed hands in Chaster since the consequence was set: it is no longer
+            # theirs to change.
+            refusal = Refused(
+                Reason.ONLY_LOCK_KEYHOLDER_PENALTIES, keyholder=Person(link.keyholder_id)
+            )
+            return await self._settle(consequence, link, ConsequenceState.REFUSED, refusal)
         applying = await self._store.move_consequence(
             consequence.id,
             from_states=(ConsequenceState.PENDING,),
@@ -300,6 +307,12 @@ class Consequences(Part):
         ):
             return None
         return found
+
+
+def _holds_the_lock(link: SessionLink) -> bool:
+    """Whether the keyholder of record holds the lock in Chaster as last read (the sync keeps
+    it up to date), or is the wearer of a self-lock."""
+    return link.keyholder_is_lock_keyholder is True or link.keyholder_id == link.wearer_id
 
 
 def _lock_action(consequence: Consequence) -> LockAction:
