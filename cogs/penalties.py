@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.durations import format_duration
+from bot.core.durations import format_span
 from bot.core.errors import Person
 from bot.core.penalties import ALL
 from bot.discord_side.automation_text import penalty_line
@@ -100,7 +100,7 @@ class Penalties(
         if not penalties:
             lines.append(voice.text("reply.penalties-none"))
         lines.append(
-            voice.text("reply.remind-before", duration=format_duration(link.remind_before_seconds))
+            voice.text("reply.remind-before", duration=format_span(link.remind_before_seconds))
         )
         await reply(interaction, "\n".join(lines), ephemeral=True)
 
@@ -142,7 +142,7 @@ class Penalties(
             voice.text(
                 "reply.remind-set",
                 wearer=Person(wearer.id),
-                duration=format_duration(link.remind_before_seconds),
+                duration=format_span(link.remind_before_seconds),
             ),
             ephemeral=True,
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.durations import format_duration, parse_duration
-from bot.core.errors import Reason, Typed
+from bot.core.durations import format_duration, format_span, parse_duration, parse_span
+from bot.core.errors import Reason, Refused, Typed
 from tests.core_env import refused
 
 
@@ -118,3 +118,14 @@ def test_format_duration(seconds: int, text: str) -> None:
 @pytest.mark.parametrize("seconds", [60, 61, 90, 599, 3600, 3601, 5400, 86_399, 86_400])
 def test_format_duration_reads_back(seconds: int) -> None:
     assert parse_duration(format_duration(seconds)) == seconds
+
+
+def test_spans_read_in_days_and_hours() -> None:
+    assert format_span(60) == "1m"
+    assert format_span(86_400) == "1d"
+    assert format_span(93_600) == "1d 2h"
+    assert format_span(604_800) == "7d"
+    assert parse_span("1d2h") == 93_600
+    with pytest.raises(Refused) as caught:
+        parse_span("8d")
+    assert caught.value.params["longest"] == "7d"

@@ -45,9 +45,9 @@ def parse_span(text: str) -> int:
         raise Refused(
             Reason.SPAN_OUT_OF_RANGE,
             input=Typed(text),
-            duration=format_duration(seconds),
-            shortest=format_duration(MIN_SPAN_SECONDS),
-            longest=format_duration(MAX_SPAN_SECONDS),
+            duration=format_span(seconds),
+            shortest=format_span(MIN_SPAN_SECONDS),
+            longest=format_span(MAX_SPAN_SECONDS),
         )
     return seconds
 
@@ -66,6 +66,14 @@ def _seconds(text: str) -> int:
         raise Refused(Reason.DURATION_UNREADABLE, input=Typed(text))
     days, hours = int(match["d"] or 0), int(match["h"] or 0)
     return (days * 24 + hours) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
+
+
+def format_span(seconds: int) -> str:
+    """A deadline or the like, which may run to days: `93600` -> `1d 2h`, `604800` -> `7d`."""
+    days, rest = divmod(seconds, 86_400)
+    if not days:
+        return format_duration(seconds)
+    return f"{days}d {format_duration(rest)}" if rest else f"{days}d"
 
 
 def format_duration(seconds: int) -> str:

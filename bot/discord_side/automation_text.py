@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.core.durations import format_duration
+from bot.core.durations import format_span
 from bot.core.errors import Person, TaskText
 from bot.discord_side.voice import Voice
 from bot.store import Every, Penalty, PenaltyAction, Schedule, SessionLink
@@ -43,7 +43,7 @@ def schedule_line(
     parts = [f"#{schedule.id}", when, what]
     if schedule.deadline_seconds:
         parts.append(
-            voice.text("schedule.deadline", duration=format_duration(schedule.deadline_seconds))
+            voice.text("schedule.deadline", duration=format_span(schedule.deadline_seconds))
         )
     if with_next:
         parts.append(voice.text("schedule.next", at=schedule.next_at))
@@ -60,7 +60,7 @@ def action_words(
     action: PenaltyAction, seconds: int | None, reason: str | None, voice: Voice
 ) -> str:
     """What a consequence does to the lock, in words: "add 1h to the lock"."""
-    duration = format_duration(seconds) if seconds else ""
+    duration = format_span(seconds) if seconds else ""
     if action is PenaltyAction.PILLORY and reason:
         return voice.text(
             "penalty.action.pillory-reason", duration=duration, reason=TaskText(reason)

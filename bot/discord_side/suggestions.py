@@ -9,6 +9,7 @@ from bot.core.durations import (
     SUGGESTED_DURATIONS,
     SUGGESTED_SPANS,
     format_duration,
+    format_span,
     parse_duration,
     parse_span,
 )
@@ -104,13 +105,15 @@ def entry_choices(
 
 
 def describe(candidate: Candidate, voice: Voice) -> str:
-    """ "Plank · 5 points · 10m · 📷": a task on one line, its text shown as typed."""
+    """ "Plank · 5 points · 10m · 📷 · ⏳ 2h": a task on one line, its text shown as typed."""
     text = quotable(candidate.description, CHOICE_NAME_LIMIT)
     parts = [text, voice.text("task.points", count=candidate.points)]
     if candidate.duration_seconds:
         parts.append(format_duration(candidate.duration_seconds))
     if candidate.verification_required:
         parts.append("\N{CAMERA}")
+    if candidate.deadline_seconds:
+        parts.append(f"\N{HOURGLASS WITH FLOWING SAND} {format_span(candidate.deadline_seconds)}")
     return " · ".join(parts)
 
 

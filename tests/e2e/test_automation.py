@@ -240,3 +240,20 @@ async def test_the_servers_time_zone_is_named_and_checked(world: World) -> None:
     ), added
     every = await autocomplete(world, "schedule", "add", "every", "", KEYHOLDER)
     assert [value for _, value in every][:4] == ["day", "weekday", "week", "1h"]
+
+
+async def test_a_library_entrys_deadline_comes_with_it(world: World) -> None:
+    await world.link()
+    kept = await world.reply(
+        "library", KEYHOLDER, "add", description="Plank", points=2, deadline="2h"
+    )
+    assert kept.startswith("Kept"), kept
+    listed = await world.reply("library", KEYHOLDER, "list")
+    assert "Plank · 2 points · ⏳ 2h" in listed, listed
+    refused = await world.reply(
+        "library", KEYHOLDER, "add", description="Too long", points=1, deadline="8d"
+    )
+    assert refused == "`8d` is 8d: it must be from 1m to 7d.", refused
+    message = await world.assign(description="Plank")
+    deadline = int((world.clock.now() + timedelta(hours=2)).timestamp())
+    assert fields(message)["Deadline"] == f"<t:{deadline}:R> (<t:{deadline}:f>)"
