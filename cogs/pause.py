@@ -32,11 +32,12 @@ class Pause(commands.Cog):
         reason: app_commands.Range[str, 1, 200] | None = None,
         wearer: discord.Member | None = None,
     ) -> None:
-        wearer_id = (wearer or interaction.user).id
-        await self.bot.core.pause.pause(caller_of(interaction), wearer_id, reason)
+        link = await self.bot.core.pause.pause(
+            caller_of(interaction), wearer.id if wearer else None, reason
+        )
         voice = self.bot.voice_for(interaction)
         await reply(
-            interaction, voice.text("reply.paused", wearer=Person(wearer_id)), ephemeral=True
+            interaction, voice.text("reply.paused", wearer=Person(link.wearer_id)), ephemeral=True
         )
 
     @app_commands.command(name="resume", description=command_text("command.resume"))
@@ -44,11 +45,12 @@ class Pause(commands.Cog):
     async def resume(
         self, interaction: discord.Interaction[TasksBot], wearer: discord.Member | None = None
     ) -> None:
-        wearer_id = (wearer or interaction.user).id
-        await self.bot.core.pause.resume(caller_of(interaction), wearer_id)
+        link = await self.bot.core.pause.resume(
+            caller_of(interaction), wearer.id if wearer else None
+        )
         voice = self.bot.voice_for(interaction)
         await reply(
-            interaction, voice.text("reply.resumed", wearer=Person(wearer_id)), ephemeral=True
+            interaction, voice.text("reply.resumed", wearer=Person(link.wearer_id)), ephemeral=True
         )
 
 

@@ -57,16 +57,16 @@ class Penalties(
     async def set_(
         self,
         interaction: discord.Interaction[TasksBot],
-        wearer: discord.Member,
         on: app_commands.Choice[str],
         action: app_commands.Choice[str],
         amount: app_commands.Range[str, 1, 16] | None = None,
         reason: app_commands.Range[str, 1, 200] | None = None,
+        wearer: discord.Member | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        penalty = await self.bot.core.penalties.set(
+        link, penalty = await self.bot.core.penalties.set(
             caller_of(interaction),
-            wearer.id,
+            _id(wearer),
             on=on.value,
             action=action.value,
             amount=amount,
@@ -76,7 +76,9 @@ class Penalties(
         await reply(
             interaction,
             voice.text(
-                "reply.penalty-set", wearer=Person(wearer.id), penalty=penalty_line(penalty, voice)
+                "reply.penalty-set",
+                wearer=Person(link.wearer_id),
+                penalty=penalty_line(penalty, voice),
             ),
             ephemeral=True,
         )
@@ -112,15 +114,17 @@ class Penalties(
     async def clear(
         self,
         interaction: discord.Interaction[TasksBot],
-        wearer: discord.Member,
         on: app_commands.Choice[str],
+        wearer: discord.Member | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        count = await self.bot.core.penalties.clear(caller_of(interaction), wearer.id, on.value)
+        link, count = await self.bot.core.penalties.clear(
+            caller_of(interaction), _id(wearer), on.value
+        )
         voice = self.bot.voice_for(interaction)
         await reply(
             interaction,
-            voice.text("reply.penalties-cleared", count=count, wearer=Person(wearer.id)),
+            voice.text("reply.penalties-cleared", count=count, wearer=Person(link.wearer_id)),
             ephemeral=True,
         )
 
@@ -132,16 +136,16 @@ class Penalties(
     async def remind(
         self,
         interaction: discord.Interaction[TasksBot],
-        wearer: discord.Member,
         before: app_commands.Range[str, 1, 16],
+        wearer: discord.Member | None = None,
     ) -> None:
-        link = await self.bot.core.penalties.remind(caller_of(interaction), wearer.id, before)
+        link = await self.bot.core.penalties.remind(caller_of(interaction), _id(wearer), before)
         voice = self.bot.voice_for(interaction)
         await reply(
             interaction,
             voice.text(
                 "reply.remind-set",
-                wearer=Person(wearer.id),
+                wearer=Person(link.wearer_id),
                 duration=format_span(link.remind_before_seconds),
             ),
             ephemeral=True,
@@ -152,6 +156,11 @@ class Penalties(
         self, interaction: discord.Interaction[TasksBot], current: str
     ) -> list[app_commands.Choice[str]]:
         return duration_choices(current, self.bot.voice_for(interaction), span=True)
+
+
+def _id(wearer: discord.Member | None) -> int | None:
+    """The wearer named, if any: without one, the core finds the one meant."""
+    return wearer.id if wearer is not None else None
 
 
 async def setup(bot: TasksBot) -> None:

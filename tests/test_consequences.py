@@ -19,6 +19,7 @@ from tests.core_env import (
     CHANNEL,
     FAIL,
     GUILD,
+    KEYHOLDER,
     KH,
     OTHER,
     STRANGER,
@@ -189,7 +190,9 @@ async def test_a_keyholder_accepted_by_consent_cannot_set_consequences(env: Core
 
 async def test_the_wearer_of_a_self_lock_sets_their_own(env: CoreEnv) -> None:
     await env.linked(keyholder=False)
-    penalty = await env.core.penalties.set(WR, WEARER, on="fail", action="add_time", amount="15m")
+    _, penalty = await env.core.penalties.set(
+        WR, WEARER, on="fail", action="add_time", amount="15m"
+    )
     assert (penalty.set_by, penalty.seconds) == (WEARER, 900)
     end = env.session.end_date
     assert end is not None
@@ -278,9 +281,9 @@ async def test_set_replaces_clear_removes_and_both_are_listed(env: CoreEnv) -> N
         await env.core.penalties.of_wearer(OTHER, WEARER)
     with refused(Reason.UNKNOWN_PENALTY, choices=Codes(("fail", "deadline", "all"))):
         await env.core.penalties.clear(KH, WEARER, "everything")
-    assert await env.core.penalties.clear(KH, WEARER, "fail") == 1
-    assert await env.core.penalties.clear(KH, WEARER, "all") == 1
-    assert await env.core.penalties.clear(KH, WEARER, "all") == 0
+    assert (await env.core.penalties.clear(KH, WEARER, "fail"))[1] == 1
+    assert (await env.core.penalties.clear(KH, WEARER, "all"))[1] == 1
+    assert (await env.core.penalties.clear(KH, WEARER, "all"))[1] == 0
     # Nothing left to apply.
     task = await failed_task(env)
     await env.run_due()
@@ -586,3 +589,21 @@ async def test_a_lock_that_changed_hands_since_is_not_changed(env: CoreEnv) -> N
     consequence = await consequence_of(env, task)
     assert consequence.state is ConsequenceState.REFUSED
     assert consequence_kinds(env) == [AutomationEventKind.CONSEQUENCE_REFUSED]
+
+
+async def test_the_wearer_meant_is_the_one_the_keyholder_holds(env: CoreEnv) -> None:
+    await env.linked()
+    link, penalty = await env.core.penalties.set(KH, None, on="fail", action="freeze")
+    assert link.wearer_id == WEARER and penalty.link_id == link.id
+    assert (await env.core.pause.pause(WR, None)).wearer_id == WEARER
+    # A second wearer held here: which one is meant can no longer be guessed.
+    second = env.fake.add_session(
+        wearer_discord_id=str(STRANGER), keyholder_discord_id=str(KEYHOLDER)
+    )
+    await env.core.links.link(KH, STRANGER, second.session_id, CHANNEL)
+    with refused(Reason.NAME_THE_WEARER, count=2):
+        await env.core.penalties.clear(KH, None, "all")
+    assert len(await env.store.penalties_of(link.id)) == 1
+    # Named, it is that one.
+    _, cleared = await env.core.penalties.clear(KH, WEARER, "all")
+    assert cleared == 1

@@ -109,6 +109,7 @@ class Reason(StrEnum):
     PENALTY_TAKES_NO_AMOUNT = "refusal.penalty-takes-no-amount"
     PENALTY_REASON_PILLORY_ONLY = "refusal.penalty-reason-pillory-only"
     PILLORY_MISSING = "refusal.pillory-missing"
+    NAME_THE_WEARER = "refusal.name-the-wearer"
     ONLY_INVOLVED_PAUSE = "refusal.only-involved-pause"
     ALREADY_PAUSED = "refusal.already-paused"
     NOT_PAUSED = "refusal.not-paused"

@@ -237,6 +237,20 @@ class Links(Part):
             return closed
 
 
+async def wearer_meant(store: Store, caller: Caller, wearer_id: int | None) -> int:
+    """The wearer a command is about when it names none: the caller, if they are linked here
+    as a wearer, else the one wearer they are keyholder of record of here; Refused when they
+    hold several (which one is meant cannot be guessed)."""
+    if wearer_id is not None:
+        return wearer_id
+    if await store.get_open_link(caller.guild_id, caller.user_id) is not None:
+        return caller.user_id
+    held = await store.open_links_held_by(caller.guild_id, caller.user_id)
+    if len(held) > 1:
+        raise Refused(Reason.NAME_THE_WEARER, count=len(held))
+    return held[0].wearer_id if held else caller.user_id
+
+
 async def open_link(store: Store, guild_id: int, wearer_id: int) -> SessionLink:
     """The wearer's open link in the server; Refused when there is none."""
     link = await store.get_open_link(guild_id, wearer_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot.chaster import ChasterClient
 from bot.core.errors import Person, Reason, Refused
-from bot.core.links import open_link
+from bot.core.links import open_link, wearer_meant
 from bot.core.model import Caller, LinkEvent, LinkEventKind
 from bot.core.policy import Action, Condition, require, role_of
 from bot.core.settings import ServerSettings
@@ -25,10 +25,14 @@ class Pause(Part):
         super().__init__(store, chaster, shared)
         self._settings = settings
 
-    async def pause(self, caller: Caller, wearer_id: int, reason: str | None = None) -> SessionLink:
+    async def pause(
+        self, caller: Caller, wearer_id: int | None, reason: str | None = None
+    ) -> SessionLink:
         """Pause the wearer's automation (the wearer, always, or their keyholder of record)."""
         async with self._audit.action(caller, "pause", detail=f"wearer={wearer_id}") as audit:
             text = checked_reason(reason)
+            wearer_id = await wearer_meant(self._store, caller, wearer_id)
+            audit.detail = f"wearer={wearer_id}"
             link = await open_link(self._store, caller.guild_id, wearer_id)
             audit.link_id = link.id
             require(Action.PAUSE, role_of(caller, link))
@@ -40,10 +44,12 @@ class Pause(Part):
             await self._announce(LinkEventKind.PAUSED, paused, caller)
             return paused
 
-    async def resume(self, caller: Caller, wearer_id: int) -> SessionLink:
+    async def resume(self, caller: Caller, wearer_id: int | None) -> SessionLink:
         """End the pause (the wearer; the keyholder only when they paused it). Open tasks'
         deadlines move later by the time it lasted."""
         async with self._audit.action(caller, "resume", detail=f"wearer={wearer_id}") as audit:
+            wearer_id = await wearer_meant(self._store, caller, wearer_id)
+            audit.detail = f"wearer={wearer_id}"
             link = await open_link(self._store, caller.guild_id, wearer_id)
             audit.link_id = link.id
             granted = require(Action.RESUME, role_of(caller, link))

@@ -10,7 +10,7 @@ from typing import TypeVar
 from bot.chaster import ChasterClient
 from bot.core.durations import optional_span, parse_span
 from bot.core.errors import Codes, Person, Reason, Refused
-from bot.core.links import open_link
+from bot.core.links import open_link, wearer_meant
 from bot.core.locks import ACT_FRESH_SECONDS, Locks, holds_lock
 from bot.core.model import Caller
 from bot.core.pause import checked_reason
@@ -31,13 +31,13 @@ class Penalties(Part):
     async def set(
         self,
         caller: Caller,
-        wearer_id: int,
+        wearer_id: int | None,
         *,
         on: str,
         action: str,
         amount: str | None = None,
         reason: str | None = None,
-    ) -> Penalty:
+    ) -> tuple[SessionLink, Penalty]:
         """Set the wearer's consequence for a failed task or a missed deadline: only the
         keyholder of record who holds the lock in Chaster (or the wearer of a self-lock)."""
         async with self._audit.action(
@@ -53,10 +53,12 @@ class Penalties(Part):
             text = checked_reason(reason)
             if text is not None and kind is not PenaltyAction.PILLORY:
                 raise Refused(Reason.PENALTY_REASON_PILLORY_ONLY)
+            wearer_id = await wearer_meant(self._store, caller, wearer_id)
+            audit.detail = f"wearer={wearer_id} on={on} action={action}"
             link = await open_link(self._store, caller.guild_id, wearer_id)
             audit.link_id = link.id
             await self._require_lock_keyholder(caller, link, pillory=kind is PenaltyAction.PILLORY)
-            return await self._store.set_penalty(
+            return link, await self._store.set_penalty(
                 link.id,
                 occasion,
                 kind,
@@ -66,23 +68,29 @@ class Penalties(Part):
                 now=self._clock(),
             )
 
-    async def clear(self, caller: Caller, wearer_id: int, on: str) -> int:
+    async def clear(
+        self, caller: Caller, wearer_id: int | None, on: str
+    ) -> tuple[SessionLink, int]:
         """Remove the wearer's consequences for `on` ("fail", "deadline" or "all")."""
         async with self._audit.action(
             caller, "penalty.clear", detail=f"wearer={wearer_id} on={on}"
         ) as audit:
             ons = list(PenaltyOn) if on == ALL else [_choice(tuple(PenaltyOn), on, also=(ALL,))]
+            wearer_id = await wearer_meant(self._store, caller, wearer_id)
+            audit.detail = f"wearer={wearer_id} on={on}"
             link = await open_link(self._store, caller.guild_id, wearer_id)
             audit.link_id = link.id
             await self._require_lock_keyholder(caller, link, pillory=False)
-            return await self._store.clear_penalties(link.id, ons)
+            return link, await self._store.clear_penalties(link.id, ons)
 
-    async def remind(self, caller: Caller, wearer_id: int, before: str) -> SessionLink:
+    async def remind(self, caller: Caller, wearer_id: int | None, before: str) -> SessionLink:
         """How long before a deadline the wearer is reminded (keyholder of record)."""
         async with self._audit.action(
             caller, "penalty.remind", detail=f"wearer={wearer_id} before={before[:20]}"
         ) as audit:
             seconds = parse_span(before)
+            wearer_id = await wearer_meant(self._store, caller, wearer_id)
+            audit.detail = f"wearer={wearer_id} before={before[:20]}"
             link = await open_link(self._store, caller.guild_id, wearer_id)
             audit.link_id = link.id
             # The reminder changes nothing in Chaster: any keyholder of record may set it, as

@@ -163,9 +163,8 @@ class Schedules(Part):
     async def removable(self, caller: Caller) -> list[Schedule]:
         """The schedules the caller may remove here: those of wearers they hold."""
         found = []
-        for link in await self._store.open_links(caller.guild_id):
-            if link.keyholder_id == caller.user_id:
-                found += await self._store.schedules_of_link(link.id)
+        for link in await self._store.open_links_held_by(caller.guild_id, caller.user_id):
+            found += await self._store.schedules_of_link(link.id)
         return found
 
     async def entry_text(self, schedule: Schedule) -> TaskText | None:

@@ -105,6 +105,14 @@ class LinksMixin(StoreBase):
             (chaster_session_id,),
         )
 
+    async def open_links_held_by(self, guild_id: int, keyholder_id: int) -> list[SessionLink]:
+        """The open links of one server whose keyholder of record is `keyholder_id`."""
+        return await self._read_links(
+            "SELECT * FROM session_links WHERE guild_id = ? AND keyholder_id = ?"
+            " AND closed_at IS NULL ORDER BY id",
+            (guild_id, keyholder_id),
+        )
+
     async def open_links(self, guild_id: int | None = None) -> list[SessionLink]:
         """All open links, or those of one server."""
         if guild_id is None:
