@@ -1,7 +1,8 @@
-"""/task: assign, start, complete, fail and status."""
+"""/task: assign, random, vote, start, complete, fail, status, history and export."""
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from bot.core.votes import (
 from bot.discord_side.automation_text import pause_line
 from bot.discord_side.feed_problems import WARNING_EMOJI, collect_feed_problems, with_feed_problems
 from bot.discord_side.feed_view import state_label
+from bot.discord_side.history_view import HistoryButton, history_page
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text
 from bot.discord_side.polls import end_vote, post_vote
@@ -52,6 +54,12 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
     def __init__(self, bot: TasksBot) -> None:
         self.bot = bot
         super().__init__()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(HistoryButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(HistoryButton)
 
     @app_commands.command(name="assign", description=command_text("command.task.assign"))
     @app_commands.describe(
@@ -256,6 +264,37 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
         status = await self.bot.core.tasks.status(caller_of(interaction), wearer_id)
         voice = self.bot.voice_for(interaction)
         await reply(interaction, _describe(status, self.bot.core.clock(), voice), ephemeral=True)
+
+    @app_commands.command(name="history", description=command_text("command.task.history"))
+    @app_commands.describe(wearer=command_text("option.task.history.wearer"))
+    async def history(
+        self, interaction: discord.Interaction[TasksBot], wearer: discord.Member | None = None
+    ) -> None:
+        wearer_id = (wearer or interaction.user).id
+        page = await self.bot.core.record.history(caller_of(interaction), wearer_id)
+        content, view = history_page(page, self.bot.voice_for(interaction))
+        await interaction.response.send_message(
+            content,
+            view=view or discord.utils.MISSING,
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @app_commands.command(name="export", description=command_text("command.task.export"))
+    @app_commands.describe(wearer=command_text("option.task.export.wearer"))
+    async def export(
+        self, interaction: discord.Interaction[TasksBot], wearer: discord.Member | None = None
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        wearer_id = (wearer or interaction.user).id
+        data = await self.bot.core.record.export(caller_of(interaction), wearer_id)
+        voice = self.bot.voice_for(interaction)
+        await interaction.followup.send(
+            voice.text("reply.exported", wearer=Person(wearer_id)),
+            file=discord.File(io.BytesIO(data), filename=f"tasks-{wearer_id}.csv"),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
 
 
 def _source(choice: app_commands.Choice[str] | None) -> Source:

@@ -15,6 +15,7 @@ import pytest
 
 from bot.core.errors import Consequence, Reason, Trouble
 from bot.core.library import Source
+from bot.core.record import GivenBy, Outcome
 from bot.discord_side.feed_problems import PERMISSION_ORDER
 from bot.i18n import Catalogue, default_catalogue, parse_po
 from bot.i18n.po import PoEntry
@@ -86,7 +87,7 @@ def test_a_translation_keeps_the_placeholders_of_the_english(language: str) -> N
 
 def test_both_english_forms_of_a_plural_message_have_the_same_placeholders() -> None:
     plurals = [entry for entry in template().values() if entry.msgid_plural is not None]
-    assert len(plurals) == 18  # the check has something to check
+    assert len(plurals) == 20  # the check has something to check
     for entry in plurals:
         assert entry.msgid_plural is not None
         assert placeholders(entry.msgid) == placeholders(entry.msgid_plural), entry.msgctxt
@@ -200,6 +201,8 @@ def keys_from_enums() -> set[str]:
             for action in PenaltyAction
         }
         | {"choice.dm.on", "choice.dm.off"}
+        | {f"history.outcome.{outcome.value}" for outcome in Outcome}
+        | {f"history.by.{given.value}" for given in GivenBy}
     )
 
 

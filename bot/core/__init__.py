@@ -25,6 +25,7 @@ from bot.core.model import Clock, Later, utc_now
 from bot.core.notify import Notify
 from bot.core.pause import Pause
 from bot.core.penalties import Penalties
+from bot.core.record import Record
 from bot.core.schedules import Schedules
 from bot.core.settings import ServerSettings
 from bot.core.shared import Shared
@@ -51,6 +52,7 @@ class Core:
     consequences: Consequences
     pause: Pause
     notify: Notify
+    record: Record
     sync: Sync
     sweep: Sweep
     view: StateView
@@ -138,6 +140,7 @@ def build_core(
         consequences=consequences,
         pause=Pause(store, chaster, shared, settings=settings),
         notify=Notify(store, audit, clock),
+        record=Record(store, audit),
         sync=sync,
         sweep=Sweep(store, chaster, view, sync, extension_slug=extension_slug),
         view=view,

@@ -22,6 +22,8 @@ TASK_BUTTON = re.compile(
 LINK_BUTTON = re.compile(r"link:(?P<answer>accept|decline):(?P<request>[0-9]{1,19})")
 # "library:page:<page>" or "library:page:<page>:<tag>" on a /library list's Previous and Next.
 PAGE_BUTTON = re.compile(r"library[:]page[:](?P<page>[0-9]{1,4})(?:[:](?P<tag>.{1,32}))?")
+# "history:page:<wearer>:<page>" on a /task history's Previous and Next.
+HISTORY_BUTTON = re.compile(r"history[:]page[:](?P<wearer>[0-9]{1,19})[:](?P<page>[0-9]{1,5})")
 ACCEPT = "accept"
 DECLINE = "decline"
 

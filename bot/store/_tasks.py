@@ -204,8 +204,30 @@ class TasksMixin(StoreBase):
         """Open tasks meant for a feed channel whose message was never posted."""
         return await self._read_tasks(_TASKS_MISSING_FEED_MESSAGE)
 
-    async def _read_tasks(self, sql: str) -> list[Task]:
-        rows = await self._db.read(lambda conn: _all(conn, sql))
+    async def wearer_tasks(
+        self, guild_id: int, wearer_id: int, *, limit: int = -1, offset: int = 0
+    ) -> list[Task]:
+        """The wearer's tasks in this server (under every link they had here), newest first;
+        `limit` -1 for all."""
+        return await self._read_tasks(
+            "SELECT t.* FROM tasks AS t JOIN session_links AS l ON l.id = t.link_id"
+            " WHERE l.guild_id = ? AND l.wearer_id = ? ORDER BY t.id DESC LIMIT ? OFFSET ?",
+            (guild_id, wearer_id, limit, offset),
+        )
+
+    async def count_wearer_tasks(self, guild_id: int, wearer_id: int) -> int:
+        row = await self._db.read(
+            lambda conn: _one(
+                conn,
+                "SELECT count(*) FROM tasks AS t JOIN session_links AS l ON l.id = t.link_id"
+                " WHERE l.guild_id = ? AND l.wearer_id = ?",
+                (guild_id, wearer_id),
+            )
+        )
+        return int(row[0]) if row is not None else 0
+
+    async def _read_tasks(self, sql: str, params: tuple[Any, ...] = ()) -> list[Task]:
+        rows = await self._db.read(lambda conn: _all(conn, sql, params))
         return [Task.from_row(row) for row in rows]
 
 

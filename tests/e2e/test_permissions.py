@@ -93,6 +93,8 @@ POLICY_ACTION: dict[str, Action] = {
     "complete": Action.COMPLETE,
     "fail": Action.FAIL,
     "status": Action.STATUS,
+    "history": Action.STATUS,
+    "export": Action.STATUS,
     "settings-feed": Action.SETTINGS,
     "settings-wearer-complete": Action.SETTINGS,
     "react-start": Action.START,
@@ -514,6 +516,8 @@ ALLOWED_REPLY = {
     "complete": r"^Task completed\.$",
     "fail": r"^Task marked as failed\.$",
     "status": r"^\*\*<@5002>\*\* · keyholder <@\d+>\n",
+    "history": r"^<@5002> has no tasks here yet\.$",
+    "export": r"^The tasks of <@5002>, as CSV \(times in UTC\)\.$",
     "settings-feed": r"^Task updates will be posted in <#\d+>\.$",
     "settings-wearer-complete": r"^Wearers can now complete their own tasks\.$",
     "schedule-add": r"^Scheduled for <@5002>: #\d+ · every day at 08:00 \(UTC\) · at random",
@@ -545,6 +549,8 @@ def refusal_reason(role: Actor, action: str, linked: bool) -> str:
         "vote": r"^Only <@\d+>, the keyholder, can assign tasks\.$",
         "library-import": r"^Only <@\d+>, the keyholder, can import this lock's task list\.$",
         "status": r"^Only the wearer or their keyholder can see their task status\.$",
+        "history": r"^Only the wearer or their keyholder can see their task status\.$",
+        "export": r"^Only the wearer or their keyholder can see their task status\.$",
         "schedule-add": r"^Only the wearer's keyholder of record can schedule their tasks\.$",
         "penalty-set": (
             r"^Only the wearer's keyholder of record can set their consequences and reminders\.$"
@@ -764,7 +770,7 @@ async def check_effect(
         assert body["isCompleted"] is completed
         assert session.current_task is None
         assert after.task_state is (TaskState.COMPLETED if completed else TaskState.FAILED)
-    elif verb == "status":
+    elif verb in ("status", "history", "export"):
         assert replace(after, session_reads=before.session_reads) == before
     elif verb == "schedule-add":
         link = await store.get_open_link(GUILD, WEARER.id)
