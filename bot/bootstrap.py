@@ -122,6 +122,7 @@ async def create_app(
             task_deadlines=core.deadlines,
             schedules=core.schedules,
             consequences=core.consequences,
+            retention=core.retention,
         )
         # Before the feed subscribes (when the cogs load): a deadline is saved first.
         core.events.subscribe(timers.on_event)

@@ -1,6 +1,6 @@
 """/settings: where the feed goes, what its messages carry (buttons, reactions or both),
-whether wearers may complete their own tasks, the language of the server's public messages and
-the time zone of its schedules."""
+whether wearers may complete their own tasks, the language of the server's public messages, the
+time zone of its schedules and how long it keeps its record."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.errors import Channel, Permissions
+from bot.core.retention import FOREVER
 from bot.core.settings import AUTO_LANGUAGE
 from bot.discord_side.feed_problems import (
     WARNING_EMOJI,
@@ -128,6 +129,32 @@ class ServerSettings(
         self, interaction: discord.Interaction[TasksBot], current: str
     ) -> list[app_commands.Choice[str]]:
         return timezone_choices(current)
+
+    @app_commands.command(name="retention", description=command_text("command.settings.retention"))
+    @app_commands.describe(days=command_text("option.settings.retention.days"))
+    async def retention(
+        self, interaction: discord.Interaction[TasksBot], days: app_commands.Range[str, 1, 10]
+    ) -> None:
+        settings = await self.bot.core.settings.set_retention(caller_of(interaction), days)
+        voice = self.bot.voice_for(interaction)
+        kept = settings.retention_days
+        text = (
+            voice.text("reply.retention-forever")
+            if kept is None
+            else voice.text("reply.retention-set", count=kept)
+        )
+        await reply(interaction, text, ephemeral=True)
+
+    @retention.autocomplete("days")
+    async def _retention_choices(
+        self, interaction: discord.Interaction[TasksBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        typed = current.strip().lower()
+        return [
+            app_commands.Choice(name=value, value=value)
+            for value in ("30", "90", "180", "365", "730", "3650", FOREVER)
+            if value.startswith(typed)
+        ]
 
     @app_commands.command(name="language", description=command_text("command.settings.language"))
     @app_commands.describe(language=command_text("option.settings.language.language"))

@@ -68,6 +68,7 @@ def timers_of(env: CoreEnv) -> Timers:
         task_deadlines=env.core.deadlines,
         schedules=env.core.schedules,
         consequences=env.core.consequences,
+        retention=env.core.retention,
     )
     env.core.events.subscribe(timers.on_event)
     return timers

@@ -26,6 +26,7 @@ from bot.core.notify import Notify
 from bot.core.pause import Pause
 from bot.core.penalties import Penalties
 from bot.core.record import Record
+from bot.core.retention import Retention
 from bot.core.schedules import Schedules
 from bot.core.settings import ServerSettings
 from bot.core.shared import Shared
@@ -53,6 +54,7 @@ class Core:
     pause: Pause
     notify: Notify
     record: Record
+    retention: Retention
     sync: Sync
     sweep: Sweep
     view: StateView
@@ -141,6 +143,7 @@ def build_core(
         pause=Pause(store, chaster, shared, settings=settings),
         notify=Notify(store, audit, clock),
         record=Record(store, audit),
+        retention=Retention(store, clock, later),
         sync=sync,
         sweep=Sweep(store, chaster, view, sync, extension_slug=extension_slug),
         view=view,

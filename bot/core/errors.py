@@ -44,6 +44,7 @@ class Reason(StrEnum):
     FEED_CHANNEL_UNUSABLE = "refusal.feed-channel-unusable"
     UNKNOWN_LANGUAGE = "refusal.unknown-language"
     UNKNOWN_CONTROLS = "refusal.unknown-controls"
+    RETENTION_INVALID = "refusal.retention-invalid"
     # tasks
     NEGATIVE_POINTS = "refusal.negative-points"
     POINTS_NOT_A_NUMBER = "refusal.points-not-a-number"

@@ -10,6 +10,7 @@ from bot.core.errors import Channel, Codes, Permissions, Reason, Refused
 from bot.core.model import Caller
 from bot.core.occasions import zone_named
 from bot.core.policy import Action, require, role_of
+from bot.core.retention import parse_retention
 from bot.store import Controls, GuildSettings, SessionLink, Store
 
 AUTO_LANGUAGE = "auto"
@@ -76,6 +77,12 @@ class ServerSettings:
         async with self._audit.action(caller, "settings.timezone", detail=f"zone={zone[:64]}"):
             require(Action.SETTINGS, role_of(caller))
             return await self._store.set_timezone(caller.guild_id, zone_named(zone).key)
+
+    async def set_retention(self, caller: Caller, days: str) -> GuildSettings:
+        """How long the server keeps its finished tasks and audit log: days, or forever."""
+        async with self._audit.action(caller, "settings.retention", detail=f"days={days[:20]}"):
+            require(Action.SETTINGS, role_of(caller))
+            return await self._store.set_retention(caller.guild_id, parse_retention(days))
 
     async def feed_channel_for(
         self, link: SessionLink, *, fallback: int | None = None

@@ -27,6 +27,7 @@ from bot.core.model import (
     VoteEvent,
     VoteEventKind,
 )
+from bot.core.retention import Retention
 from bot.core.schedules import Schedules
 from bot.jobs.background import Background
 from bot.store import LinkRequest, Store, Task
@@ -103,6 +104,7 @@ class Timers:
         task_deadlines: TaskDeadlines,
         schedules: Schedules,
         consequences: Consequences,
+        retention: Retention,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -112,6 +114,7 @@ class Timers:
         self._task_deadlines = task_deadlines
         self._schedules = schedules
         self._consequences = consequences
+        self._retention = retention
         # Shared with the core, which leaves its own follow-ups on it.
         self.deadlines = deadlines
 
@@ -133,6 +136,7 @@ class Timers:
             await self._deadline(task_id, deadline)
         for schedule in await self._store.active_schedules():
             self._schedules.wake(schedule.id, schedule.next_at)
+        self._retention.wake()
         log.info("%d deadlines pending after start-up", len(self.deadlines))
         self.deadlines.start()
 

@@ -37,6 +37,11 @@ _SET_TIMEZONE: Final = (
     " ON CONFLICT (guild_id) DO UPDATE"
     " SET timezone = excluded.timezone, updated_at = excluded.updated_at"
 )
+_SET_RETENTION: Final = (
+    "INSERT INTO guild_settings (guild_id, retention_days, updated_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (guild_id) DO UPDATE"
+    " SET retention_days = excluded.retention_days, updated_at = excluded.updated_at"
+)
 
 
 class SettingsCache:
@@ -127,6 +132,12 @@ class GuildSettingsMixin(StoreBase):
     ) -> GuildSettings:
         """Set the IANA time zone of the server's schedules that name none."""
         return await self._upsert_setting(_SET_TIMEZONE, guild_id, timezone, now)
+
+    async def set_retention(
+        self, guild_id: int, days: int | None, *, now: datetime | None = None
+    ) -> GuildSettings:
+        """How many days the server keeps its record (None: forever)."""
+        return await self._upsert_setting(_SET_RETENTION, guild_id, days, now)
 
     async def _upsert_setting(
         self, sql: str, guild_id: int, value: int | str | None, now: datetime | None

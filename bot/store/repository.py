@@ -4,7 +4,7 @@ Its methods live in mixins, one private module per area: `_settings` (guild sett
 `_links` (session links), `_link_requests` (link requests), `_tasks` (tasks, timers and feed
 messages), `_library` (task libraries), `_votes` (votes),
 `_schedules` (schedules and their occasions), `_automation` (pause, deadlines, penalties,
-consequences, DM preferences) and `_records` (webhook deliveries
+consequences, DM preferences), `_retention` (pruning) and `_records` (webhook deliveries
 and the audit log), over the helpers in `_queries`.
 """
 
@@ -15,6 +15,7 @@ from ._library import LibraryMixin
 from ._link_requests import LinkRequestsMixin
 from ._links import LinksMixin
 from ._records import RecordsMixin
+from ._retention import RetentionMixin
 from ._schedules import SchedulesMixin
 from ._settings import GuildSettingsMixin, SettingsCache
 from ._tasks import TASK_TRANSITION_FIELDS, TasksMixin
@@ -33,6 +34,7 @@ class Store(
     VotesMixin,
     SchedulesMixin,
     AutomationMixin,
+    RetentionMixin,
     RecordsMixin,
 ):
     """The repository the core receives: each method is one committed unit of work.

@@ -116,6 +116,8 @@ class GuildSettings:
     controls: Controls = Controls.BOTH
     # The IANA time zone of schedules that name none.
     timezone: str = "UTC"
+    # Days the server keeps its finished tasks and audit log; None keeps them forever.
+    retention_days: int | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> GuildSettings:
@@ -128,6 +130,7 @@ class GuildSettings:
             language=row["language"],
             controls=Controls(row["controls"]),
             timezone=row["timezone"],
+            retention_days=row["retention_days"],
         )
 
 

@@ -7,7 +7,7 @@ import io
 
 import httpx
 
-from tests.e2e.conftest import KEYHOLDER, STRANGER, WEARER, World
+from tests.e2e.conftest import ADMIN, GUILD, KEYHOLDER, STRANGER, WEARER, World
 
 
 async def fail_tasks(world: World, count: int) -> None:
@@ -70,3 +70,17 @@ async def test_export_is_a_csv_attachment(world: World) -> None:
         ("Task 01", "failed"),
         ("Task 00", "failed"),
     ]
+
+
+async def test_retention_is_set_by_a_manager(world: World) -> None:
+    refused = await world.reply("settings", ADMIN, "retention", days="10")
+    assert refused == (
+        "`10` is not a retention: give a number of days from 30 to 3650, or forever."
+    )
+    answer = await world.reply("settings", ADMIN, "retention", days="90")
+    assert answer == (
+        "This server keeps finished tasks and its audit log for 90 days; older ones are "
+        "pruned daily."
+    )
+    assert (await world.store.get_guild_settings(GUILD)).retention_days == 90
+    assert (await world.reply("settings", ADMIN, "retention", days="forever")).endswith("forever.")
