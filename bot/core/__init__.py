@@ -26,6 +26,7 @@ from bot.core.notify import Notify
 from bot.core.pause import Pause
 from bot.core.penalties import Penalties
 from bot.core.record import Record
+from bot.core.report import Report
 from bot.core.retention import Retention
 from bot.core.schedules import Schedules
 from bot.core.settings import ServerSettings
@@ -54,6 +55,7 @@ class Core:
     pause: Pause
     notify: Notify
     record: Record
+    report: Report
     retention: Retention
     sync: Sync
     sweep: Sweep
@@ -143,6 +145,7 @@ def build_core(
         pause=Pause(store, chaster, shared, settings=settings),
         notify=Notify(store, audit, clock),
         record=Record(store, audit),
+        report=Report(store, view, settings, clock, fresh_seconds=fresh_seconds),
         retention=Retention(store, clock, later),
         sync=sync,
         sweep=Sweep(store, chaster, view, sync, extension_slug=extension_slug),

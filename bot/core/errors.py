@@ -45,6 +45,8 @@ class Reason(StrEnum):
     UNKNOWN_LANGUAGE = "refusal.unknown-language"
     UNKNOWN_CONTROLS = "refusal.unknown-controls"
     RETENTION_INVALID = "refusal.retention-invalid"
+    STATS_DAYS_RANGE = "refusal.stats-days-range"
+    ONLY_WEARER_MAKES_PUBLIC = "refusal.only-wearer-makes-public"
     # tasks
     NEGATIVE_POINTS = "refusal.negative-points"
     POINTS_NOT_A_NUMBER = "refusal.points-not-a-number"

@@ -150,6 +150,7 @@ async def test_commands_are_described_in_each_language_and_named_in_english(
         "pause",
         "resume",
         "notify",
+        "stats",
         "Assign task",
     }
     # A member's context menu shows the entry's name itself: that one is in each language.
