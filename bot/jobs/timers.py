@@ -85,8 +85,11 @@ class Deadlines:
             if self._heap:
                 delay = min(delay, max(0.0, (self._heap[0][0] - self._clock()).total_seconds()))
             self._wake.clear()
+            # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that comes
+            # while the wake-up is being set, and then stop() would wait for ever.
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
 
 class Timers:
