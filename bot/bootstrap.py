@@ -123,6 +123,7 @@ async def create_app(
             schedules=core.schedules,
             consequences=core.consequences,
             retention=core.retention,
+            chaster_history=core.chaster_history,
         )
         # Before the feed subscribes (when the cogs load): a deadline is saved first.
         core.events.subscribe(timers.on_event)

@@ -130,6 +130,18 @@ class ServerSettings(
     ) -> list[app_commands.Choice[str]]:
         return timezone_choices(current)
 
+    @app_commands.command(
+        name="chaster-history", description=command_text("command.settings.chaster-history")
+    )
+    @app_commands.describe(enabled=command_text("option.settings.chaster-history.enabled"))
+    async def chaster_history(
+        self, interaction: discord.Interaction[TasksBot], enabled: bool
+    ) -> None:
+        await self.bot.core.settings.set_chaster_history(caller_of(interaction), enabled)
+        voice = self.bot.voice_for(interaction)
+        key = "reply.chaster-history-on" if enabled else "reply.chaster-history-off"
+        await reply(interaction, voice.text(key), ephemeral=True)
+
     @app_commands.command(name="retention", description=command_text("command.settings.retention"))
     @app_commands.describe(days=command_text("option.settings.retention.days"))
     async def retention(

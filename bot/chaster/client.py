@@ -200,6 +200,21 @@ class ChasterClient:
         path = f"/api/extensions/sessions/{checked_session_id(session_id)}/action"
         await self._post_write(session_id, path, {"action": action.body()})
 
+    async def add_custom_log(
+        self, session_id: str, *, title: str, description: str, icon: str, color: str
+    ) -> None:
+        """`POST .../logs/custom`: an entry in the lock's history, as the extension. Background
+        priority: it comes after every request a person waits for."""
+        path = f"/api/extensions/sessions/{checked_session_id(session_id)}/logs/custom"
+        body = {
+            "title": title,
+            "description": description,
+            "role": "extension",
+            "icon": icon,
+            "color": color,
+        }
+        await self._post_write(session_id, path, body, priority=Priority.BACKGROUND)
+
     # -- writes -----------------------------------------------------------------------------
 
     def on_write(self, listener: Callable[[str], None]) -> None:
@@ -211,10 +226,17 @@ class ChasterClient:
         path = f"/api/extensions/sessions/{checked_session_id(session_id)}/tasks/{action}"
         await self._post_write(session_id, path, body)
 
-    async def _post_write(self, session_id: str, path: str, body: dict[str, Any]) -> None:
+    async def _post_write(
+        self,
+        session_id: str,
+        path: str,
+        body: dict[str, Any],
+        *,
+        priority: Priority = Priority.WRITE,
+    ) -> None:
         """POST a write to a session whose success is an empty 201."""
         try:
-            response = await self._request("POST", path, json=body, priority=Priority.WRITE)
+            response = await self._request("POST", path, json=body, priority=priority)
         finally:
             for listener in self._write_listeners:
                 listener(session_id)

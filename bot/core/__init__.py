@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.chaster import ChasterClient
 from bot.core.actions import TaskActions
 from bot.core.audit import Audit
+from bot.core.chaster_history import ChasterHistory
 from bot.core.consequences import Consequences
 from bot.core.deadlines import TaskDeadlines
 from bot.core.events import EventBus
@@ -56,6 +57,7 @@ class Core:
     notify: Notify
     record: Record
     report: Report
+    chaster_history: ChasterHistory
     retention: Retention
     sync: Sync
     sweep: Sweep
@@ -146,6 +148,7 @@ def build_core(
         notify=Notify(store, audit, clock),
         record=Record(store, audit),
         report=Report(store, view, settings, clock, fresh_seconds=fresh_seconds),
+        chaster_history=ChasterHistory(store, chaster, settings, clock, later),
         retention=Retention(store, clock, later),
         sync=sync,
         sweep=Sweep(store, chaster, view, sync, extension_slug=extension_slug),

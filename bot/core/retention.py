@@ -60,6 +60,7 @@ class Retention:
                 + pruned.link_requests
                 + pruned.occasions
                 + pruned.votes
+                + pruned.history_entries
             )
             if total:
                 log.info("retention: guild %d pruned %s", guild_id, pruned)

@@ -84,6 +84,14 @@ class ServerSettings:
             require(Action.SETTINGS, role_of(caller))
             return await self._store.set_retention(caller.guild_id, parse_retention(days))
 
+    async def set_chaster_history(self, caller: Caller, enabled: bool) -> GuildSettings:
+        """Whether actions taken here are also written in the locks' Chaster history."""
+        async with self._audit.action(
+            caller, "settings.chaster-history", detail=f"enabled={enabled}"
+        ):
+            require(Action.SETTINGS, role_of(caller))
+            return await self._store.set_chaster_history(caller.guild_id, enabled)
+
     async def feed_channel_for(
         self, link: SessionLink, *, fallback: int | None = None
     ) -> int | None:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
 
+from bot.core.chaster_history import ChasterHistory
 from bot.core.consequences import Consequences
 from bot.core.deadlines import TaskDeadlines
 from bot.core.model import (
@@ -108,6 +109,7 @@ class Timers:
         schedules: Schedules,
         consequences: Consequences,
         retention: Retention,
+        chaster_history: ChasterHistory,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -118,6 +120,7 @@ class Timers:
         self._schedules = schedules
         self._consequences = consequences
         self._retention = retention
+        self._chaster_history = chaster_history
         # Shared with the core, which leaves its own follow-ups on it.
         self.deadlines = deadlines
 
@@ -129,6 +132,7 @@ class Timers:
         """
         await self._schedules.settle_interrupted()
         await self._consequences.resume()
+        await self._chaster_history.resume()
         for task_id, ends_at in await self._store.pending_timer_deadlines():
             self._timer(task_id, ends_at)
         for request in await self._store.pending_link_requests():

@@ -7,6 +7,7 @@ async with await Database.open(path) as db:
 
 from __future__ import annotations
 
+from ._chaster_logs import ChasterLog
 from .automation_rows import (
     Consequence,
     ConsequenceState,
@@ -59,6 +60,7 @@ __all__ = [
     "TASK_TRANSITION_FIELDS",
     "AuditEntry",
     "AuditResult",
+    "ChasterLog",
     "Consequence",
     "ConsequenceState",
     "ConstraintViolation",

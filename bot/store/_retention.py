@@ -25,6 +25,7 @@ class Pruned:
     link_requests: int = 0
     occasions: int = 0
     votes: int = 0
+    history_entries: int = 0
 
 
 class RetentionMixin(StoreBase):
@@ -41,7 +42,8 @@ class RetentionMixin(StoreBase):
 
     async def prune_guild(self, guild_id: int, cutoff: datetime) -> Pruned:
         """Delete the server's finished tasks, audit entries, answered link requests, ended
-        votes and past schedule occasions from before `cutoff`, in one unit of work; what
+        votes, past schedule occasions and entries sent to Chaster's history from before
+        `cutoff`, in one unit of work; what
         newer records pointed at a pruned task now points at nothing."""
         params = {"guild": guild_id, "cutoff": to_db(cutoff)}
 
@@ -76,6 +78,12 @@ class RetentionMixin(StoreBase):
                 "DELETE FROM link_requests WHERE guild_id = :guild AND state != 'pending'"
                 " AND created_at < :cutoff",
             )
-            return Pruned(tasks, audit, requests, occasions, votes)
+            entries = run(
+                conn,
+                "DELETE FROM chaster_logs WHERE state IN ('sent', 'failed')"
+                " AND created_at < :cutoff"
+                " AND link_id IN (SELECT id FROM session_links WHERE guild_id = :guild)",
+            )
+            return Pruned(tasks, audit, requests, occasions, votes, entries)
 
         return await self._db.write(prune)

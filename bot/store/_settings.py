@@ -42,6 +42,11 @@ _SET_RETENTION: Final = (
     " ON CONFLICT (guild_id) DO UPDATE"
     " SET retention_days = excluded.retention_days, updated_at = excluded.updated_at"
 )
+_SET_CHASTER_HISTORY: Final = (
+    "INSERT INTO guild_settings (guild_id, chaster_history, updated_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (guild_id) DO UPDATE"
+    " SET chaster_history = excluded.chaster_history, updated_at = excluded.updated_at"
+)
 
 
 class SettingsCache:
@@ -138,6 +143,12 @@ class GuildSettingsMixin(StoreBase):
     ) -> GuildSettings:
         """How many days the server keeps its record (None: forever)."""
         return await self._upsert_setting(_SET_RETENTION, guild_id, days, now)
+
+    async def set_chaster_history(
+        self, guild_id: int, enabled: bool, *, now: datetime | None = None
+    ) -> GuildSettings:
+        """Whether the server's actions are also written in the locks' Chaster history."""
+        return await self._upsert_setting(_SET_CHASTER_HISTORY, guild_id, int(enabled), now)
 
     async def _upsert_setting(
         self, sql: str, guild_id: int, value: int | str | None, now: datetime | None

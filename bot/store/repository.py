@@ -4,13 +4,14 @@ Its methods live in mixins, one private module per area: `_settings` (guild sett
 `_links` (session links), `_link_requests` (link requests), `_tasks` (tasks, timers and feed
 messages), `_library` (task libraries), `_votes` (votes),
 `_schedules` (schedules and their occasions), `_automation` (pause, deadlines, penalties,
-consequences, DM preferences), `_retention` (pruning) and `_records` (webhook deliveries
-and the audit log), over the helpers in `_queries`.
+consequences, DM preferences), `_retention` (pruning), `_chaster_logs` (entries in locks'
+history) and `_records` (webhook deliveries and the audit log), over the helpers in `_queries`.
 """
 
 from __future__ import annotations
 
 from ._automation import AutomationMixin
+from ._chaster_logs import ChasterLogsMixin
 from ._library import LibraryMixin
 from ._link_requests import LinkRequestsMixin
 from ._links import LinksMixin
@@ -35,6 +36,7 @@ class Store(
     SchedulesMixin,
     AutomationMixin,
     RetentionMixin,
+    ChasterLogsMixin,
     RecordsMixin,
 ):
     """The repository the core receives: each method is one committed unit of work.

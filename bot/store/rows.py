@@ -118,6 +118,8 @@ class GuildSettings:
     timezone: str = "UTC"
     # Days the server keeps its finished tasks and audit log; None keeps them forever.
     retention_days: int | None = None
+    # Whether the bot writes, in the lock's Chaster history, who acted in Discord.
+    chaster_history: bool = True
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> GuildSettings:
@@ -131,6 +133,7 @@ class GuildSettings:
             controls=Controls(row["controls"]),
             timezone=row["timezone"],
             retention_days=row["retention_days"],
+            chaster_history=bool(row["chaster_history"]),
         )
 
 

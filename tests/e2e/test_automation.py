@@ -107,6 +107,13 @@ async def test_a_missed_deadline_fails_the_task_and_adds_time(world: World) -> N
     )
     [missed] = pings(world, "⌛")
     assert missed.startswith("⌛ <@5002> missed the deadline of “Hold a plank”")
+    # The lock's history in Chaster says what the bot did, and for what.
+    await world.chaster.wait_for_call("POST", "/logs/custom", count=2)
+    logs = [log for log in session.action_logs if log["type"] == "custom"]
+    assert [(log["title"], log["description"]) for log in logs] == [
+        ("Task assigned from Discord", f"by {KEYHOLDER.name} (Discord) — Hold a plank, 5 points"),
+        ("Consequence for a missed deadline, from Discord", "add 1h to the lock — Hold a plank"),
+    ]
     # Once: a restart of the deadline's handling changes nothing.
     [task] = [t for t in await world.store.open_tasks()] or [None]
     assert task is None
