@@ -18,12 +18,14 @@ COPY bot ./bot
 COPY cogs ./cogs
 RUN pip install --no-deps .
 
-# Stage 2: only the venv, run as an unprivileged user with the database on a volume.
+# Stage 2: only the venv, run as an unprivileged user with the database on a volume. The
+# chart library's font cache goes to /tmp, not to the database volume (the user's home).
 FROM python:${PYTHON_VERSION}-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    DATABASE_PATH=/data/bot.sqlite3
+    DATABASE_PATH=/data/bot.sqlite3 \
+    MPLCONFIGDIR=/tmp/matplotlib
 RUN groupadd --system --gid 10001 bot \
     && useradd --system --uid 10001 --gid bot --home-dir /data --no-create-home bot \
     && mkdir /data && chown bot:bot /data
