@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.core.errors import Person, TaskText
 from bot.core.library import Candidate
-from bot.discord_side.controls import PAGE_BUTTON
+from bot.discord_side.controls import PAGE_BUTTON, page_buttons
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text
 from bot.discord_side.suggestions import describe, entry_choices
@@ -149,22 +149,8 @@ def library_page(
     if pages == 1:
         return "\n".join(lines), None
     lines.append(voice.text("library.page", page=page + 1, pages=pages))
-    view = discord.ui.View(timeout=None)
     suffix = f":{tag}" if tag else ""
-    for label, target, disabled in (
-        ("button.previous", page - 1, page == 0),
-        ("button.next", page + 1, page == pages - 1),
-    ):
-        view.add_item(
-            discord.ui.Button(
-                label=voice.text(label),
-                custom_id=f"library:page:{max(target, 0)}{suffix}",
-                disabled=disabled,
-                style=discord.ButtonStyle.secondary,
-            )
-        )
-    # Rendered only: presses reach PageButton by custom id.
-    view.stop()
+    view = page_buttons(lambda target: f"library:page:{target}{suffix}", page, pages, voice)
     return "\n".join(lines), view
 
 

@@ -5,6 +5,7 @@ message (`cogs/buttons.py` turns presses back into core calls)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import discord
@@ -106,5 +107,27 @@ def _view(buttons: list[tuple[_Look, str]], voice: Voice) -> discord.ui.View:
     # Only rendered: presses are dispatched by custom id (`cogs/buttons.py`). A view that is
     # not stopped would be kept by discord.py for every message sent, for ever, and would
     # dispatch each press a second time.
+    view.stop()
+    return view
+
+
+def page_buttons(
+    custom_id: Callable[[int], str], page: int, pages: int, voice: Voice
+) -> discord.ui.View:
+    """Previous and Next under page `page` (from 0) of `pages`; `custom_id` names the page a
+    button shows. Rendered only: presses reach the page's DynamicItem by custom id."""
+    view = discord.ui.View(timeout=None)
+    for label, target, disabled in (
+        ("button.previous", page - 1, page == 0),
+        ("button.next", page + 1, page == pages - 1),
+    ):
+        view.add_item(
+            discord.ui.Button(
+                label=voice.text(label),
+                custom_id=custom_id(max(target, 0)),
+                disabled=disabled,
+                style=discord.ButtonStyle.secondary,
+            )
+        )
     view.stop()
     return view

@@ -10,7 +10,7 @@ import discord
 from bot.core.durations import format_span
 from bot.core.errors import Person, Refused, TaskText
 from bot.core.record import GivenBy, HistoryPage, given_by, outcome_of, took_seconds
-from bot.discord_side.controls import HISTORY_BUTTON
+from bot.discord_side.controls import HISTORY_BUTTON, page_buttons
 from bot.discord_side.interactions import caller_of
 from bot.discord_side.voice import Voice
 from bot.store import Task
@@ -26,21 +26,9 @@ def history_page(page: HistoryPage, voice: Voice) -> tuple[str, discord.ui.View 
     if page.pages == 1:
         return "\n".join(lines), None
     lines.append(voice.text("library.page", page=page.page + 1, pages=page.pages))
-    view = discord.ui.View(timeout=None)
-    for label, target, disabled in (
-        ("button.previous", page.page - 1, page.page == 0),
-        ("button.next", page.page + 1, page.page == page.pages - 1),
-    ):
-        view.add_item(
-            discord.ui.Button(
-                label=voice.text(label),
-                custom_id=f"history:page:{page.wearer_id}:{max(target, 0)}",
-                disabled=disabled,
-                style=discord.ButtonStyle.secondary,
-            )
-        )
-    # Rendered only: presses reach HistoryButton by custom id.
-    view.stop()
+    view = page_buttons(
+        lambda target: f"history:page:{page.wearer_id}:{target}", page.page, page.pages, voice
+    )
     return "\n".join(lines), view
 
 
