@@ -150,7 +150,9 @@ def library_page(
         return "\n".join(lines), None
     lines.append(voice.text("library.page", page=page + 1, pages=pages))
     suffix = f":{tag}" if tag else ""
-    view = page_buttons(lambda target: f"library:page:{target}{suffix}", page, pages, voice)
+    view = page_buttons(
+        page, pages, voice, custom_id=lambda target: f"library:page:{target}{suffix}"
+    )
     return "\n".join(lines), view
 
 

@@ -112,7 +112,7 @@ def _view(buttons: list[tuple[_Look, str]], voice: Voice) -> discord.ui.View:
 
 
 def page_buttons(
-    custom_id: Callable[[int], str], page: int, pages: int, voice: Voice
+    page: int, pages: int, voice: Voice, *, custom_id: Callable[[int], str]
 ) -> discord.ui.View:
     """Previous and Next under page `page` (from 0) of `pages`; `custom_id` names the page a
     button shows. Rendered only: presses reach the page's DynamicItem by custom id."""

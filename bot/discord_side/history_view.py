@@ -27,7 +27,10 @@ def history_page(page: HistoryPage, voice: Voice) -> tuple[str, discord.ui.View 
         return "\n".join(lines), None
     lines.append(voice.text("library.page", page=page.page + 1, pages=page.pages))
     view = page_buttons(
-        lambda target: f"history:page:{page.wearer_id}:{target}", page.page, page.pages, voice
+        page.page,
+        page.pages,
+        voice,
+        custom_id=lambda target: f"history:page:{page.wearer_id}:{target}",
     )
     return "\n".join(lines), view
 
