@@ -32,6 +32,7 @@ from .errors import (
     OpenTaskExists,
     StoreError,
 )
+from .library_rows import LibraryEntry, Vote, VoteOption, VoteOutcome, VoteState
 from .repository import TASK_TRANSITION_FIELDS, Store
 from .rows import (
     OPEN_TASK_STATES,
@@ -39,17 +40,12 @@ from .rows import (
     AuditResult,
     Controls,
     GuildSettings,
-    LibraryEntry,
     LinkRequest,
     LinkRequestState,
     Origin,
     SessionLink,
     Task,
     TaskState,
-    Vote,
-    VoteOption,
-    VoteOutcome,
-    VoteState,
     from_db,
     to_db,
 )

@@ -8,7 +8,8 @@ from typing import Final
 
 from ._queries import StoreBase, _all, _changed, _one, _write
 from .errors import LibraryFull
-from .rows import LibraryEntry, to_db
+from .library_rows import LibraryEntry
+from .rows import to_db
 
 _SELECT: Final = "SELECT * FROM library_entries WHERE id = ?"
 _OWN: Final = "guild_id = ? AND keyholder_id = ?"

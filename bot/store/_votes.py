@@ -10,7 +10,8 @@ from typing import Final
 
 from ._queries import StoreBase, _all, _changed, _one, _write
 from .errors import NotFound
-from .rows import Vote, VoteOption, VoteOutcome, VoteState, to_db
+from .library_rows import Vote, VoteOption, VoteOutcome, VoteState
+from .rows import to_db
 
 _SELECT: Final = "SELECT * FROM votes WHERE id = ?"
 

@@ -1,8 +1,9 @@
-"""Typed rows returned by the store, and the one place times cross the storage boundary."""
+"""Typed rows of links, link requests, tasks, settings and the audit, and the one place times
+cross the storage boundary (`to_db`, `from_db`). The library, votes and automation have theirs
+in `library_rows` and `automation_rows`."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -333,108 +334,6 @@ class Origin(StrEnum):
     RANDOM_LIBRARY = "random-library"
     RANDOM_LOCK = "random-lock"
     VOTE = "vote"
-
-
-@dataclass(frozen=True, slots=True)
-class LibraryEntry:
-    """A task a keyholder keeps for assigning by name, drawing at random or a vote."""
-
-    id: int
-    guild_id: int
-    keyholder_id: int
-    description: str
-    points: int
-    duration_seconds: int | None
-    verification_required: bool
-    tag: str | None
-    created_at: datetime
-    deadline_seconds: int | None = None
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> LibraryEntry:
-        return cls(
-            id=row["id"],
-            guild_id=row["guild_id"],
-            keyholder_id=row["keyholder_id"],
-            description=row["description"],
-            points=row["points"],
-            duration_seconds=row["duration_seconds"],
-            verification_required=bool(row["verification_required"]),
-            tag=row["tag"],
-            created_at=from_db(row["created_at"]),
-            deadline_seconds=row["deadline_seconds"],
-        )
-
-
-class VoteState(StrEnum):
-    OPEN = "open"
-    DECIDING = "deciding"
-    ENDED = "ended"
-
-
-class VoteOutcome(StrEnum):
-    """What came of a vote."""
-
-    ASSIGNED = "assigned"
-    # The wearer had an open task when it ended, or was no longer linked: nothing assigned.
-    OPEN_TASK = "open-task"
-    UNLINKED = "unlinked"
-    # Chaster refused the winner.
-    FAILED = "failed"
-    # Its poll could not be posted.
-    CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True, slots=True)
-class VoteOption:
-    """One task a vote offers."""
-
-    description: str
-    points: int
-    duration_seconds: int | None
-    verification_required: bool
-    from_lock: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Vote:
-    id: int
-    link_id: int
-    guild_id: int
-    wearer_id: int
-    started_by: int
-    channel_id: int
-    message_id: int | None
-    options: tuple[VoteOption, ...]
-    created_at: datetime
-    ends_at: datetime
-    state: VoteState
-    winner: int | None
-    winner_votes: int | None
-    outcome: VoteOutcome | None
-    task_id: int | None
-    ended_at: datetime | None
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Vote:
-        return cls(
-            id=row["id"],
-            link_id=row["link_id"],
-            guild_id=row["guild_id"],
-            wearer_id=row["wearer_id"],
-            started_by=row["started_by"],
-            channel_id=row["channel_id"],
-            message_id=row["message_id"],
-            options=tuple(VoteOption(**option) for option in json.loads(row["options"])),
-            created_at=from_db(row["created_at"]),
-            ends_at=from_db(row["ends_at"]),
-            state=VoteState(row["state"]),
-            winner=row["winner"],
-            winner_votes=row["winner_votes"],
-            outcome=VoteOutcome(row["outcome"]) if row["outcome"] else None,
-            task_id=row["task_id"],
-            ended_at=from_db(row["ended_at"]),
-        )
 
 
 @dataclass(frozen=True, slots=True)
