@@ -8,7 +8,7 @@ runs at once.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from .database import Database
@@ -24,6 +24,14 @@ class StoreBase:
     _db: Database
 
 
+# Positional values, or named ones (":guild") for a statement that names a value more than once.
+Params = Iterable[Any] | Mapping[str, Any]
+
+
+def _bind(params: Params) -> tuple[Any, ...] | Mapping[str, Any]:
+    return params if isinstance(params, Mapping) else tuple(params)
+
+
 def _placeholders(count: int) -> str:
     return ", ".join("?" * count)
 
@@ -32,10 +40,8 @@ def _placeholders(count: int) -> str:
 # snapshot of the database open and hold back WAL checkpoints.
 
 
-def _one(
-    connection: sqlite3.Connection, sql: str, params: Iterable[Any] = ()
-) -> sqlite3.Row | None:
-    cursor = connection.execute(sql, tuple(params))
+def _one(connection: sqlite3.Connection, sql: str, params: Params = ()) -> sqlite3.Row | None:
+    cursor = connection.execute(sql, _bind(params))
     try:
         row: sqlite3.Row | None = cursor.fetchone()
     finally:
@@ -43,22 +49,22 @@ def _one(
     return row
 
 
-def _all(connection: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-    cursor = connection.execute(sql, tuple(params))
+def _all(connection: sqlite3.Connection, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+    cursor = connection.execute(sql, _bind(params))
     try:
         return list(cursor.fetchall())
     finally:
         cursor.close()
 
 
-def _write(connection: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> int:
+def _write(connection: sqlite3.Connection, sql: str, params: Params = ()) -> int:
     """Run one write and return the rowid it inserted (or 0) — for UPDATEs, see `_changed`."""
-    cursor = connection.execute(sql, tuple(params))
+    cursor = connection.execute(sql, _bind(params))
     cursor.close()
     return cursor.lastrowid or 0
 
 
-def _changed(connection: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> int:
-    cursor = connection.execute(sql, tuple(params))
+def _changed(connection: sqlite3.Connection, sql: str, params: Params = ()) -> int:
+    cursor = connection.execute(sql, _bind(params))
     cursor.close()
     return cursor.rowcount

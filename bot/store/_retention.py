@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from ._queries import StoreBase, _all
+from ._queries import StoreBase, _all, _changed
 from .rows import to_db
 
 # The finished tasks of one server older than a cutoff; every statement below names it.
@@ -48,10 +48,8 @@ class RetentionMixin(StoreBase):
         params = {"guild": guild_id, "cutoff": to_db(cutoff)}
 
         def run(conn: sqlite3.Connection, sql: str) -> int:
-            # Named parameters: every statement names the same server and cutoff.
-            cursor = conn.execute(sql, params)
-            cursor.close()
-            return cursor.rowcount
+            # Named values: every statement names the same server and cutoff.
+            return _changed(conn, sql, params)
 
         def prune(conn: sqlite3.Connection) -> Pruned:
             audit = run(conn, "DELETE FROM audit_log WHERE guild_id = :guild AND at < :cutoff")
