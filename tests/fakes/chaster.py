@@ -11,6 +11,12 @@ Served routes (all under ``/api/extensions``, all need ``Authorization: Bearer <
 - ``POST /sessions/{sessionId}/tasks/assign|start-timer|complete``
 - ``POST /sessions/{sessionId}/action`` (lock actions: time, freeze, pillory, timer display)
 - ``POST /sessions/{sessionId}/logs/search`` and ``POST /sessions/{sessionId}/logs/custom``
+- ``GET /auth/sessions/{mainToken}`` (the main page's token exchange)
+- ``GET /configurations/{token}`` and ``PUT /configurations/{token}`` (the configuration page)
+
+The tokens Chaster hands its extension pages (in the iframe URL's hash) are issued here by test
+helpers: ``issue_main_token``, ``issue_configuration_token``; ``configuration_of`` and
+``expire_token`` go with them.
 
 Outgoing webhooks (Chaster -> bot) are POSTed to ``webhook_url`` when it is set.
 
@@ -46,9 +52,11 @@ __all__ = [
     "API_PREFIX",
     "LOCK_ACTIONS",
     "LOCK_ACTION_LOG_TYPES",
+    "MAIN_TOKEN_TTL",
     "Call",
     "FakeChaster",
     "FakeSession",
+    "PageRole",
     "iso",
     "nanoid",
     "object_id",
@@ -80,6 +88,12 @@ LOCK_ACTION_LOG_TYPES: tuple[str, ...] = (
 PILLORY_SLUG = "pillory"
 
 ResetFormat = Literal["epoch_s", "epoch_ms", "iso", "seconds"]
+PageRole = Literal["wearer", "keyholder"]
+PAGE_ROLES: tuple[str, ...] = ("wearer", "keyholder")
+# What a wearer's lockForUser hides while the timer is hidden (the reference's example is
+# endDate; the other dates would give it away).
+HIDDEN_TIMER_FIELDS: tuple[str, ...] = ("endDate", "maxDate", "minDate", "maxLimitDate")
+MAIN_TOKEN_TTL = 12 * 3600.0  # "The token expires 12 h after the page was opened" [DOC]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _NANOID_ALPHABET = string.ascii_letters + string.digits + "_-"
@@ -213,6 +227,19 @@ class FakeSession:
 
 
 @dataclass
+class _PageToken:
+    """A token Chaster gives one of the extension's pages: a mainToken or a configuration token."""
+
+    kind: Literal["main", "configuration"]
+    role: PageRole
+    user_id: str
+    session_id: str | None  # None: a configuration token of a lock being created
+    created_at: datetime
+    expires_at: datetime
+    config: dict[str, Any] = field(default_factory=dict)  # only used without a session
+
+
+@dataclass
 class _Rule:
     kind: Literal["fail", "drop", "hang", "raw"]
     method: str
@@ -317,6 +344,12 @@ class FakeChaster:
         # Chaster's generated client says a search result is a full session; should a result
         # ever come without the lock's extensions, this shows it.
         self.search_omits_extensions: bool = False
+        # The extension pages' tokens. An unknown or expired token gets this status (the docs
+        # don't say which: [INFER]), the same answer for both.
+        self.status_token_invalid: int = 404
+        # How long a configuration token lives (the docs say nothing of it: [INFER]).
+        self.configuration_token_ttl: float = 3600.0
+        self._page_tokens: dict[str, _PageToken] = {}
 
         # outgoing webhooks
         self.webhook_url: str | None = None
@@ -357,6 +390,9 @@ class FakeChaster:
         app.router.add_post(f"{p}/sessions/{{session_id}}/action", self._h_lock_action)
         app.router.add_post(f"{p}/sessions/{{session_id}}/logs/search", self._h_logs_search)
         app.router.add_post(f"{p}/sessions/{{session_id}}/logs/custom", self._h_logs_custom)
+        app.router.add_get(f"{p}/auth/sessions/{{main_token}}", self._h_auth_session)
+        app.router.add_get(f"{p}/configurations/{{token}}", self._h_get_configuration)
+        app.router.add_put(f"{p}/configurations/{{token}}", self._h_put_configuration)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
@@ -755,6 +791,132 @@ class FakeChaster:
         out["lock"] = self.lock_json(session_id)
         copied: dict[str, Any] = json.loads(json.dumps(out))  # deep copy: callers may mutate
         return copied
+
+    def lock_for_user_json(self, session_id: str, role: PageRole) -> dict[str, Any]:
+        """The lock as the wearer or the keyholder sees it (``lockForUser`` of the exchange).
+
+        The wearer of a lock whose timer is hidden gets no dates that would tell the time left;
+        the keyholder sees everything. ``role`` is added to the lock.
+        """
+        lock: dict[str, Any] = json.loads(json.dumps(self.lock_json(session_id)))
+        if role == "wearer" and not self.sessions[session_id].display_remaining_time:
+            for key in HIDDEN_TIMER_FIELDS:
+                lock[key] = None
+            lock["isAllowedToViewTime"] = False
+        lock["role"] = role
+        return lock
+
+    # ------------------------------------------------------------------ extension pages' tokens
+
+    def _page_user_id(self, session_id: str, role: str) -> str:
+        if role not in PAGE_ROLES:
+            raise ValueError(f"role must be one of {PAGE_ROLES}, not {role!r}")
+        sess = self.sessions[session_id]
+        if role == "wearer":
+            return str(sess.wearer["_id"])
+        if sess.keyholder is None:
+            raise ValueError(f"session {session_id} has no keyholder")
+        return str(sess.keyholder["_id"])
+
+    def _new_page_token(
+        self,
+        kind: Literal["main", "configuration"],
+        *,
+        session_id: str | None,
+        role: PageRole,
+        user_id: str,
+        ttl: float,
+        config: dict[str, Any] | None = None,
+    ) -> str:
+        token = secrets.token_urlsafe(32)
+        now = self.now()
+        self._page_tokens[token] = _PageToken(
+            kind=kind,
+            role=role,
+            user_id=user_id,
+            session_id=session_id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+            config=dict(config) if config is not None else {},
+        )
+        return token
+
+    def issue_main_token(
+        self, session_id: str, role: PageRole, *, ttl: float = MAIN_TOKEN_TTL
+    ) -> str:
+        """The ``mainToken`` Chaster puts in the main page's URL for this session's wearer or
+        keyholder; it can be exchanged for ``ttl`` seconds (12 h, as documented)."""
+        user_id = self._page_user_id(session_id, role)
+        return self._new_page_token(
+            "main", session_id=session_id, role=role, user_id=user_id, ttl=ttl
+        )
+
+    def issue_configuration_token(
+        self,
+        *,
+        session_id: str | None,
+        role: PageRole = "keyholder",
+        config: dict[str, Any] | None = None,
+        ttl: float | None = None,
+    ) -> str:
+        """A ``partnerConfigurationToken`` for the configuration page.
+
+        With ``session_id`` it edits that session's ``config`` (``config`` given here replaces it
+        at once). With ``session_id=None`` a lock is being created: the config lives with the
+        token, starting as ``config`` (or ``{}``), and the user is a new id. ``ttl`` defaults to
+        ``configuration_token_ttl``.
+        """
+        if session_id is None:
+            if role not in PAGE_ROLES:
+                raise ValueError(f"role must be one of {PAGE_ROLES}, not {role!r}")
+            user_id = object_id()
+        else:
+            user_id = self._page_user_id(session_id, role)
+            if config is not None:
+                self.sessions[session_id].config = dict(config)
+                config = None
+        return self._new_page_token(
+            "configuration",
+            session_id=session_id,
+            role=role,
+            user_id=user_id,
+            ttl=self.configuration_token_ttl if ttl is None else ttl,
+            config=config,
+        )
+
+    def configuration_of(self, token: str) -> dict[str, Any]:
+        """The config stored for a configuration token (its session's, when it has one)."""
+        entry = self._page_tokens.get(token)
+        if entry is None or entry.kind != "configuration":
+            raise KeyError(f"no configuration token {token!r}")
+        copied: dict[str, Any] = json.loads(json.dumps(self._token_config(entry)))
+        return copied
+
+    def _token_config(self, entry: _PageToken) -> dict[str, Any]:
+        if entry.session_id is None:
+            return entry.config
+        return self.sessions[entry.session_id].config
+
+    def expire_token(self, token: str) -> None:
+        """Make a main or configuration token expire now."""
+        entry = self._page_tokens.get(token)
+        if entry is None:
+            raise KeyError(f"no such token {token!r}")
+        entry.expires_at = self.now()
+
+    def _live_token(
+        self, token: str, kind: Literal["main", "configuration"], message: str
+    ) -> _PageToken:
+        """The token if it is live; otherwise the same error for unknown and expired."""
+        entry = self._page_tokens.get(token)
+        if (
+            entry is None
+            or entry.kind != kind
+            or self.now() >= entry.expires_at
+            or (entry.session_id is not None and entry.session_id not in self.sessions)
+        ):
+            raise ApiError(self.status_token_invalid, message)
+        return entry
 
     # ------------------------------------------------------------------ action logs
 
@@ -1734,6 +1896,61 @@ class FakeChaster:
             prefix=self.slug,
         )
         return web.Response(status=201)
+
+    async def _h_auth_session(self, request: web.Request) -> web.StreamResponse:
+        entry = self._live_token(request.match_info["main_token"], "main", "Session not found")
+        sid = entry.session_id
+        assert sid is not None
+        return self._json(
+            200,
+            {
+                "role": entry.role,
+                "session": self.session_json(sid),
+                "lockForUser": self.lock_for_user_json(sid, entry.role),
+                "userId": entry.user_id,
+            },
+        )
+
+    def _configuration_json(self, entry: _PageToken) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "config": self._token_config(entry),
+            "role": entry.role,
+            "user": entry.user_id,
+            "sessionId": entry.session_id,
+            "extensionSlug": self.slug,
+            "createdAt": _iso(entry.created_at),
+        }
+        copied: dict[str, Any] = json.loads(json.dumps(out))
+        return copied
+
+    async def _h_get_configuration(self, request: web.Request) -> web.StreamResponse:
+        entry = self._live_token(
+            request.match_info["token"], "configuration", "Configuration not found"
+        )
+        return self._json(200, self._configuration_json(entry))
+
+    async def _h_put_configuration(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        errors: list[str] = []
+        config = body.get("config")
+        if not isinstance(config, dict):
+            errors.append("config must be an object")
+            if config is None:
+                errors.append("config should not be empty")
+        self._unknown(body, ("config",), errors)
+        self._raise_invalid(errors)
+        assert isinstance(config, dict)
+        entry = self._live_token(
+            request.match_info["token"], "configuration", "Configuration not found"
+        )
+        if entry.session_id is None:
+            entry.config = config
+        else:
+            # As PATCH /sessions/{id} with {config}: replaced wholesale (no webhook sent).
+            sess = self.sessions[entry.session_id]
+            sess.config = config
+            self._touch(sess)
+        return self._json(200, self._configuration_json(entry))
 
 
 # ---------------------------------------------------------------------- CLI
