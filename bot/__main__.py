@@ -23,6 +23,10 @@ from bot.store import DatabaseUnavailable, MigrationError
 log = logging.getLogger("bot")
 
 
+# Libraries whose chatter is kept to warnings; httpx would log every URL, page tokens included.
+QUIET_LOGGERS = ("discord.http", "discord.gateway", "httpx", "httpcore", "aiosqlite")
+
+
 def configure_logging(level: int) -> None:
     """One line per event on stderr; discord.py's own chatter kept to warnings."""
     logging.basicConfig(
@@ -30,7 +34,7 @@ def configure_logging(level: int) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("discord.http", "discord.gateway", "httpx", "httpcore", "aiosqlite"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 

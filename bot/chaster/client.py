@@ -17,13 +17,21 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from bot.chaster.calls import current_server, current_wait_notice, note_call
-from bot.chaster.errors import ChasterError, ChasterUnavailable, Unavailability, checked_session_id
+from bot.chaster.errors import (
+    ChasterError,
+    ChasterUnavailable,
+    Unavailability,
+    checked_page_token,
+    checked_session_id,
+)
 from bot.chaster.models import (
     ActionLogPage,
     Actor,
     ExtensionSession,
     LockAction,
+    PartnerConfiguration,
     SearchedSession,
+    SessionAuth,
     SessionSearchPage,
     TaskDetails,
 )
@@ -43,7 +51,11 @@ TRANSPORT_RETRY_DELAYS = (0.5, 1.5)
 SEARCH_PAGE_SIZE = 100
 USER_AGENT = "chaster-tasks-discord-bot"
 
-_M = TypeVar("_M", ExtensionSession, SessionSearchPage, ActionLogPage)
+_M = TypeVar(
+    "_M", ExtensionSession, SessionSearchPage, ActionLogPage, SessionAuth, PartnerConfiguration
+)
+# What the log and the audit show instead of a page token in a path.
+_TOKEN_SHOWN = "<token>"  # noqa: S105 (a placeholder, not a secret)
 
 
 # Errors raised before a request leaves this machine: safe to retry whatever the method.
@@ -172,6 +184,36 @@ class ChasterClient:
         )
         return _parse(ActionLogPage, body, http_status)
 
+    # -- the extension's pages -------------------------------------------------------------
+
+    async def session_auth(self, main_token: str) -> SessionAuth:
+        """`GET /api/extensions/auth/sessions/{mainToken}`: who opened the main page, and the
+        session and lock they see. The token never reaches a log."""
+        path = "/api/extensions/auth/sessions/"
+        body, http_status = await self._json(
+            "GET", path + checked_page_token(main_token), shown_path=path + _TOKEN_SHOWN
+        )
+        return _parse(SessionAuth, body, http_status)
+
+    async def get_configuration(self, token: str) -> PartnerConfiguration:
+        """`GET /api/extensions/configurations/{token}`: what the configuration page edits."""
+        path = "/api/extensions/configurations/"
+        body, http_status = await self._json(
+            "GET", path + checked_page_token(token), shown_path=path + _TOKEN_SHOWN
+        )
+        return _parse(PartnerConfiguration, body, http_status)
+
+    async def save_configuration(self, token: str, config: dict[str, Any]) -> None:
+        """`PUT /api/extensions/configurations/{token}`: save what the page's user chose."""
+        path = "/api/extensions/configurations/"
+        await self._request(
+            "PUT",
+            path + checked_page_token(token),
+            json={"config": config},
+            priority=Priority.PERSON,
+            shown_path=path + _TOKEN_SHOWN,
+        )
+
     # -- tasks ------------------------------------------------------------------------------
 
     async def assign_task(self, session_id: str, task: TaskDetails, actor: Actor) -> None:
@@ -256,11 +298,19 @@ class ChasterClient:
     # -- transport --------------------------------------------------------------------------
 
     async def _json(
-        self, method: str, path: str, *, json: Any = None, background: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        background: bool = False,
+        shown_path: str | None = None,
     ) -> tuple[dict[str, Any], int]:
         """The JSON object a read answered with, and the answer's HTTP status."""
         priority = Priority.BACKGROUND if background else Priority.PERSON
-        response = await self._request(method, path, json=json, priority=priority)
+        response = await self._request(
+            method, path, json=json, priority=priority, shown_path=shown_path
+        )
         # Only reads come here (a search is a POST that changes nothing).
         try:
             body = response.json()
@@ -281,8 +331,17 @@ class ChasterClient:
         return body, response.status_code
 
     async def _request(
-        self, method: str, path: str, *, json: Any, priority: Priority
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any,
+        priority: Priority,
+        shown_path: str | None = None,
     ) -> httpx.Response:
+        """Send one request, paced and retried; `shown_path` is what logs show of a path that
+        holds a secret."""
+        url, path = path, shown_path or path
         server, notice = current_server(), current_wait_notice()
         throttled = 0
         transport_failures = 0
@@ -290,7 +349,7 @@ class ChasterClient:
             started = time.monotonic()
             try:
                 async with self.limiter.slot(priority, server=server, notice=notice):
-                    response = await self._http.request(method, path, json=json)
+                    response = await self._http.request(method, url, json=json)
                     # Read the headers before the slot is released, so it cools for the
                     # window the server just reported.
                     self.limiter.observe(response.headers)

@@ -70,6 +70,22 @@ class InvalidSessionId(ValueError):
     """A session id that is not of Chaster's form."""
 
 
+class InvalidPageToken(ValueError):
+    """A main-page or configuration-page token that is not of a form Chaster issues."""
+
+
+# Chaster's page tokens are opaque; anything outside URL-safe characters, or absurdly long, is
+# not one and never reaches a URL.
+PAGE_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~-]{8,512}")
+
+
+def checked_page_token(token: str) -> str:
+    """Return `token` if it could be a Chaster page token, else raise."""
+    if not PAGE_TOKEN_PATTERN.fullmatch(token):
+        raise InvalidPageToken("not of the form of a Chaster page token")
+    return token
+
+
 def checked_session_id(session_id: str) -> str:
     """Return `session_id` if it has the form of a Chaster session id, else raise."""
     if not SESSION_ID_PATTERN.fullmatch(session_id):

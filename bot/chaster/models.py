@@ -199,6 +199,8 @@ class Lock(ChasterModel):
     title: str | None = None
     user: ChasterUser
     keyholder: ChasterUser | None = None
+    # None when the lock's timer is hidden from the one reading it (see `SessionAuth`).
+    end_date: datetime | None = None
     extensions: list[ExtensionParty] = Field(default_factory=list)
 
     @property
@@ -225,6 +227,41 @@ class ExtensionSession(ChasterModel):
     session_id: str
     slug: str
     lock: Lock
+    # What the keyholder (or the wearer of a self-lock) saved on the extension's
+    # configuration page.
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _config_object(cls, value: Any) -> Any:
+        return value if isinstance(value, dict) else {}
+
+
+class SessionAuth(ChasterModel):
+    """Who opened the extension's main page (`GET /auth/sessions/{mainToken}`)."""
+
+    role: Literal["wearer", "keyholder"]
+    session: ExtensionSession
+    # The lock as that person sees it in Chaster: what it hides from them (a hidden timer) is
+    # hidden here too, so it is what the page shows.
+    lock_for_user: Lock
+    user_id: str
+
+
+class PartnerConfiguration(ChasterModel):
+    """A configuration page's token, read back (`GET /configurations/{token}`)."""
+
+    config: dict[str, Any] = Field(default_factory=dict)
+    role: Literal["wearer", "keyholder"] | None = None
+    user: str | None = None
+    # None while the lock is being created.
+    session_id: str | None = None
+    extension_slug: str | None = None
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _config_object(cls, value: Any) -> Any:
+        return value if isinstance(value, dict) else {}
 
 
 class SearchedSession(ExtensionSession):

@@ -117,6 +117,10 @@ class LockState:
     tasks: TasksSnapshot | None
     # Whether the Pillory extension is on the lock (a pillory consequence needs it).
     has_pillory: bool = False
+    # Chaster's own user ids: a link code proves who someone is by these, where Chaster does
+    # not know their Discord account.
+    wearer_chaster_id: str | None = None
+    keyholder_chaster_id: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -145,4 +149,6 @@ class LockState:
             keyholder_discord_id=lock.keyholder.discord_id if lock.keyholder else None,
             tasks=tasks,
             has_pillory=any(party.slug == PILLORY_SLUG for party in lock.extensions),
+            wearer_chaster_id=lock.user.id,
+            keyholder_chaster_id=lock.keyholder.id if lock.keyholder else None,
         )
