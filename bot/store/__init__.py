@@ -8,15 +8,18 @@ async with await Database.open(path) as db:
 from __future__ import annotations
 
 from ._chaster_logs import ChasterLog
+from ._link_codes import LinkCode, LockProof
 from .automation_rows import (
     Consequence,
     ConsequenceState,
     Every,
+    LinkDefaults,
     NotifyPrefs,
     Occasion,
     OccasionState,
     Penalty,
     PenaltyAction,
+    PenaltyDefault,
     PenaltyOn,
     Schedule,
 )
@@ -67,10 +70,13 @@ __all__ = [
     "GuildSettings",
     "LibraryEntry",
     "LibraryFull",
+    "LinkCode",
+    "LinkDefaults",
     "LinkExists",
     "LinkRequest",
     "LinkRequestNotPending",
     "LinkRequestState",
+    "LockProof",
     "Migration",
     "MigrationError",
     "NotFound",
@@ -81,6 +87,7 @@ __all__ = [
     "Origin",
     "Penalty",
     "PenaltyAction",
+    "PenaltyDefault",
     "PenaltyOn",
     "Schedule",
     "SessionLink",

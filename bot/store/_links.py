@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from ._queries import _OPEN_STATES_SQL, StoreBase, _all, _changed, _one, _write
+from .automation_rows import LinkDefaults
 from .rows import SessionLink, to_db
 
 _SELECT_LINK: Final = "SELECT * FROM session_links WHERE id = ?"
@@ -34,10 +35,15 @@ class LinksMixin(StoreBase):
         now: datetime,
         channel_id: int | None = None,
         keyholder_is_lock_keyholder: bool | None = None,
+        keyholder_chaster_id: str | None = None,
+        defaults: LinkDefaults | None = None,
     ) -> SessionLink:
-        """Link a session to a wearer; `LinkExists` if the wearer has an open link here."""
-        return await self._db.write(
-            lambda conn: _insert_link(
+        """Link a session to a wearer, with the `defaults` the lock's keyholder chose, in one
+        unit of work; `LinkExists` if the wearer has an open link here. A link made from a
+        wearer's or keyholder's code ends the proofs that waited for it."""
+
+        def create(conn: sqlite3.Connection) -> SessionLink:
+            link = _insert_link(
                 conn,
                 guild_id=guild_id,
                 wearer_id=wearer_id,
@@ -47,8 +53,32 @@ class LinksMixin(StoreBase):
                 now=now,
                 channel_id=channel_id,
                 keyholder_is_lock_keyholder=keyholder_is_lock_keyholder,
+                keyholder_chaster_id=keyholder_chaster_id,
+                defaults=defaults or LinkDefaults(),
             )
-        )
+            for penalty in (defaults or LinkDefaults()).penalties:
+                _write(
+                    conn,
+                    "INSERT INTO penalties (link_id, occasion, action, seconds, reason, set_by,"
+                    " set_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        link.id,
+                        penalty.on.value,
+                        penalty.action.value,
+                        penalty.seconds,
+                        penalty.reason,
+                        keyholder_id,
+                        to_db(now),
+                    ),
+                )
+            _write(
+                conn,
+                "DELETE FROM lock_proofs WHERE guild_id = ? AND chaster_session_id = ?",
+                (guild_id, chaster_session_id),
+            )
+            return link
+
+        return await self._db.write(create)
 
     async def get_open_link(self, guild_id: int, wearer_id: int) -> SessionLink | None:
         """The wearer's open link in this server, if any."""
@@ -84,6 +114,23 @@ class LinksMixin(StoreBase):
             return _link(conn, link_id) if changed else None
 
         return await self._db.write(close)
+
+    async def set_keyholder_of_record(
+        self, link_id: int, *, keyholder_id: int, keyholder_chaster_id: str
+    ) -> SessionLink | None:
+        """Make the person a keyholder's code proved the link's keyholder of record (acting as
+        the lock's keyholder in Chaster); None when the link is closed."""
+
+        def change(conn: sqlite3.Connection) -> SessionLink | None:
+            changed = _changed(
+                conn,
+                "UPDATE session_links SET keyholder_id = ?, keyholder_chaster_id = ?,"
+                " keyholder_is_lock_keyholder = 1 WHERE id = ? AND closed_at IS NULL",
+                (keyholder_id, keyholder_chaster_id, link_id),
+            )
+            return _link(conn, link_id) if changed else None
+
+        return await self._db.write(change)
 
     async def set_keyholder_is_lock_keyholder(self, link_id: int, value: bool) -> None:
         """Record whether the link's keyholder of record is its lock's keyholder in Chaster."""
@@ -146,13 +193,17 @@ def _insert_link(
     now: datetime,
     channel_id: int | None,
     keyholder_is_lock_keyholder: bool | None = None,
+    keyholder_chaster_id: str | None = None,
+    defaults: LinkDefaults | None = None,
 ) -> SessionLink:
+    defaults = defaults or LinkDefaults()
     # No check-then-insert: the partial unique index decides, and Database.write maps it.
     link_id = _write(
         conn,
         "INSERT INTO session_links (guild_id, wearer_id, keyholder_id, chaster_session_id,"
-        " lock_id, created_at, channel_id, keyholder_is_lock_keyholder)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " lock_id, created_at, channel_id, keyholder_is_lock_keyholder, keyholder_chaster_id,"
+        " wearer_can_complete, default_deadline_seconds)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             guild_id,
             wearer_id,
@@ -162,6 +213,9 @@ def _insert_link(
             to_db(now),
             channel_id,
             None if keyholder_is_lock_keyholder is None else int(keyholder_is_lock_keyholder),
+            keyholder_chaster_id,
+            None if defaults.wearer_can_complete is None else int(defaults.wearer_can_complete),
+            defaults.deadline_seconds,
         ),
     )
     return _link(conn, link_id)

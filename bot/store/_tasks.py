@@ -215,6 +215,15 @@ class TasksMixin(StoreBase):
             (guild_id, wearer_id, limit, offset),
         )
 
+    async def session_tasks(self, chaster_session_id: str, *, limit: int) -> list[Task]:
+        """The tasks given on one Chaster session, in every server it was linked in, newest
+        first (for the extension's main page)."""
+        return await self._read_tasks(
+            "SELECT t.* FROM tasks AS t JOIN session_links AS l ON l.id = t.link_id"
+            " WHERE l.chaster_session_id = ? ORDER BY t.id DESC LIMIT ?",
+            (chaster_session_id, limit),
+        )
+
     async def count_wearer_tasks(self, guild_id: int, wearer_id: int) -> int:
         row = await self._db.read(
             lambda conn: _one(

@@ -119,6 +119,26 @@ class PenaltyAction(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PenaltyDefault:
+    """A consequence a link starts with."""
+
+    on: PenaltyOn
+    action: PenaltyAction
+    seconds: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDefaults:
+    """What a link starts with, from the lock's configuration page in Chaster."""
+
+    # None: the server's setting decides.
+    wearer_can_complete: bool | None = None
+    deadline_seconds: int | None = None
+    penalties: tuple[PenaltyDefault, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Penalty:
     """A link's consequence for a failed task or a missed deadline."""
 

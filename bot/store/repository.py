@@ -1,8 +1,8 @@
 """`Store`, the repository: every query the bot runs, as typed async methods.
 
 Its methods live in mixins, one private module per area: `_settings` (guild settings),
-`_links` (session links), `_link_requests` (link requests), `_tasks` (tasks, timers and feed
-messages), `_library` (task libraries), `_votes` (votes),
+`_links` (session links), `_link_codes` (linking by code), `_link_requests` (link requests),
+`_tasks` (tasks, timers and feed messages), `_library` (task libraries), `_votes` (votes),
 `_schedules` (schedules and their occasions), `_automation` (pause, deadlines, penalties,
 consequences, DM preferences), `_retention` (pruning), `_chaster_logs` (entries in locks'
 history) and `_records` (webhook deliveries and the audit log), over the helpers in `_queries`.
@@ -13,6 +13,7 @@ from __future__ import annotations
 from ._automation import AutomationMixin
 from ._chaster_logs import ChasterLogsMixin
 from ._library import LibraryMixin
+from ._link_codes import LinkCodesMixin
 from ._link_requests import LinkRequestsMixin
 from ._links import LinksMixin
 from ._records import RecordsMixin
@@ -30,6 +31,7 @@ class Store(
     GuildSettingsMixin,
     LinkRequestsMixin,
     LinksMixin,
+    LinkCodesMixin,
     TasksMixin,
     LibraryMixin,
     VotesMixin,

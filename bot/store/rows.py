@@ -162,6 +162,12 @@ class SessionLink:
     pause_reason: str | None = None
     # How long before a deadline the wearer is reminded.
     remind_before_seconds: int = 900
+    # The Chaster user a keyholder's link code proved the keyholder of record to be.
+    keyholder_chaster_id: str | None = None
+    # From the lock's configuration page: None means the server's setting decides.
+    wearer_can_complete: bool | None = None
+    # From the lock's configuration page: the deadline of a task given without one.
+    default_deadline_seconds: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -196,6 +202,11 @@ class SessionLink:
             paused_by=row["paused_by"],
             pause_reason=row["pause_reason"],
             remind_before_seconds=row["remind_before_seconds"],
+            keyholder_chaster_id=row["keyholder_chaster_id"],
+            wearer_can_complete=(
+                None if row["wearer_can_complete"] is None else bool(row["wearer_can_complete"])
+            ),
+            default_deadline_seconds=row["default_deadline_seconds"],
         )
 
 
