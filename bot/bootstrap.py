@@ -9,6 +9,7 @@ with their own clock.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from bot.chaster import ChasterClient
 from bot.config import Settings
 from bot.core import Core, build_core
 from bot.core.model import Clock, utc_now
+from bot.core.pages import ConfigPage, MainPage
 from bot.discord_side.client import TasksBot, point_discord_at
 from bot.discord_side.polls import end_vote
 from bot.health import Heartbeat, heartbeat_path
@@ -26,6 +28,7 @@ from bot.jobs.poller import Poller
 from bot.jobs.timers import Deadlines, Timers
 from bot.store import Database, Store
 from bot.web import WebServer
+from bot.web_pages import ExtensionPages
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,7 @@ async def create_app(
             languages=catalogue.languages,
             fresh_seconds=settings.CHASTER_FRESH_SECONDS,
             later=deadlines.schedule,
+            link_code_key=link_code_key(settings),
             clock=clock,
         )
         timers = Timers(
@@ -141,6 +145,12 @@ async def create_app(
                 username=settings.WEBHOOK_USERNAME,
                 password=settings.WEBHOOK_PASSWORD,
                 is_healthy=bot.is_healthy,
+                pages=ExtensionPages(
+                    MainPage(store, chaster, core.link_codes, clock, bot),
+                    ConfigPage(chaster),
+                    catalogue,
+                    frame_ancestors=settings.chaster_app_origins,
+                ),
             )
         app = App(
             settings,
@@ -157,3 +167,10 @@ async def create_app(
                 yield app
             finally:
                 await app.close()
+
+
+def link_code_key(settings: Settings) -> bytes:
+    """The key of the link codes' hashes: from a secret the deployment already keeps, so a
+    copy of the database alone gives no working code."""
+    secret = settings.CHASTER_API_TOKEN.get_secret_value().encode()
+    return hashlib.sha256(b"link-codes\0" + secret).digest()

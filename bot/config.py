@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         default=None,
         description="HTTP Basic password Chaster must send (required with WEBHOOK_PORT).",
     )
+    CHASTER_APP_ORIGIN: str = Field(
+        default="https://chaster.app",
+        description=(
+            "Origin of Chaster's web app, the only site allowed to show the extension's pages"
+            " in a frame (several: separated by spaces)."
+        ),
+    )
     CHASTER_POLL_SECONDS: int = Field(
         default=300,
         ge=1,
@@ -88,6 +95,22 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("CHASTER_APP_ORIGIN")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        origins = value.split()
+        if not origins:
+            raise ValueError("must name at least one origin")
+        for origin in origins:
+            scheme, sep, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+                raise ValueError("each origin must look like https://chaster.app (no path)")
+        return " ".join(origins)
+
+    @property
+    def chaster_app_origins(self) -> tuple[str, ...]:
+        return tuple(self.CHASTER_APP_ORIGIN.split())
 
     @field_validator("DISCORD_GATEWAY_URL")
     @classmethod

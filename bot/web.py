@@ -1,4 +1,5 @@
-"""The bot's web server: Chaster's extension webhooks and a health check.
+"""The bot's web server: Chaster's extension webhooks, a health check, and the extension's
+own pages inside Chaster (`bot.web_pages`).
 
 Chaster only offers HTTP Basic auth for webhooks (no signature), so the credentials are
 required and compared in constant time. A delivery is acknowledged as soon as it is recorded;
@@ -25,6 +26,7 @@ from pydantic import SecretStr, ValidationError
 from bot.chaster import WebhookEnvelope
 from bot.core.model import Clock
 from bot.store import Store
+from bot.web_pages import ExtensionPages
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ MAX_QUEUED = 1000
 
 
 class WebServer:
-    """`POST /chaster/webhook` (Basic auth) and `GET /healthz`."""
+    """`POST /chaster/webhook` (Basic auth), `GET /healthz` and the extension's pages."""
 
     def __init__(
         self,
@@ -51,6 +53,7 @@ class WebServer:
         username: str,
         password: SecretStr,
         is_healthy: Callable[[], bool],
+        pages: ExtensionPages | None = None,
     ) -> None:
         self._store = store
         self._handle_webhook = handle_webhook
@@ -59,6 +62,7 @@ class WebServer:
         self.port = port
         self._expected = (username.encode(), password.get_secret_value().encode())
         self._is_healthy = is_healthy
+        self._pages = pages
         self._queue: asyncio.Queue[WebhookEnvelope] = asyncio.Queue(MAX_QUEUED)
         # Request ids accepted but not handled yet; handled ones are in the store.
         self._queued: set[str] = set()
@@ -69,6 +73,8 @@ class WebServer:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_post(WEBHOOK_PATH, self._webhook)
         app.router.add_get(HEALTH_PATH, self._health)
+        if self._pages is not None:
+            self._pages.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)

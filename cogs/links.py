@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.errors import Person, Reason, Refused
+from bot.core.link_codes import CodeResult
 from bot.core.links import LINK_REQUEST_TTL
 from bot.discord_side.feed_view import COMPLETE_EMOJI
 from bot.discord_side.interactions import caller_of, reply
@@ -30,16 +31,25 @@ class Links(commands.Cog):
     @app_commands.describe(
         wearer=command_text("option.link.wearer"),
         session_id=command_text("option.link.session_id"),
+        code=command_text("option.link.code"),
     )
     @app_commands.guild_only()
     async def link(
         self,
         interaction: discord.Interaction[TasksBot],
-        wearer: discord.Member,
+        wearer: discord.Member | None = None,
         session_id: str | None = None,
+        code: app_commands.Range[str, 1, 32] | None = None,
     ) -> None:
         # Chaster is called below; defer first so a slow answer cannot miss Discord's deadline.
         await interaction.response.defer(ephemeral=True, thinking=True)
+        if code is not None:
+            if wearer is not None or session_id is not None:
+                raise Refused(Reason.LINK_CODE_WITH_OTHERS)
+            await self._link_by_code(interaction, code)
+            return
+        if wearer is None:
+            raise Refused(Reason.LINK_NEEDS_WEARER_OR_CODE)
         if wearer.bot:
             raise Refused(Reason.BOTS_DONT_WEAR_LOCKS)
         caller = caller_of(interaction)
@@ -86,6 +96,30 @@ class Links(commands.Cog):
         else:
             asked = voice.text("reply.link-asked.buttons", wearer=Person(wearer.id), count=minutes)
         await reply(interaction, asked, ephemeral=True)
+
+    async def _link_by_code(self, interaction: discord.Interaction[TasksBot], code: str) -> None:
+        """The code from the extension's main page in Chaster proves who the caller is."""
+        caller = caller_of(interaction)
+        outcome = await self.bot.core.link_codes.redeem(caller, code, interaction.channel_id or 0)
+        voice = self.bot.voice_for(interaction)
+        title = _lock_title(outcome.lock_title, voice)
+        link = outcome.link
+        if outcome.result is CodeResult.LINKED and link is not None:
+            text = voice.text(
+                "reply.linked",
+                wearer=Person(link.wearer_id),
+                title=title,
+                keyholder=Person(link.keyholder_id),
+            )
+        elif outcome.result is CodeResult.KEYHOLDER_SET and link is not None:
+            text = voice.text(
+                "reply.code-keyholder-set", wearer=Person(link.wearer_id), title=title
+            )
+        elif outcome.result is CodeResult.WAITING_FOR_KEYHOLDER:
+            text = voice.text("reply.code-waiting-for-keyholder", title=title)
+        else:
+            text = voice.text("reply.code-waiting-for-wearer", title=title)
+        await reply(interaction, text, ephemeral=True)
 
     @app_commands.command(name="unlink", description=command_text("command.unlink"))
     @app_commands.describe(wearer=command_text("option.unlink.wearer"))

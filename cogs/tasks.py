@@ -21,7 +21,7 @@ from bot.core.votes import (
     MIN_HOURS,
     MIN_OPTIONS,
 )
-from bot.discord_side.automation_text import pause_line
+from bot.discord_side.automation_text import defaults_lines, pause_line, penalty_line
 from bot.discord_side.feed_problems import WARNING_EMOJI, collect_feed_problems, with_feed_problems
 from bot.discord_side.feed_view import state_label
 from bot.discord_side.history_view import HistoryButton, history_page
@@ -312,6 +312,8 @@ def _describe(status: TaskStatus, now: datetime, voice: Voice) -> str:
     paused = pause_line(link, voice)
     if paused is not None:
         lines.append(paused)
+    lines.extend(defaults_lines(link, voice))
+    lines.extend(penalty_line(penalty, voice) for penalty in status.penalties)
     if task is None:
         lines.append(voice.text("status.no-task"))
     else:

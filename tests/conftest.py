@@ -84,6 +84,7 @@ async def make_env(tmp_path: Path, fast_transport_retries: None) -> AsyncIterato
                 languages=default_catalogue().languages,
                 fresh_seconds=fresh_seconds,
                 later=later.schedule,
+                link_code_key=b"test-link-code-key",
                 clock=clock.now,
                 # Seeded: a draw that a test repeats picks the same.
                 rng=random.Random(1234),

@@ -15,6 +15,7 @@ import pytest
 
 from bot.core.errors import Consequence, Reason, Trouble
 from bot.core.library import Source
+from bot.core.pages import PageProblem
 from bot.core.record import GivenBy, Outcome
 from bot.discord_side.feed_problems import PERMISSION_ORDER
 from bot.i18n import Catalogue, default_catalogue, parse_po
@@ -87,7 +88,7 @@ def test_a_translation_keeps_the_placeholders_of_the_english(language: str) -> N
 
 def test_both_english_forms_of_a_plural_message_have_the_same_placeholders() -> None:
     plurals = [entry for entry in template().values() if entry.msgid_plural is not None]
-    assert len(plurals) == 26  # the check has something to check
+    assert len(plurals) == 29  # the check has something to check
     for entry in plurals:
         assert entry.msgid_plural is not None
         assert placeholders(entry.msgid) == placeholders(entry.msgid_plural), entry.msgctxt
@@ -166,14 +167,38 @@ def string_constants(path: Path) -> Iterator[tuple[int, str]]:
             yield node.lineno, node.value
 
 
+# The keys the extension's pages use in their scripts (the backend sends each page those
+# starting with "page." and its own prefix); some are built: "main-page.recent." + outcome.
+PAGE_KEY = re.compile(r'"((?:page|main-page|config-page)\.[a-z0-9_.-]+)"')
+PAGE_KEYS_BUILT = {
+    *(f"main-page.recent.{outcome}" for outcome in ("completed", "failed")),
+    *(f"main-page.code.{role}" for role in ("wearer", "keyholder")),
+    *(f"config-page.action.{action}" for action in ("none", *PenaltyAction)),
+    *(f"{page}-page.title" for page in ("main", "config")),
+}
+
+
 def keys_in_code() -> set[str]:
-    """Every string of the form of a key in the Discord side and the cogs: they all are keys."""
-    return {
+    """Every string of the form of a key in the Discord side, the cogs and the pages' backend
+    (they all are keys), and the keys the pages' scripts use."""
+    in_python = {
         value
         for path in python_files("bot/discord_side", "cogs")
         for _, value in string_constants(path)
         if KEY.fullmatch(value)
     }
+    in_python |= {
+        value
+        for _, value in string_constants(ROOT / "bot" / "web_pages.py")
+        if PAGE_KEY.fullmatch(f'"{value}"')
+    }
+    in_scripts = {
+        key
+        for path in sorted((ROOT / "bot" / "static").glob("*.js"))
+        for key in PAGE_KEY.findall(path.read_text(encoding="utf-8"))
+        if not key.endswith(".")
+    }
+    return in_python | in_scripts | PAGE_KEYS_BUILT
 
 
 def keys_from_enums() -> set[str]:
@@ -204,6 +229,7 @@ def keys_from_enums() -> set[str]:
         | {f"history.outcome.{outcome.value}" for outcome in Outcome}
         | {f"history.by.{given.value}" for given in GivenBy}
         | {f"chaster-log.consequence.{on.value}" for on in PenaltyOn}
+        | {problem.value for problem in PageProblem}
     )
 
 

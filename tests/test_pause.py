@@ -10,7 +10,7 @@ import pytest
 
 from bot.core.errors import NotAllowed, Person, Reason
 from bot.core.model import Caller, EventKind, LinkEventKind
-from bot.core.pause import REASON_LIMIT
+from bot.core.text import REASON_LIMIT
 from bot.store import ConsequenceState, OccasionState, TaskState
 from tests.core_env import (
     CHANNEL,

@@ -20,6 +20,7 @@ from bot.core.deadlines import TaskDeadlines
 from bot.core.events import EventBus
 from bot.core.guards import WearerGuards
 from bot.core.library import Library
+from bot.core.link_codes import LinkCodes
 from bot.core.links import Links
 from bot.core.locks import Locks
 from bot.core.model import Clock, Later, utc_now
@@ -45,6 +46,7 @@ class Core:
     """The parts, as the Discord side and the jobs use them."""
 
     links: Links
+    link_codes: LinkCodes
     tasks: Tasks
     library: Library
     votes: Votes
@@ -75,14 +77,16 @@ def build_core(
     languages: Collection[str],
     fresh_seconds: float,
     later: Later,
+    link_code_key: bytes,
     clock: Clock = utc_now,
     rng: random.Random | None = None,
 ) -> Core:
     """Wire the parts together around one store, one Chaster client and one clock.
 
     `fresh_seconds` is how old a Chaster state /task status may show; `later` runs what the
-    parts leave for later (a schedule's next occasion, a consequence to try again); `rng`
-    draws the random tasks (a fresh, unseeded one unless given).
+    parts leave for later (a schedule's next occasion, a consequence to try again);
+    `link_code_key` keys the hashes of link codes; `rng` draws the random tasks (a fresh,
+    unseeded one unless given).
     """
     events = EventBus()
     audit = Audit(store, clock)
@@ -118,6 +122,7 @@ def build_core(
     events.subscribe(consequences.on_event)
     return Core(
         links=Links(store, chaster, shared, extension_slug=extension_slug),
+        link_codes=LinkCodes(store, chaster, shared, key=link_code_key),
         tasks=tasks,
         library=library,
         votes=Votes(

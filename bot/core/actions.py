@@ -177,8 +177,11 @@ class TaskActions(Part):
             if task.timer_ends_at is not None and task.timer_ends_at > self._clock():
                 raise Refused(Reason.TIMER_RUNNING, at=task.timer_ends_at)
         if granted.may is May.ASKS:
-            settings = await self._settings.of(link.guild_id)
-            if not settings.wearer_can_complete:
+            # The lock's own default (its configuration page) before the server's setting.
+            allowed = link.wearer_can_complete
+            if allowed is None:
+                allowed = (await self._settings.of(link.guild_id)).wearer_can_complete
+            if not allowed:
                 return await self._request_confirmation(caller, link, task)
         lock = await self._require_current(link, task)
         actor = await self._actor(granted, link, lock)

@@ -39,6 +39,18 @@ class Reason(StrEnum):
     LINK_REQUEST_NOT_PENDING = "refusal.link-request-not-pending"
     LINK_REQUEST_NOT_POSTABLE = "refusal.link-request-not-postable"
     ONLY_INVOLVED_UNLINK = "refusal.only-involved-unlink"
+    # linking by code
+    LINK_NEEDS_WEARER_OR_CODE = "refusal.link-needs-wearer-or-code"
+    LINK_CODE_WITH_OTHERS = "refusal.link-code-with-others"
+    LINK_CODE_UNKNOWN = "refusal.link-code-unknown"
+    LINK_CODE_USED = "refusal.link-code-used"
+    LINK_CODE_EXPIRED = "refusal.link-code-expired"
+    LINK_CODE_TOO_MANY = "refusal.link-code-too-many"
+    LINK_CODE_STALE = "refusal.link-code-stale"
+    LOCK_LINKED_TO_SOMEONE_ELSE = "refusal.lock-linked-to-someone-else"
+    LOCK_ENDED = "refusal.lock-ended"
+    # the configuration page
+    CONFIG_NOT_UNDERSTOOD = "refusal.config-not-understood"
     # settings
     NEEDS_MANAGE_SERVER = "refusal.needs-manage-server"
     FEED_CHANNEL_UNUSABLE = "refusal.feed-channel-unusable"

@@ -3,12 +3,13 @@ other than the lock's keyholder asks, its expiry, and unlinking."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.chaster import ChasterClient, ChasterError, ExtensionSession, InvalidSessionId
 from bot.chaster.state import LockState
 from bot.core.chaster_errors import chaster_failed
 from bot.core.errors import Codes, Consequence, Person, Reason, Refused, Typed
+from bot.core.lock_defaults import LockDefaults
 from bot.core.locks import holds_lock
 from bot.core.model import Caller, CloseReason, LinkEvent, LinkEventKind, LinkOutcome
 from bot.core.policy import Action, May, Role, require, role_of
@@ -44,15 +45,18 @@ class Links(Part):
         ):
             if await self._store.get_open_link(caller.guild_id, wearer_id) is not None:
                 raise Refused(Reason.ALREADY_LINKED, wearer=Person(wearer_id))
-            session = await self._find_session(wearer_id, session_id)
+            session = await self._find_session(caller, wearer_id, session_id)
             lock, state = session.lock, LockState.of(session.lock)
             audit.detail += f" session={session.session_id}"
             if state.wearer_discord_id is not None and state.wearer_discord_id != str(wearer_id):
                 raise Refused(Reason.LOCK_OF_SOMEONE_ELSE, wearer=Person(wearer_id))
             if state.tasks is None:
                 raise Refused(Reason.LOCK_WITHOUT_TASKS)
-            is_lock_keyholder = holds_lock(state, caller.user_id)
-            if not is_lock_keyholder and state.wearer_discord_id is None:
+            # A link code proves who is who where Chaster does not know their Discord account.
+            keyholder_proof = await self._proven(caller, session, state, "keyholder")
+            wearer_proven = await self._proven(caller, session, state, "wearer", wearer_id)
+            is_lock_keyholder = holds_lock(state, caller.user_id) or keyholder_proof is not None
+            if not is_lock_keyholder and state.wearer_discord_id is None and not wearer_proven:
                 # Nothing proves that this Discord user wears the lock: only the lock's own
                 # keyholder (whose Discord id Chaster confirms) may link it.
                 raise Refused(Reason.WEARER_NOT_ON_DISCORD)
@@ -69,7 +73,12 @@ class Links(Part):
             granted = require(Action.LINK, role)
             if granted.may is May.YES:
                 link = await self._create_link(
-                    caller.guild_id, wearer_id, caller.user_id, session, channel_id
+                    caller.guild_id,
+                    wearer_id,
+                    caller.user_id,
+                    session,
+                    channel_id,
+                    keyholder_chaster_id=keyholder_proof,
                 )
                 audit.link_id = link.id
                 return LinkOutcome(link=link, request=None, lock_title=lock.title)
@@ -95,22 +104,41 @@ class Links(Part):
         keyholder_id: int,
         session: ExtensionSession,
         channel_id: int,
+        *,
+        keyholder_chaster_id: str | None = None,
     ) -> SessionLink:
-        try:
-            return await self._store.create_link(
-                guild_id=guild_id,
-                wearer_id=wearer_id,
-                keyholder_id=keyholder_id,
-                chaster_session_id=session.session_id,
-                lock_id=session.lock.id,
-                now=self._clock(),
-                channel_id=channel_id,
-                keyholder_is_lock_keyholder=holds_lock(LockState.of(session.lock), keyholder_id),
-            )
-        except LinkExists:
-            raise Refused(Reason.ALREADY_LINKED, wearer=Person(wearer_id)) from None
+        return await create_link(
+            self._store,
+            guild_id=guild_id,
+            wearer_id=wearer_id,
+            keyholder_id=keyholder_id,
+            session=session,
+            channel_id=channel_id,
+            now=self._clock(),
+            keyholder_chaster_id=keyholder_chaster_id,
+        )
 
-    async def _find_session(self, wearer_id: int, session_id: str | None) -> ExtensionSession:
+    async def _proven(
+        self,
+        caller: Caller,
+        session: ExtensionSession,
+        state: LockState,
+        role: str,
+        user_id: int | None = None,
+    ) -> str | None:
+        """The Chaster user a link code proved `user_id` (the caller by default) to be, as the
+        lock's `role` here, if that is still who the lock says."""
+        proof = await self._store.proof(
+            caller.guild_id, session.session_id, role, now=self._clock()
+        )
+        expected = state.keyholder_chaster_id if role == "keyholder" else state.wearer_chaster_id
+        if proof is None or proof.user_id != (user_id or caller.user_id):
+            return None
+        return proof.chaster_user_id if proof.chaster_user_id == expected else None
+
+    async def _find_session(
+        self, caller: Caller, wearer_id: int, session_id: str | None
+    ) -> ExtensionSession:
         if session_id is not None:
             quoted = Typed(session_id, SESSION_ID_QUOTE)
             try:
@@ -126,6 +154,13 @@ class Links(Part):
         except ChasterError as error:
             raise chaster_failed(error, Consequence.NOTHING_LINKED) from None
         mine = [s for s in sessions if s.lock.user.discord_id == str(wearer_id)]
+        if not mine:
+            # A wearer Chaster does not know on Discord, whose link code was typed here.
+            proof = await self._store.proof_of_user(
+                caller.guild_id, wearer_id, "wearer", now=self._clock()
+            )
+            if proof is not None:
+                mine = [s for s in sessions if s.session_id == proof.chaster_session_id]
         if not mine:
             raise Refused(Reason.NO_LOCKED_SESSION, wearer=Person(wearer_id))
         if len(mine) > 1:
@@ -235,6 +270,37 @@ class Links(Part):
             if closed is None:
                 raise Refused(Reason.NOT_LINKED, wearer=Person(wearer_id))
             return closed
+
+
+async def create_link(
+    store: Store,
+    *,
+    guild_id: int,
+    wearer_id: int,
+    keyholder_id: int,
+    session: ExtensionSession,
+    channel_id: int,
+    now: datetime,
+    keyholder_chaster_id: str | None = None,
+) -> SessionLink:
+    """Record a link, with what the lock's keyholder chose on its configuration page;
+    `keyholder_chaster_id` is who a keyholder's link code proved the keyholder of record to be."""
+    lock = LockState.of(session.lock)
+    try:
+        return await store.create_link(
+            guild_id=guild_id,
+            wearer_id=wearer_id,
+            keyholder_id=keyholder_id,
+            chaster_session_id=session.session_id,
+            lock_id=session.lock.id,
+            now=now,
+            channel_id=channel_id,
+            keyholder_is_lock_keyholder=holds_lock(lock, keyholder_id, keyholder_chaster_id),
+            keyholder_chaster_id=keyholder_chaster_id,
+            defaults=LockDefaults.from_config(session.config).for_link(),
+        )
+    except LinkExists:
+        raise Refused(Reason.ALREADY_LINKED, wearer=Person(wearer_id)) from None
 
 
 async def wearer_meant(store: Store, caller: Caller, wearer_id: int | None) -> int:

@@ -16,9 +16,17 @@ from bot.store import SessionLink, Store
 ACT_FRESH_SECONDS = 2.0
 
 
-def holds_lock(lock: LockState, keyholder_id: int) -> bool:
-    """Whether Chaster shows this Discord user as the lock's keyholder."""
+def holds_lock(lock: LockState, keyholder_id: int, chaster_id: str | None = None) -> bool:
+    """Whether Chaster shows this Discord user as the lock's keyholder: by their Discord id,
+    or by the Chaster user a keyholder's link code proved them to be (`chaster_id`)."""
+    if chaster_id is not None and lock.keyholder_chaster_id == chaster_id:
+        return True
     return lock.keyholder_discord_id == str(keyholder_id)
+
+
+def link_holds_lock(lock: LockState, link: SessionLink) -> bool:
+    """Whether the link's keyholder of record is the lock's keyholder in Chaster."""
+    return holds_lock(lock, link.keyholder_id, link.keyholder_chaster_id)
 
 
 class Locks:
@@ -42,7 +50,7 @@ class Locks:
 
     async def remember_keyholder(self, link: SessionLink, lock: LockState) -> None:
         """Keep the link's actor fact in step with the lock (its keyholder can change)."""
-        holds = holds_lock(lock, link.keyholder_id)
+        holds = link_holds_lock(lock, link)
         if link.keyholder_is_lock_keyholder is not holds:
             await self._store.set_keyholder_is_lock_keyholder(link.id, holds)
 
@@ -50,10 +58,10 @@ class Locks:
         """Whether the keyholder of record is the lock's keyholder in Chaster: from `lock`
         when given, else from the link's record, else from a fresh read."""
         if lock is not None:
-            return holds_lock(lock, link.keyholder_id)
+            return link_holds_lock(lock, link)
         if link.keyholder_is_lock_keyholder is not None:
             return link.keyholder_is_lock_keyholder
-        return holds_lock(await self.read(link), link.keyholder_id)
+        return link_holds_lock(await self.read(link), link)
 
     async def is_current(self, link: SessionLink, text: str) -> bool | None:
         """Whether Chaster's current task is the one with this text; None if it can't be read."""

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from bot.chaster.state import TasksSnapshot
 from bot.core.errors import Refused
-from bot.store import Consequence, LinkRequest, Schedule, SessionLink, Task, Vote
+from bot.store import Consequence, LinkRequest, Penalty, Schedule, SessionLink, Task, Vote
 
 Clock = Callable[[], datetime]
 # Run an action (named, for the log) once its time has come: the jobs' deadline heap, which
@@ -177,3 +177,5 @@ class TaskStatus:
     chaster: TasksSnapshot | None
     chaster_problem: Refused | None
     read_at: datetime | None = None
+    # The link's consequences (some may come from the lock's configuration page).
+    penalties: tuple[Penalty, ...] = ()

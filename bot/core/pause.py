@@ -12,10 +12,8 @@ from bot.core.model import Caller, LinkEvent, LinkEventKind
 from bot.core.policy import Action, Condition, require, role_of
 from bot.core.settings import ServerSettings
 from bot.core.shared import Part, Shared
-from bot.core.text import check_description
+from bot.core.text import checked_reason
 from bot.store import SessionLink, Store
-
-REASON_LIMIT = 200
 
 
 class Pause(Part):
@@ -78,10 +76,3 @@ def _already_paused(link: SessionLink) -> Refused:
     if link.paused_by is None:
         return Refused(Reason.NOT_LINKED_USE_LINK, wearer=Person(link.wearer_id))
     return Refused(Reason.ALREADY_PAUSED, by=Person(link.paused_by), at=link.paused_at)
-
-
-def checked_reason(reason: str | None) -> str | None:
-    """A pause's reason, under the rules of a task's text (it is shown in the feed)."""
-    if reason is None or not reason.strip():
-        return None
-    return check_description(reason)[:REASON_LIMIT]

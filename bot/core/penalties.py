@@ -11,11 +11,11 @@ from bot.chaster import ChasterClient
 from bot.core.durations import optional_span, parse_span
 from bot.core.errors import Codes, Person, Reason, Refused
 from bot.core.links import open_link, wearer_meant
-from bot.core.locks import ACT_FRESH_SECONDS, Locks, holds_lock
+from bot.core.locks import ACT_FRESH_SECONDS, Locks, link_holds_lock
 from bot.core.model import Caller
-from bot.core.pause import checked_reason
 from bot.core.policy import Action, Condition, require, role_of
 from bot.core.shared import Part, Shared
+from bot.core.text import checked_reason
 from bot.store import Penalty, PenaltyAction, PenaltyOn, SessionLink, Store
 
 ALL = "all"
@@ -112,7 +112,9 @@ class Penalties(Part):
             return
         lock = await self._locks.read(link, within=ACT_FRESH_SECONDS)
         own_self_lock = link.keyholder_id == link.wearer_id and lock.keyholder_discord_id is None
-        if not own_self_lock and not holds_lock(lock, link.keyholder_id):
+        # As for /link, a lock whose keyholder has no Discord account on Chaster counts as
+        # the wearer's own.
+        if not own_self_lock and not link_holds_lock(lock, link):
             raise Refused(Reason.ONLY_LOCK_KEYHOLDER_PENALTIES, keyholder=Person(link.keyholder_id))
         if pillory and not lock.has_pillory:
             raise Refused(Reason.PILLORY_MISSING)

@@ -210,6 +210,9 @@ class Tasks(Part):
         except ChasterError as error:
             raise await self._locks.refusal_for(link, error, assigning=True) from None
         now = self._clock()
+        if deadline_seconds is None:
+            # The lock's default deadline, from its configuration page.
+            deadline_seconds = link.default_deadline_seconds
         task = await self._store.create_task(
             link_id=link.id,
             description=details.task,
@@ -254,6 +257,7 @@ class Tasks(Part):
             task = await self._store.get_open_task(link.id) or await self._store.latest_task(
                 link.id
             )
+            penalties = tuple(await self._store.penalties_of(link.id))
             try:
                 reading = await self._view.read(link.chaster_session_id, within=self._fresh_seconds)
             except ChasterError as error:
@@ -262,7 +266,9 @@ class Tasks(Part):
                     if error.status == 404
                     else Refused(Reason.STATUS_CHASTER_UNAVAILABLE, trouble=trouble(error))
                 )
-                return TaskStatus(link=link, task=task, chaster=None, chaster_problem=problem)
+                return TaskStatus(
+                    link=link, task=task, chaster=None, chaster_problem=problem, penalties=penalties
+                )
             if reading.lock.tasks is None:
                 return TaskStatus(
                     link=link,
@@ -270,6 +276,7 @@ class Tasks(Part):
                     chaster=None,
                     chaster_problem=Refused(Reason.NO_TASKS_EXTENSION),
                     read_at=reading.read_at,
+                    penalties=penalties,
                 )
             return TaskStatus(
                 link=link,
@@ -277,6 +284,7 @@ class Tasks(Part):
                 chaster=reading.lock.tasks,
                 chaster_problem=None,
                 read_at=reading.read_at,
+                penalties=penalties,
             )
 
     async def for_message(self, message_id: int) -> Task | None:

@@ -67,3 +67,14 @@ def clean_task_text(raw: str) -> str:
 def same_task(chaster_text: str, stored: str) -> bool:
     """Whether Chaster's task text is the task stored here (stored text is already clean)."""
     return clean_task_text(chaster_text) == stored
+
+
+# A reason (a pause's, a pillory's) is shown in the feed and in Chaster, cut to this length.
+REASON_LIMIT = 200
+
+
+def checked_reason(reason: str | None) -> str | None:
+    """A reason, under the rules of a task's text; None when left empty."""
+    if reason is None or not reason.strip():
+        return None
+    return check_description(reason)[:REASON_LIMIT]

@@ -80,3 +80,19 @@ def pause_line(link: SessionLink, voice: Voice) -> str | None:
             reason=TaskText(link.pause_reason),
         )
     return voice.text("status.paused", by=Person(link.paused_by), at=link.paused_at)
+
+
+def defaults_lines(link: SessionLink, voice: Voice) -> list[str]:
+    """What the link took from the lock's configuration page in Chaster."""
+    lines = []
+    if link.wearer_can_complete is not None:
+        key = "status.wearer-completes" if link.wearer_can_complete else "status.keyholder-confirms"
+        lines.append(voice.text(key))
+    if link.default_deadline_seconds is not None:
+        lines.append(
+            voice.text(
+                "status.default-deadline",
+                duration=voice.duration_words(link.default_deadline_seconds),
+            )
+        )
+    return lines

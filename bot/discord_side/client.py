@@ -180,6 +180,26 @@ class TasksBot(commands.Bot):
     def is_healthy(self) -> bool:
         return self.is_ready() and not self.is_closed()
 
+    # -- names for the extension's main page (core.pages.Directory) --------------------------
+
+    async def server_name(self, guild_id: int) -> str | None:
+        guild = self.get_guild(guild_id)
+        return guild.name if guild is not None else None
+
+    async def member_name(self, guild_id: int, user_id: int) -> str | None:
+        """Their name in the server; read from Discord when not cached (the bot does not
+        receive member lists)."""
+        guild = self.get_guild(guild_id)
+        if guild is None:
+            return None
+        member = guild.get_member(user_id)
+        if member is None:
+            try:
+                member = await guild.fetch_member(user_id)
+            except discord.HTTPException:
+                return None
+        return member.display_name
+
     def voice_for(self, interaction: discord.Interaction[Any]) -> Voice:
         """The words for a reply that only this person sees: their own Discord language."""
         return Voice(language_of_locale(interaction.locale, self.catalogue), self.catalogue)

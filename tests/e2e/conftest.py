@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,8 +245,12 @@ def e2e_settings(discord_fake: FakeDiscord, chaster: FakeChaster, database: Path
     )
 
 
-@pytest.fixture
-async def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[World]:
+@asynccontextmanager
+async def running_world(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **settings: Any
+) -> AsyncIterator[World]:
+    """The bot, ready, against a fake Discord and a fake Chaster; `settings` change the bot's
+    settings (say, to turn the web server on)."""
     # The bot points discord.py's class attributes at the fake; restore them afterwards.
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
     monkeypatch.setattr(
@@ -263,8 +268,9 @@ async def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterato
         ) as discord_fake,
         FakeChaster(slug=SLUG, clock=clock.now) as chaster,
     ):
-        settings = e2e_settings(discord_fake, chaster, tmp_path / "bot.sqlite3")
-        async with create_app(settings, clock=clock.now, guild_ready_timeout=0.05) as app:
+        base = e2e_settings(discord_fake, chaster, tmp_path / "bot.sqlite3")
+        configured = base.model_copy(update=settings) if settings else base
+        async with create_app(configured, clock=clock.now, guild_ready_timeout=0.05) as app:
             runner = asyncio.create_task(app.run())
             ready = asyncio.create_task(app.bot.wait_until_ready())
             done, _ = await asyncio.wait(
@@ -275,7 +281,13 @@ async def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterato
                 await app.close()
                 await runner
                 raise AssertionError("the bot never became ready")
-            yield World(discord_fake, chaster, app, settings, clock)
+            yield World(discord_fake, chaster, app, configured, clock)
             await app.close()
             await runner
         assert discord_fake.unhandled == []
+
+
+@pytest.fixture
+async def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[World]:
+    async with running_world(monkeypatch, tmp_path) as running:
+        yield running
