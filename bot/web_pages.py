@@ -75,6 +75,8 @@ class _Asked:
 
 
 class ExtensionPages:
+    """The routes of both pages and their backends, added to the bot's web server."""
+
     def __init__(
         self,
         main: MainPage,
