@@ -13,6 +13,7 @@ import pytest
 
 from bot.__main__ import QUIET_LOGGERS
 from bot.core.link_codes import CodeResult
+from bot.core.pages import EXCHANGE_CACHE_SECONDS
 from bot.web_pages import PER_ADDRESS, PER_TOKEN
 from tests.core_env import CHANNEL, COMPLETE, FAIL, GUILD, KH, START, WEARER, WR, CoreEnv
 from tests.fakes.chaster import FakeSession
@@ -143,6 +144,9 @@ async def test_an_exchange_is_reused_for_a_while(
     for _ in range(3):
         assert (await state(http, pages, token)).status_code == 200
     assert auth_calls(env) == 1
+    env.advance(EXCHANGE_CACHE_SECONDS)
+    assert (await state(http, pages, token)).status_code == 200
+    assert auth_calls(env) == 2
 
 
 @pytest.mark.parametrize("language", ["en", "de-DE", "es", "fr"])

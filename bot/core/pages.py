@@ -9,8 +9,6 @@ reloaded, a refresh) so a page costs Chaster one request, not one per look.
 from __future__ import annotations
 
 import hashlib
-import logging
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,8 +23,6 @@ from bot.core.link_codes import CODE_TTL, LinkCodes
 from bot.core.lock_defaults import LockDefaults
 from bot.core.model import Clock
 from bot.store import SessionLink, Store, Task, TaskState
-
-log = logging.getLogger(__name__)
 
 # How long one exchange of a main-page token is reused.
 EXCHANGE_CACHE_SECONDS = 30.0
@@ -63,7 +59,7 @@ def token_key(token: str) -> str:
 @dataclass
 class _Cached:
     auth: SessionAuth
-    at: float
+    at: datetime
 
 
 class MainPage:
@@ -86,13 +82,14 @@ class MainPage:
         """Who the token belongs to, from Chaster (or from a recent exchange)."""
         key = token_key(token)
         cached = self._cache.get(key)
-        if cached is not None and time.monotonic() - cached.at < EXCHANGE_CACHE_SECONDS:
+        now = self._clock()
+        if cached is not None and (now - cached.at).total_seconds() < EXCHANGE_CACHE_SECONDS:
             return cached.auth
         try:
             auth = await self._chaster.session_auth(token)
         except (InvalidPageToken, ChasterError) as error:
             raise page_error(error) from None
-        self._cache[key] = _Cached(auth, time.monotonic())
+        self._cache[key] = _Cached(auth, now)
         self._cache.move_to_end(key)
         while len(self._cache) > EXCHANGE_CACHE_SIZE:
             self._cache.popitem(last=False)
