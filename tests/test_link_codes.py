@@ -10,11 +10,13 @@ from bot.core.link_codes import (
     CODE_TTL,
     MISS_WINDOW,
     MISSES_ALLOWED,
+    PROOF_TTL,
     CodeResult,
     normalised,
 )
 from bot.core.lock_defaults import LockDefaults
 from bot.core.model import Caller
+from bot.core.retention import LINK_CODES_KEPT
 from bot.store import PenaltyAction, PenaltyOn
 from tests.core_env import (
     CHANNEL,
@@ -286,3 +288,22 @@ async def test_a_link_starts_with_the_defaults_of_the_locks_configuration(env: C
     await env.allow_wearer_complete(False)
     done = await env.act(WR, COMPLETE)
     assert done.state.value == "completed"
+
+
+async def test_spent_codes_proofs_and_misses_are_pruned_a_day_later(env: CoreEnv) -> None:
+    session = unknown_keyholder_lock(env)
+    live = env.add_lock(wearer_discord_id=str(STRANGER))
+    await env.core.link_codes.redeem(WR, await code_for(env, session, "wearer"), CHANNEL)
+    with refused(Reason.LINK_CODE_UNKNOWN):
+        await env.core.link_codes.redeem(WR, "AAA-AAA", CHANNEL)
+    tables = ("link_codes", "lock_proofs", "link_code_misses")
+    assert [await env.count(table) for table in tables] == [1, 1, 1]
+    env.advance((PROOF_TTL + LINK_CODES_KEPT).total_seconds() - 60)
+    assert await env.core.retention.prune() == 2  # the code and the miss; the proof not yet
+    env.advance(120)
+    fresh = await code_for(env, live, "wearer")
+    assert await env.core.retention.prune() == 1
+    assert [await env.count(table) for table in tables] == [1, 0, 0]
+    # The code issued meanwhile is untouched and works.
+    outcome = await env.core.link_codes.redeem(Caller(STRANGER, GUILD), fresh, CHANNEL)
+    assert outcome.result is CodeResult.LINKED

@@ -17,6 +17,7 @@ MIN_DAYS = 30
 MAX_DAYS = 3650
 FOREVER = "forever"
 PRUNE_EVERY = timedelta(days=1)
+LINK_CODES_KEPT = timedelta(days=1)
 _DAYS = re.compile(r"[0-9]{1,5}")
 
 
@@ -65,6 +66,11 @@ class Retention:
             if total:
                 log.info("retention: guild %d pruned %s", guild_id, pruned)
             removed += total
+        # Link codes live 15 minutes and proofs a day, whatever a server keeps: a day after,
+        # nothing can use them (nor a code's miss count).
+        codes = await self._store.prune_link_codes(now - LINK_CODES_KEPT)
+        if codes:
+            log.info("retention: %d expired link codes, proofs and misses pruned", codes)
         # Handled webhook ids need no pruning here: each delivery drops those over two days
         # old (Chaster stops retrying long before).
-        return removed
+        return removed + codes

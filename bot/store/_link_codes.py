@@ -211,3 +211,17 @@ class LinkCodesMixin(StoreBase):
             )
         )
         return LockProof.from_row(row) if row is not None else None
+
+    async def prune_link_codes(self, before: datetime) -> int:
+        """Drop codes that expired, proofs that lapsed and misses counted, all before
+        `before`: none of them can matter again. How many rows went."""
+
+        def prune(conn: sqlite3.Connection) -> int:
+            moment = (to_db(before),)
+            return (
+                _changed(conn, "DELETE FROM link_codes WHERE expires_at < ?", moment)
+                + _changed(conn, "DELETE FROM lock_proofs WHERE expires_at < ?", moment)
+                + _changed(conn, "DELETE FROM link_code_misses WHERE at < ?", moment)
+            )
+
+        return int(await self._db.write(prune))
