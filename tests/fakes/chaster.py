@@ -11,12 +11,21 @@ Served routes (all under ``/api/extensions``, all need ``Authorization: Bearer <
 - ``POST /sessions/{sessionId}/tasks/assign|start-timer|complete``
 - ``POST /sessions/{sessionId}/action`` (lock actions: time, freeze, pillory, timer display)
 - ``POST /sessions/{sessionId}/logs/search`` and ``POST /sessions/{sessionId}/logs/custom``
+- ``POST /sessions/{sessionId}/files`` (multipart upload of a private image),
+  ``GET /sessions/{sessionId}/files/{fileId}`` and ``DELETE /sessions/{sessionId}/files/{fileId}``
+- ``POST /sessions/{sessionId}/peer-verifications`` (a standalone peer review) and
+  ``POST /sessions/{sessionId}/peer-verifications/search`` (the session's reviews, newest first)
 - ``GET /auth/sessions/{mainToken}`` (the main page's token exchange)
 - ``GET /configurations/{token}`` and ``PUT /configurations/{token}`` (the configuration page)
 
 The tokens Chaster hands its extension pages (in the iframe URL's hash) are issued here by test
 helpers: ``issue_main_token``, ``issue_configuration_token``; ``configuration_of`` and
 ``expire_token`` go with them.
+
+Peer reviews are decided by test helpers too: ``vote`` (community), ``judge`` (keyholder) and
+``end_due_reviews`` (the community deadline); ``reviews`` and ``file_bytes`` inspect the state.
+A rejected review's punishments are run by the fake itself, as Chaster does, through the code
+path of ``POST /action``; then ``peer_verification.ended`` is sent.
 
 Outgoing webhooks (Chaster -> bot) are POSTed to ``webhook_url`` when it is set.
 
@@ -29,6 +38,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import email.message
 import http
 import itertools
 import json
@@ -38,7 +48,7 @@ import secrets
 import string
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -46,15 +56,20 @@ from typing import Any, Literal, cast
 
 import aiohttp
 from aiohttp import web
+from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
 __all__ = [
     "ACTORS",
     "API_PREFIX",
+    "FILE_MAX_BYTES",
     "LOCK_ACTIONS",
     "LOCK_ACTION_LOG_TYPES",
     "MAIN_TOKEN_TTL",
+    "REVIEW_CHECK_FAMILIES",
     "Call",
     "FakeChaster",
+    "FakeFile",
+    "FakeReview",
     "FakeSession",
     "PageRole",
     "iso",
@@ -86,6 +101,39 @@ LOCK_ACTION_LOG_TYPES: tuple[str, ...] = (
     "pillory_in",
 )
 PILLORY_SLUG = "pillory"
+
+# Private files (reference §10.5).
+FILE_MAX_BYTES = 15 * 1024 * 1024  # "Limit 15 MiB (413 above)" [DOC]
+FILE_DEFAULT_TTL = 3600.0  # expiresAt defaults to one hour [DOC]
+FILE_URL_TTL = 120.0  # the private url is "valid at most 120 s" [DOC]
+# Magic bytes of the accepted types, and the filename extensions that go with each.
+FILE_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+}
+FILE_EXTENSIONS: dict[str, str] = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+}
+UNLOCKED_LOCK_MESSAGE = "You cannot modify an unlocked lock."  # [DOC]
+
+# Standalone peer reviews (reference §10.6).
+REVIEW_VISIBILITIES: tuple[str, ...] = ("all_members", "keyholder")
+REVIEW_STATUSES: tuple[str, ...] = ("ongoing", "verified", "rejected")
+REVIEW_CHECK_FAMILIES: tuple[str, ...] = ("task", "chastity_device", "bondage")
+REVIEW_CHECK_NAMES: tuple[str, ...] = ("generic", *REVIEW_CHECK_FAMILIES)
+REVIEW_DELAY_MIN = 900
+REVIEW_DELAY_MAX = 21600
+REVIEW_DELAY_DEFAULT = 21600
+REVIEW_MAX_VOTES_MIN = 3
+REVIEW_MAX_VOTES_MAX = 100
+REVIEW_APPROVAL_RATIO = 0.75  # verified when at least 75% of the votes approve [DOC]
+REVIEW_SEARCH_DEFAULT_LIMIT = 20
+REVIEW_SEARCH_MAX_LIMIT = 100
+_REVIEW_COUNT_NAMES = ("nbVerifiedVotes", "nbRejectedVotes", "nbVotes")
 
 ResetFormat = Literal["epoch_s", "epoch_ms", "iso", "seconds"]
 PageRole = Literal["wearer", "keyholder"]
@@ -227,6 +275,49 @@ class FakeSession:
 
 
 @dataclass
+class FakeFile:
+    """A private file uploaded to a session (``POST .../files``)."""
+
+    file_id: str
+    session_id: str
+    name: str  # the original filename
+    content: bytes
+    size: int
+    content_type: str  # what the magic bytes say: image/jpeg, image/png or image/gif
+    created_at: datetime
+    expires_at: datetime | None  # None: kept while a review references it
+    attachment_token: str
+    token_expires_at: datetime
+    deleted: bool = False
+    referenced_by: str | None = None  # the id of the review that used the attachment token
+
+
+@dataclass
+class FakeReview:
+    """A standalone peer review (``POST .../peer-verifications``) and its votes."""
+
+    review_id: str
+    session_id: str
+    verification_type: dict[str, str]  # {key, label}
+    visibility: str  # "all_members" | "keyholder"
+    delay: int | None  # None for the keyholder audience
+    max_votes: int | None
+    checks: list[dict[str, Any]]
+    punishments: list[dict[str, Any]]
+    file_id: str
+    created_at: datetime
+    ends_at: datetime | None  # None for the keyholder audience (no timeout)
+    # One row per check (per subcheck of a built-in family): {checkId, name, checkIndex,
+    # subcheckName, verified, rejected, reasons: [{slug, text, votes}]}.
+    results: list[dict[str, Any]]
+    status: str = "ongoing"  # "ongoing" | "verified" | "rejected"
+    ended_at: datetime | None = None
+    nb_verified: int = 0
+    nb_rejected: int = 0
+    punished: bool = False  # the punishments were run (once, on rejection)
+
+
+@dataclass
 class _PageToken:
     """A token Chaster gives one of the extension's pages: a mainToken or a configuration token."""
 
@@ -291,6 +382,93 @@ def make_user(
     }
 
 
+@dataclass
+class _Part:
+    """One part of a multipart/form-data body."""
+
+    name: str | None
+    filename: str | None  # None: a text field
+    content_type: str | None
+    data: bytes
+
+
+def _parse_multipart(raw: bytes, content_type: str) -> list[_Part]:
+    """The parts of a multipart/form-data body ([] when the body is not multipart at all).
+
+    Errors carry busboy's words (what multer, and so NestJS's FileInterceptor, answer with).
+    """
+    msg = email.message.Message()
+    msg["content-type"] = content_type
+    if msg.get_content_type() != "multipart/form-data":
+        return []
+    boundary = msg.get_param("boundary")
+    if not isinstance(boundary, str) or not boundary:
+        raise ApiError(400, "Multipart: Boundary not found")
+    delimiter = b"\r\n--" + boundary.encode("latin-1")
+    chunks = (b"\r\n" + raw).split(delimiter)
+    parts: list[_Part] = []
+    for chunk in chunks[1:]:
+        if chunk.startswith(b"--"):  # the closing delimiter
+            return parts
+        head, sep, data = chunk.partition(b"\r\n\r\n")
+        if not sep or not head.startswith(b"\r\n"):
+            break
+        headers: dict[str, str] = {}
+        for line in head[2:].split(b"\r\n"):
+            key, colon, value = line.decode("utf-8", "replace").partition(":")
+            if not colon:
+                raise ApiError(400, "Malformed part header")
+            headers[key.strip().lower()] = value.strip()
+        disposition = headers.get("content-disposition")
+        if disposition is None:
+            raise ApiError(400, "Malformed part header")
+        _, params = parse_content_disposition(disposition)
+        parts.append(
+            _Part(
+                name=params.get("name"),
+                filename=content_disposition_filename(params, "filename"),
+                content_type=headers.get("content-type"),
+                data=data,
+            )
+        )
+    raise ApiError(400, "Unexpected end of form")
+
+
+def _sniff_image(content: bytes) -> str | None:
+    """The image type the content's magic bytes announce (None: not JPEG, PNG or GIF)."""
+    for content_type, magics in FILE_MAGIC.items():
+        if any(content.startswith(magic) for magic in magics):
+            return content_type
+    return None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """An ISO-8601 time (UTC when it names no zone), or None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _encode_review_cursor(review_id: str) -> str:
+    return base64.urlsafe_b64encode(f"pv:{review_id}".encode()).decode("ascii").rstrip("=")
+
+
+def _decode_review_cursor(cursor: str) -> str | None:
+    """The review id a cursor points after (None: not one of ours)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    prefix, _, review_id = raw.partition(":")
+    if prefix != "pv" or len(review_id) != 24 or any(c not in string.hexdigits for c in review_id):
+        return None
+    return review_id.lower()
+
+
 class FakeChaster:
     """A fake Chaster Extensions API server on loopback (aiohttp)."""
 
@@ -351,6 +529,99 @@ class FakeChaster:
         self.configuration_token_ttl: float = 3600.0
         self._page_tokens: dict[str, _PageToken] = {}
 
+        # Private files (§10.5).
+        self.files: dict[str, FakeFile] = {}
+        self.file_max_bytes: int = FILE_MAX_BYTES
+        # The most a request body may carry before the server itself refuses it (413, before
+        # any route runs); above file_max_bytes so that an oversized file reaches the route.
+        self.request_max_bytes: int = 4 * FILE_MAX_BYTES
+        self.file_default_ttl: float = FILE_DEFAULT_TTL
+        # The latest expiresAt an upload may ask for, in seconds from now: the docs give no
+        # maximum ([INFER]); None accepts any future time.
+        self.file_max_ttl: float | None = None
+        # "The content must decode": True checks the magic bytes against the filename's
+        # extension (no real decoding); False checks the extension only.
+        self.file_decode_check: bool = True
+        # How long the private url of GET .../files/{id} claims to be valid.
+        self.file_url_ttl: float = FILE_URL_TTL
+        # How long an attachment token can be used: the docs don't say ([INFER]); None: as long
+        # as the file was to live when it was uploaded.
+        self.attachment_token_ttl: float | None = None
+        # GET .../files/{id} may answer expiresAt null: a guess ([INFER]) is that a file a review
+        # uses no longer expires (the review keeps its photo). False: it expires as uploaded.
+        self.file_kept_by_review: bool = True
+        # DELETE of a file a review uses (409 [DOC]); the message is a guess.
+        self.status_file_referenced: int = 409
+
+        # Standalone peer reviews (§10.6). The kinds declared in the developer interface.
+        self.verification_types: list[dict[str, Any]] = [
+            {
+                "key": "photo",
+                "label": "Photo review",
+                "description": "A photo that proves the task.",
+            }
+        ]
+        # The wearer is suspended from peer verifications (403 on creation [DOC]).
+        self.wearer_suspended_from_reviews: bool = False
+        # Whether the lock's keyholder can review (409 for the keyholder audience when not, or
+        # when the lock has no keyholder [DOC]; what makes one unable is not said).
+        self.keyholder_can_review: bool = True
+        # delay/maxVotes sent with the keyholder audience: the docs don't say ([INFER]); True
+        # refuses them (400), False ignores them.
+        self.keyholder_rejects_vote_settings: bool = True
+        # Length limits of a generic check's rejection reasons (the docs give none: [INFER]).
+        self.rejection_reason_slug_max: int = 40
+        self.rejection_reason_text_max: int = 300
+        # A pillory punishment on a lock without the Pillory extension: refused on creation
+        # (status_pillory_missing), as POST /action would refuse it later ([INFER]).
+        self.review_checks_pillory: bool = True
+        # What the built-in check families stand for: one checkResults row per subcheck, each
+        # with its own rejection reasons. The names and reasons are guesses ([INFER]).
+        self.builtin_checks: dict[str, list[dict[str, Any]]] = {
+            "task": [
+                {
+                    "name": "task_done",
+                    "rejectionReasons": [
+                        {"slug": "task_not_done", "text": "The task was not done"},
+                        {"slug": "task_not_visible", "text": "The task cannot be seen"},
+                    ],
+                }
+            ],
+            "chastity_device": [
+                {
+                    "name": "device_visible",
+                    "rejectionReasons": [
+                        {"slug": "device_not_visible", "text": "The device cannot be seen"}
+                    ],
+                },
+                {
+                    "name": "device_locked",
+                    "rejectionReasons": [
+                        {"slug": "device_not_locked", "text": "The device is not locked"}
+                    ],
+                },
+            ],
+            "bondage": [
+                {
+                    "name": "bondage_visible",
+                    "rejectionReasons": [
+                        {"slug": "bondage_not_visible", "text": "The bondage cannot be seen"}
+                    ],
+                }
+            ],
+        }
+        # The review's "source" ([INFER]: the docs show "source:{...}" only).
+        self.review_source_style: Literal["extension", "empty"] = "extension"
+        # Send peer_verification.ended when a review ends.
+        self.review_ended_webhook: bool = True
+        # The webhook's checkResults: with the history rows' names (approved/rejected/count,
+        # like its voteCounts) or the created review's (nbVerifiedVotes/.../nbVotes) ([INFER]).
+        self.review_webhook_results_style: Literal["history", "review"] = "history"
+        # End the community reviews whose deadline passed before each API request is handled
+        # (for a bot in its own process that cannot call end_due_reviews).
+        self.auto_end_reviews: bool = False
+        self._reviews: dict[str, FakeReview] = {}
+
         # outgoing webhooks
         self.webhook_url: str | None = None
         self.webhook_auth: tuple[str, str] | None = None
@@ -379,7 +650,9 @@ class FakeChaster:
         await self._listen()
 
     async def _listen(self) -> None:
-        app = web.Application(middlewares=[self._middleware])
+        app = web.Application(
+            middlewares=[self._middleware], client_max_size=self.request_max_bytes
+        )
         p = API_PREFIX
         app.router.add_post(f"{p}/sessions/search", self._h_search)
         app.router.add_get(f"{p}/sessions/{{session_id}}", self._h_get_session)
@@ -390,6 +663,12 @@ class FakeChaster:
         app.router.add_post(f"{p}/sessions/{{session_id}}/action", self._h_lock_action)
         app.router.add_post(f"{p}/sessions/{{session_id}}/logs/search", self._h_logs_search)
         app.router.add_post(f"{p}/sessions/{{session_id}}/logs/custom", self._h_logs_custom)
+        app.router.add_post(f"{p}/sessions/{{session_id}}/files", self._h_upload_file)
+        app.router.add_get(f"{p}/sessions/{{session_id}}/files/{{file_id}}", self._h_get_file)
+        app.router.add_delete(f"{p}/sessions/{{session_id}}/files/{{file_id}}", self._h_delete_file)
+        pv = f"{p}/sessions/{{session_id}}/peer-verifications"
+        app.router.add_post(pv, self._h_create_review)
+        app.router.add_post(f"{pv}/search", self._h_search_reviews)
         app.router.add_get(f"{p}/auth/sessions/{{main_token}}", self._h_auth_session)
         app.router.add_get(f"{p}/configurations/{{token}}", self._h_get_configuration)
         app.router.add_put(f"{p}/configurations/{{token}}", self._h_put_configuration)
@@ -1223,6 +1502,285 @@ class FakeChaster:
         sess.tasks_extension = True
         self._touch(sess)
 
+    # ------------------------------------------------------------------ private files
+
+    def file_bytes(self, file_id: str) -> bytes:
+        """The bytes uploaded as ``file_id`` (still there after it expired or was deleted)."""
+        return self.files[file_id].content
+
+    def _live_file(self, sess: FakeSession, file_id: str) -> FakeFile:
+        """The session's file; 404 alike for unknown, expired, deleted and foreign files."""
+        f = self.files.get(file_id)
+        if (
+            f is None
+            or f.session_id != sess.session_id
+            or f.deleted
+            or (f.expires_at is not None and self.now() >= f.expires_at)
+        ):
+            raise ApiError(404, "File not found")
+        return f
+
+    def _file_json(self, f: FakeFile) -> dict[str, Any]:
+        valid_until = int((self.now() + timedelta(seconds=self.file_url_ttl)).timestamp())
+        # A private, signed url on a name that never resolves: nothing may fetch or show it.
+        url = (
+            f"https://private-files.chaster.invalid/{f.session_id}/{f.file_id}"
+            f"?expires={valid_until}&signature={secrets.token_urlsafe(24)}"
+        )
+        return {
+            "fileId": f.file_id,
+            "originalName": f.name,
+            "size": f.size,
+            "expiresAt": iso(f.expires_at),
+            "url": url,
+        }
+
+    # ------------------------------------------------------------------ peer reviews
+
+    def reviews(self, session_id: str) -> list[dict[str, Any]]:
+        """The session's peer reviews, oldest first, shaped as the creation answer."""
+        return [self._review_json(r) for r in self._reviews.values() if r.session_id == session_id]
+
+    def _review(self, review_id: str) -> FakeReview:
+        review = self._reviews.get(review_id)
+        if review is None:
+            raise KeyError(f"no review {review_id!r}")
+        if review.status != "ongoing":
+            raise ValueError(f"review {review_id} has ended ({review.status})")
+        return review
+
+    def _check_vote_reasons(
+        self, review: FakeReview, approve: bool, reasons: Sequence[str]
+    ) -> None:
+        if approve and reasons:
+            raise ValueError("an approving vote gives no rejection reasons")
+        known = {reason["slug"] for row in review.results for reason in row["reasons"]}
+        unknown = [slug for slug in reasons if slug not in known]
+        if unknown:
+            raise ValueError(f"no rejection reason {unknown} in this review's checks")
+
+    def _cast(self, review: FakeReview, approve: bool, reasons: Sequence[str]) -> None:
+        """One vote. A rejection naming reasons rejects the checks those reasons belong to and
+        approves the others; a rejection naming none rejects every check ([INFER])."""
+        if approve:
+            review.nb_verified += 1
+        else:
+            review.nb_rejected += 1
+        wanted = set(reasons)
+        for row in review.results:
+            hit = wanted & {reason["slug"] for reason in row["reasons"]}
+            if approve or (wanted and not hit):
+                row["verified"] += 1
+                continue
+            row["rejected"] += 1
+            for reason in row["reasons"]:
+                if reason["slug"] in wanted:
+                    reason["votes"] += 1
+
+    @staticmethod
+    def _verdict(review: FakeReview) -> str:
+        total = review.nb_verified + review.nb_rejected
+        if total == 0:  # "no votes at all by the deadline counts as verified" [DOC]
+            return "verified"
+        return "verified" if review.nb_verified >= REVIEW_APPROVAL_RATIO * total else "rejected"
+
+    def vote(
+        self,
+        review_id: str,
+        *,
+        approve: bool,
+        reasons: Sequence[str] = (),
+        count: int = 1,
+    ) -> dict[str, Any]:
+        """``count`` community members vote on a community review (``reasons``: slugs of the
+        review's rejection reasons). Reaching ``maxVotes`` ends it (75% rule). Returns the
+        review as the creation answer shows it."""
+        review = self._review(review_id)
+        if review.visibility != "all_members":
+            raise ValueError("the keyholder decides this review: use judge()")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        cast_so_far = review.nb_verified + review.nb_rejected
+        if review.max_votes is not None and cast_so_far + count > review.max_votes:
+            raise ValueError(
+                f"review {review_id} takes {review.max_votes - cast_so_far} more vote(s) at most"
+            )
+        self._check_vote_reasons(review, approve, reasons)
+        for _ in range(count):
+            self._cast(review, approve, reasons)
+        if review.max_votes is not None and cast_so_far + count >= review.max_votes:
+            self._end_review(review, self._verdict(review))
+        return self._review_json(review)
+
+    def judge(
+        self, review_id: str, *, verified: bool, reasons: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """The keyholder decides a keyholder review (one vote); it ends at once."""
+        review = self._review(review_id)
+        if review.visibility != "keyholder":
+            raise ValueError("the community decides this review: use vote()")
+        self._check_vote_reasons(review, verified, reasons)
+        self._cast(review, verified, reasons)
+        self._end_review(review, "verified" if verified else "rejected")
+        return self._review_json(review)
+
+    def end_due_reviews(self) -> list[str]:
+        """End every community review whose ``endsAt`` has passed; returns their ids."""
+        now = self.now()
+        due = [
+            r
+            for r in self._reviews.values()
+            if r.status == "ongoing" and r.ends_at is not None and r.ends_at <= now
+        ]
+        for review in due:
+            self._end_review(review, self._verdict(review))
+        return [r.review_id for r in due]
+
+    def _end_review(self, review: FakeReview, status: str) -> None:
+        review.status = status
+        review.ended_at = self.now()
+        sess = self.sessions.get(review.session_id)
+        if sess is None:
+            return
+        if status == "rejected" and not review.punished:
+            review.punished = True
+            # Chaster runs the punishments itself, as POST /action would (same history entries
+            # and webhooks). A lock that is no longer active gets none ([INFER]).
+            for action in review.punishments:
+                with contextlib.suppress(ApiError):
+                    self._apply_lock_action(sess, action)
+        self._touch(sess)
+        if self.review_ended_webhook:
+            history = self.review_webhook_results_style == "history"
+            self._queue_webhook(
+                "peer_verification.ended",
+                {
+                    "sessionId": sess.session_id,
+                    "extension": {"slug": sess.slug},
+                    "lockId": sess.lock_id,
+                    "peerVerificationId": review.review_id,
+                    "verificationTypeKey": review.verification_type["key"],
+                    "status": review.status,
+                    "endedAt": iso(review.ended_at),
+                    "voteCounts": {"verified": review.nb_verified, "rejected": review.nb_rejected},
+                    "checkResults": self._check_results_json(review, history=history),
+                },
+            )
+
+    def _review_rows(self, checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for index, check in enumerate(checks):
+            subchecks: list[dict[str, Any]]
+            if check["name"] == "generic":
+                subchecks = [{"name": None, "rejectionReasons": check["rejectionReasons"]}]
+            else:
+                subchecks = self.builtin_checks.get(check["name"]) or [
+                    {"name": None, "rejectionReasons": []}
+                ]
+            for sub in subchecks:
+                rows.append(
+                    {
+                        "checkId": check.get("id"),
+                        "name": check["name"],
+                        "checkIndex": index,
+                        "subcheckName": sub["name"],
+                        "verified": 0,
+                        "rejected": 0,
+                        "reasons": [
+                            {"slug": r["slug"], "text": r["text"], "votes": 0}
+                            for r in sub["rejectionReasons"]
+                        ],
+                    }
+                )
+        return rows
+
+    @staticmethod
+    def _check_results_json(review: FakeReview, *, history: bool) -> list[dict[str, Any]]:
+        """checkResults: a created review names the counts nbVerifiedVotes/nbRejectedVotes and
+        nbVotes; a history row (search) names them approved/rejected and count [DOC]."""
+        ok, ko, votes = ("approved", "rejected", "count") if history else _REVIEW_COUNT_NAMES
+        return [
+            {
+                "checkId": row["checkId"],
+                "name": row["name"],
+                "checkIndex": row["checkIndex"],
+                "subcheckName": row["subcheckName"],
+                ok: row["verified"],
+                ko: row["rejected"],
+                "rejectionReasons": [
+                    {"slug": r["slug"], "text": r["text"], votes: r["votes"]}
+                    for r in row["reasons"]
+                ],
+            }
+            for row in review.results
+        ]
+
+    @staticmethod
+    def _rejection_reasons_json(review: FakeReview, *, history: bool) -> list[dict[str, Any]]:
+        """The review's top-level rejectionReasons: every reason some vote gave, its votes
+        summed over the checks ([INFER]: the docs name the key only)."""
+        votes_key = "count" if history else "nbVotes"
+        totals: dict[str, dict[str, Any]] = {}
+        for row in review.results:
+            for reason in row["reasons"]:
+                if reason["votes"] <= 0:
+                    continue
+                entry = totals.setdefault(
+                    reason["slug"], {"slug": reason["slug"], "text": reason["text"], votes_key: 0}
+                )
+                entry[votes_key] += reason["votes"]
+        return list(totals.values())
+
+    def _review_source_json(self, review: FakeReview) -> dict[str, Any]:
+        if self.review_source_style == "empty":
+            return {}
+        sess = self.sessions.get(review.session_id)
+        return {
+            "type": "extension",
+            "extension": {"slug": sess.slug if sess is not None else self.slug},
+            "sessionId": review.session_id,
+        }
+
+    def _review_json(self, review: FakeReview) -> dict[str, Any]:
+        """A review as ``POST .../peer-verifications`` answers it (the keys the docs list)."""
+        out: dict[str, Any] = {
+            "_id": review.review_id,
+            "status": review.status,
+            "source": self._review_source_json(review),
+            "verificationType": dict(review.verification_type),
+            "checks": review.checks,
+            "punishments": review.punishments,
+            "createdAt": _iso(review.created_at),
+            "endsAt": iso(review.ends_at),
+            "endedAt": iso(review.ended_at),
+            "nbVerifiedVotes": review.nb_verified,
+            "nbRejectedVotes": review.nb_rejected,
+            "rejectionReasons": self._rejection_reasons_json(review, history=False),
+            "checkResults": self._check_results_json(review, history=False),
+        }
+        copied: dict[str, Any] = json.loads(json.dumps(out))
+        return copied
+
+    def _review_history_json(self, review: FakeReview) -> dict[str, Any]:
+        """A review as a row of ``POST .../peer-verifications/search``."""
+        out: dict[str, Any] = {
+            "_id": review.review_id,
+            "status": review.status,
+            "source": self._review_source_json(review),
+            "verificationType": dict(review.verification_type),
+            "checks": review.checks,
+            "punishments": review.punishments,
+            "createdAt": _iso(review.created_at),
+            "endsAt": iso(review.ends_at),
+            "endedAt": iso(review.ended_at),
+            "maxVotes": review.max_votes,
+            "voteCounts": {"verified": review.nb_verified, "rejected": review.nb_rejected},
+            "rejectionReasons": self._rejection_reasons_json(review, history=True),
+            "checkResults": self._check_results_json(review, history=True),
+        }
+        copied: dict[str, Any] = json.loads(json.dumps(out))
+        return copied
+
     # ------------------------------------------------------------------ webhooks
 
     def _envelope(self, event: str, data: dict[str, Any], request_id: str | None) -> dict[str, Any]:
@@ -1416,6 +1974,8 @@ class FakeChaster:
 
     async def _dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
+            if self.auto_end_reviews:
+                self.end_due_reviews()
             return await handler(request)
         except ApiError as exc:
             return self._error(exc.status, exc.message, exc.error)
@@ -1423,7 +1983,11 @@ class FakeChaster:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         arrived = time.monotonic()
-        raw = await request.read()
+        too_large = False
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            too_large, raw = True, b""
         parsed: Any = None
         parse_error: str | None = None
         if raw:
@@ -1443,7 +2007,11 @@ class FakeChaster:
             at=arrived,
             query=dict(request.query),
         )
-        resp, delay = await self._process(request, handler, parse_error)
+        if too_large:  # refused by the server before any route (as by a body-size limit)
+            resp: web.StreamResponse | None = self._error(413, "request entity too large")
+            delay = 0.0
+        else:
+            resp, delay = await self._process(request, handler, parse_error)
         # Recorded once the effect (if any) is applied, before the answer is delayed.
         call.status = None if resp is None else resp.status
         await self._record(call)
@@ -1555,27 +2123,29 @@ class FakeChaster:
         if self.forbid_unknown_fields:
             errors.extend(f"property {prefix}{k} should not exist" for k in obj if k not in allowed)
 
-    def _validate_lock_action(self, action: dict[str, Any], errors: list[str]) -> None:
+    def _validate_lock_action(
+        self, action: dict[str, Any], errors: list[str], prefix: str = "action"
+    ) -> None:
         name = action.get("name")
         params: Any = action.get("params")
         if name not in LOCK_ACTIONS:
             errors.append(
-                "action.name must be one of the following values: " + ", ".join(LOCK_ACTIONS)
+                f"{prefix}.name must be one of the following values: " + ", ".join(LOCK_ACTIONS)
             )
         elif name in ("add_time", "remove_time"):
-            self._validate_seconds(params, "action.params", errors)
+            self._validate_seconds(params, f"{prefix}.params", errors)
         elif name == "pillory":
             if not isinstance(params, dict):
-                errors.append("nested property action.params must be either object or array")
+                errors.append(f"nested property {prefix}.params must be either object or array")
             else:
-                self._validate_seconds(params.get("duration"), "action.params.duration", errors)
+                self._validate_seconds(params.get("duration"), f"{prefix}.params.duration", errors)
                 reason = params.get("reason")
                 if reason is not None and not isinstance(reason, str):
-                    errors.append("action.params.reason must be a string")
-                self._unknown(params, ("duration", "reason"), errors, "action.params.")
+                    errors.append(f"{prefix}.params.reason must be a string")
+                self._unknown(params, ("duration", "reason"), errors, f"{prefix}.params.")
         elif name == "set_display_remaining_time" and not isinstance(params, bool):
-            errors.append("action.params must be a boolean value")
-        self._unknown(action, ("name", "params"), errors, "action.")
+            errors.append(f"{prefix}.params must be a boolean value")
+        self._unknown(action, ("name", "params"), errors, f"{prefix}.")
 
     @staticmethod
     def _validate_seconds(value: Any, key: str, errors: list[str]) -> None:
@@ -1800,6 +2370,12 @@ class FakeChaster:
         self._raise_invalid(errors)
         assert isinstance(action, dict)
         sess = self._session_for(request)
+        self._apply_lock_action(sess, action)
+        return web.Response(status=201)
+
+    def _apply_lock_action(self, sess: FakeSession, action: dict[str, Any]) -> None:
+        """Run a validated lock action on the lock: ``POST /action``, and the punishments of a
+        rejected peer review (Chaster runs those itself)."""
         if sess.lock_status != "locked":
             raise ApiError(self.status_rule, "The lock is not active")
         name = str(action["name"])
@@ -1822,7 +2398,6 @@ class FakeChaster:
         else:
             sess.display_remaining_time = bool(params)
             self._touch(sess)
-        return web.Response(status=201)
 
     async def _h_logs_search(self, request: web.Request) -> web.StreamResponse:
         body = await self._body(request)
@@ -1951,6 +2526,381 @@ class FakeChaster:
             sess.config = config
             self._touch(sess)
         return self._json(200, self._configuration_json(entry))
+
+    # ------------------------------------------------------------------ private files (routes)
+
+    async def _h_upload_file(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()  # cached by aiohttp: the middleware read it already
+        parts = _parse_multipart(raw, request.headers.get("Content-Type", ""))
+        # As multer's single("file"): parts are taken in order, the first offence answers.
+        upload: _Part | None = None
+        fields: dict[str, list[str]] = {}
+        for part in parts:
+            if part.filename is None:
+                fields.setdefault(part.name or "", []).append(part.data.decode("utf-8", "replace"))
+                continue
+            if part.name != "file" or upload is not None:
+                raise ApiError(400, "Unexpected field")
+            if len(part.data) > self.file_max_bytes:
+                raise ApiError(413, "File too large")
+            upload = part
+        if upload is None:
+            raise ApiError(400, "File is required")
+        errors: list[str] = []
+        self._unknown(dict.fromkeys(fields), ("expiresAt",), errors)
+        self._raise_invalid(errors)
+        name = upload.filename or ""
+        declared = FILE_EXTENSIONS.get(os.path.splitext(name.lower())[1])
+        sniffed = _sniff_image(upload.data)
+        if declared is None or (self.file_decode_check and sniffed != declared):
+            raise ApiError(
+                400, "Validation failed (expected type is image/jpeg, image/png or image/gif)"
+            )
+        now = self.now()
+        expires_at = now + timedelta(seconds=self.file_default_ttl)
+        if "expiresAt" in fields:
+            values = fields["expiresAt"]
+            wanted = _parse_time(values[0]) if len(values) == 1 else None
+            if wanted is None:
+                raise ApiError(400, ["expiresAt must be a valid ISO 8601 date string"])
+            if wanted <= now:
+                raise ApiError(400, ["expiresAt must be in the future"])
+            if self.file_max_ttl is not None and wanted > now + timedelta(
+                seconds=self.file_max_ttl
+            ):
+                raise ApiError(400, ["expiresAt is too far in the future"])
+            expires_at = wanted
+        sess = self._session_for(request)
+        if sess.lock_status != "locked":
+            raise ApiError(400, UNLOCKED_LOCK_MESSAGE)
+        token_expires_at = (
+            expires_at
+            if self.attachment_token_ttl is None
+            else now + timedelta(seconds=self.attachment_token_ttl)
+        )
+        f = FakeFile(
+            file_id=secrets.token_hex(12),
+            session_id=sess.session_id,
+            name=name,
+            content=upload.data,
+            size=len(upload.data),
+            content_type=sniffed or declared,
+            created_at=now,
+            expires_at=expires_at,
+            attachment_token=secrets.token_urlsafe(32),
+            token_expires_at=token_expires_at,
+        )
+        self.files[f.file_id] = f
+        return self._json(
+            201,
+            {
+                "fileId": f.file_id,
+                "attachmentToken": f.attachment_token,
+                "expiresAt": iso(expires_at),
+            },
+        )
+
+    async def _h_get_file(self, request: web.Request) -> web.StreamResponse:
+        sess = self._session_for(request)
+        f = self._live_file(sess, request.match_info["file_id"])
+        return self._json(200, self._file_json(f))
+
+    async def _h_delete_file(self, request: web.Request) -> web.StreamResponse:
+        sess = self._session_for(request)
+        f = self._live_file(sess, request.match_info["file_id"])
+        if f.referenced_by is not None:
+            raise ApiError(self.status_file_referenced, "The file is used by a peer verification")
+        f.deleted = True
+        return web.Response(status=204)
+
+    # ------------------------------------------------------------------ peer reviews (routes)
+
+    @staticmethod
+    def _validate_length(
+        value: Any, key: str, low: int, high: int, errors: list[str], *, required: bool = True
+    ) -> None:
+        if value is None and not required:
+            return
+        if not isinstance(value, str):
+            errors.append(f"{key} must be a string")
+        elif len(value) < low:
+            errors.append(f"{key} must be longer than or equal to {low} characters")
+        elif len(value) > high:
+            errors.append(f"{key} must be shorter than or equal to {high} characters")
+
+    def _validate_reasons(self, reasons: Any, at: str, errors: list[str]) -> None:
+        key = f"{at}.rejectionReasons"
+        if not isinstance(reasons, list):
+            errors.append(f"{key} must be an array")
+            return
+        if not reasons:
+            errors.append(f"{key} should not be empty")
+            return
+        slugs: list[str] = []
+        for j, reason in enumerate(reasons):
+            if not isinstance(reason, dict):
+                errors.append(f"each value in nested property {key} must be either object or array")
+                continue
+            self._validate_length(
+                reason.get("slug"), f"{key}.{j}.slug", 1, self.rejection_reason_slug_max, errors
+            )
+            self._validate_length(
+                reason.get("text"), f"{key}.{j}.text", 1, self.rejection_reason_text_max, errors
+            )
+            if isinstance(reason.get("slug"), str):
+                slugs.append(reason["slug"])
+            self._unknown(reason, ("slug", "text"), errors, f"{key}.{j}.")
+        if len(slugs) != len(set(slugs)):  # [INFER]
+            errors.append(f"{key} must not contain duplicate slugs")
+
+    def _validate_checks(self, checks: Any, errors: list[str]) -> None:
+        if not isinstance(checks, list):
+            errors.append("checks must be an array")
+            if checks is None:
+                errors.append("checks should not be empty")
+            return
+        if not checks:
+            errors.append("checks should not be empty")
+            return
+        ids: list[str] = []
+        for i, check in enumerate(checks):
+            at = f"checks.{i}"
+            if not isinstance(check, dict):
+                errors.append("each value in nested property checks must be either object or array")
+                continue
+            name = check.get("name")
+            if name not in REVIEW_CHECK_NAMES:
+                errors.append(
+                    f"{at}.name must be one of the following values: "
+                    + ", ".join(REVIEW_CHECK_NAMES)
+                )
+                continue
+            check_id = check.get("id")
+            # "a single built-in entry may omit id" [DOC]: a generic check, or one of several
+            # checks, needs one.
+            if name == "generic" or check_id is not None or len(checks) > 1:
+                if not isinstance(check_id, str):
+                    errors.append(f"{at}.id must be a string")
+                elif check_id == "":
+                    errors.append(f"{at}.id should not be empty")
+                else:
+                    ids.append(check_id)
+            if name == "generic":
+                self._validate_length(check.get("title"), f"{at}.title", 1, 60, errors)
+                self._validate_length(check.get("description"), f"{at}.description", 0, 300, errors)
+                self._validate_reasons(check.get("rejectionReasons"), at, errors)
+                allowed: tuple[str, ...] = (
+                    "name",
+                    "id",
+                    "title",
+                    "description",
+                    "rejectionReasons",
+                )
+            else:
+                allowed = ("name", "id")
+            self._unknown(check, allowed, errors, f"{at}.")
+        if len(ids) != len(set(ids)):  # [INFER]
+            errors.append("checks must not contain duplicate ids")
+
+    def _validate_review_int(
+        self, value: Any, key: str, low: int, high: int, errors: list[str]
+    ) -> None:
+        if not _is_int(value):
+            errors.append(f"{key} must be an integer number")
+        elif value < low:
+            errors.append(f"{key} must not be less than {low}")
+        elif value > high:
+            errors.append(f"{key} must not be greater than {high}")
+
+    async def _h_create_review(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        errors: list[str] = []
+        for key in ("verificationTypeKey", "attachmentToken"):
+            value = body.get(key)
+            if not isinstance(value, str):
+                errors.append(f"{key} must be a string")
+            if value is None or value == "":
+                errors.append(f"{key} should not be empty")
+        visibility = body.get("visibility")
+        if visibility not in REVIEW_VISIBILITIES:
+            errors.append(
+                "visibility must be one of the following values: " + ", ".join(REVIEW_VISIBILITIES)
+            )
+        delay: Any = body.get("delay")
+        max_votes: Any = body.get("maxVotes")
+        if visibility == "keyholder":
+            if self.keyholder_rejects_vote_settings:
+                for key, value in (("delay", delay), ("maxVotes", max_votes)):
+                    if value is not None:
+                        errors.append(f"{key} is not allowed when visibility is keyholder")
+            delay = max_votes = None
+        else:
+            if delay is None:
+                delay = REVIEW_DELAY_DEFAULT
+            self._validate_review_int(delay, "delay", REVIEW_DELAY_MIN, REVIEW_DELAY_MAX, errors)
+            if max_votes is not None:
+                self._validate_review_int(
+                    max_votes, "maxVotes", REVIEW_MAX_VOTES_MIN, REVIEW_MAX_VOTES_MAX, errors
+                )
+        checks = body.get("checks")
+        self._validate_checks(checks, errors)
+        punishments = body.get("punishments")
+        if punishments is None:
+            punishments = []
+        if not isinstance(punishments, list):
+            errors.append("punishments must be an array")
+        else:
+            for i, action in enumerate(punishments):
+                if isinstance(action, dict):
+                    self._validate_lock_action(action, errors, f"punishments.{i}")
+                else:
+                    errors.append(
+                        "each value in nested property punishments must be either object or array"
+                    )
+        self._unknown(
+            body,
+            (
+                "verificationTypeKey",
+                "attachmentToken",
+                "visibility",
+                "delay",
+                "maxVotes",
+                "checks",
+                "punishments",
+            ),
+            errors,
+        )
+        self._raise_invalid(errors)
+        assert isinstance(checks, list) and isinstance(punishments, list)
+
+        sess = self._session_for(request)
+        if sess.lock_status != "locked":
+            raise ApiError(400, UNLOCKED_LOCK_MESSAGE)
+        key = str(body["verificationTypeKey"])
+        kind = next((t for t in self.verification_types if t.get("key") == key), None)
+        if kind is None:
+            raise ApiError(400, f"Unknown verification type: {key}")
+        if self.wearer_suspended_from_reviews:
+            raise ApiError(403, "You are suspended from peer verifications")
+        token = str(body["attachmentToken"])
+        f = next(
+            (
+                f
+                for f in self.files.values()
+                if secrets.compare_digest(f.attachment_token.encode(), token.encode())
+            ),
+            None,
+        )
+        if f is None:
+            raise ApiError(403, "Invalid or expired attachment token")
+        if f.session_id != sess.session_id:
+            raise ApiError(404, "File not found")
+        now = self.now()
+        if (
+            f.deleted
+            or f.referenced_by is not None
+            or now >= f.token_expires_at
+            or (f.expires_at is not None and now >= f.expires_at)
+        ):
+            raise ApiError(403, "Invalid or expired attachment token")
+        if visibility == "keyholder" and (sess.keyholder is None or not self.keyholder_can_review):
+            raise ApiError(409, "The keyholder cannot review this verification")
+        if (
+            self.review_checks_pillory
+            and not sess.pillory_extension
+            and any(p.get("name") == "pillory" for p in punishments)
+        ):
+            raise ApiError(
+                self.status_pillory_missing, "The Pillory extension is not enabled on this lock"
+            )
+
+        stored_checks: list[dict[str, Any]] = json.loads(json.dumps(checks))
+        review = FakeReview(
+            review_id=object_id(),
+            session_id=sess.session_id,
+            verification_type={"key": key, "label": str(kind.get("label", key))},
+            visibility=str(visibility),
+            delay=None if delay is None else int(delay),
+            max_votes=None if max_votes is None else int(max_votes),
+            checks=stored_checks,
+            punishments=json.loads(json.dumps(punishments)),
+            file_id=f.file_id,
+            created_at=now,
+            ends_at=None if delay is None else now + timedelta(seconds=int(delay)),
+            results=self._review_rows(stored_checks),
+        )
+        self._reviews[review.review_id] = review
+        f.referenced_by = review.review_id
+        if self.file_kept_by_review:
+            f.expires_at = None
+        return self._json(201, self._review_json(review))
+
+    async def _h_search_reviews(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        errors: list[str] = []
+        statuses: list[str] | None = None
+        kinds: list[str] | None = None
+        criteria = body.get("criteria")
+        if criteria is not None and not isinstance(criteria, dict):
+            errors.append("nested property criteria must be either object or array")
+        elif isinstance(criteria, dict):
+            raw_statuses = criteria.get("statuses")
+            if raw_statuses is not None:
+                if not isinstance(raw_statuses, list):
+                    errors.append("criteria.statuses must be an array")
+                elif any(s not in REVIEW_STATUSES for s in raw_statuses):
+                    errors.append(
+                        "each value in criteria.statuses must be one of the following values: "
+                        + ", ".join(REVIEW_STATUSES)
+                    )
+                else:
+                    statuses = raw_statuses
+            raw_kinds = criteria.get("verificationTypeKeys")
+            if raw_kinds is not None:
+                if not isinstance(raw_kinds, list):
+                    errors.append("criteria.verificationTypeKeys must be an array")
+                elif any(not isinstance(k, str) for k in raw_kinds):
+                    errors.append("each value in criteria.verificationTypeKeys must be a string")
+                else:
+                    kinds = raw_kinds
+            self._unknown(criteria, ("statuses", "verificationTypeKeys"), errors, "criteria.")
+        limit = body.get("limit")
+        if limit is None:
+            limit = REVIEW_SEARCH_DEFAULT_LIMIT
+        self._validate_review_int(limit, "limit", 1, REVIEW_SEARCH_MAX_LIMIT, errors)
+        cursor = body.get("cursor")
+        before: str | None = None
+        if cursor is not None:
+            if not isinstance(cursor, str):
+                errors.append("cursor must be a string")
+            else:
+                before = _decode_review_cursor(cursor)
+                if before is None:
+                    errors.append("cursor is invalid")
+        self._unknown(body, ("criteria", "limit", "cursor"), errors)
+        self._raise_invalid(errors)
+        sess = self._session_for(request)
+        matching = sorted(
+            (
+                r
+                for r in self._reviews.values()
+                if r.session_id == sess.session_id
+                and (statuses is None or r.status in statuses)
+                and (kinds is None or r.verification_type["key"] in kinds)
+            ),
+            key=lambda r: r.review_id,
+            reverse=True,  # newest first [DOC]
+        )
+        after = [r for r in matching if before is None or r.review_id < before]
+        n = int(limit)
+        page = after[:n]
+        out: dict[str, Any] = {
+            "results": [self._review_history_json(r) for r in page],
+            "hasMore": len(after) > n,
+        }
+        if len(after) > n:
+            out["nextCursor"] = _encode_review_cursor(page[-1].review_id)
+        return self._json(200, out)
 
 
 # ---------------------------------------------------------------------- CLI
