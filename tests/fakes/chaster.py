@@ -1743,26 +1743,22 @@ class FakeChaster:
 
     def _review_json(self, review: FakeReview) -> dict[str, Any]:
         """A review as ``POST .../peer-verifications`` answers it (the keys the docs list)."""
-        out: dict[str, Any] = {
-            "_id": review.review_id,
-            "status": review.status,
-            "source": self._review_source_json(review),
-            "verificationType": dict(review.verification_type),
-            "checks": review.checks,
-            "punishments": review.punishments,
-            "createdAt": _iso(review.created_at),
-            "endsAt": iso(review.ends_at),
-            "endedAt": iso(review.ended_at),
-            "nbVerifiedVotes": review.nb_verified,
-            "nbRejectedVotes": review.nb_rejected,
-            "rejectionReasons": self._rejection_reasons_json(review, history=False),
-            "checkResults": self._check_results_json(review, history=False),
-        }
-        copied: dict[str, Any] = json.loads(json.dumps(out))
-        return copied
+        return self._review_out(review, history=False)
 
     def _review_history_json(self, review: FakeReview) -> dict[str, Any]:
         """A review as a row of ``POST .../peer-verifications/search``."""
+        return self._review_out(review, history=True)
+
+    def _review_out(self, review: FakeReview, *, history: bool) -> dict[str, Any]:
+        # The history names its counts differently and adds the vote cap.
+        counts: dict[str, Any] = (
+            {
+                "maxVotes": review.max_votes,
+                "voteCounts": {"verified": review.nb_verified, "rejected": review.nb_rejected},
+            }
+            if history
+            else {"nbVerifiedVotes": review.nb_verified, "nbRejectedVotes": review.nb_rejected}
+        )
         out: dict[str, Any] = {
             "_id": review.review_id,
             "status": review.status,
@@ -1773,10 +1769,9 @@ class FakeChaster:
             "createdAt": _iso(review.created_at),
             "endsAt": iso(review.ends_at),
             "endedAt": iso(review.ended_at),
-            "maxVotes": review.max_votes,
-            "voteCounts": {"verified": review.nb_verified, "rejected": review.nb_rejected},
-            "rejectionReasons": self._rejection_reasons_json(review, history=True),
-            "checkResults": self._check_results_json(review, history=True),
+            **counts,
+            "rejectionReasons": self._rejection_reasons_json(review, history=history),
+            "checkResults": self._check_results_json(review, history=history),
         }
         copied: dict[str, Any] = json.loads(json.dumps(out))
         return copied
