@@ -15,7 +15,7 @@ from hypothesis import settings
 from pydantic import SecretStr
 
 from bot.chaster import ChasterClient, RateLimiter
-from bot.chaster import client as client_module
+from bot.chaster import transport as transport_module
 from bot.config import Settings as BotSettings
 from bot.core import build_core
 from bot.i18n import default_catalogue
@@ -48,7 +48,7 @@ DEFAULT_FRESH_SECONDS: float = BotSettings.model_fields["CHASTER_FRESH_SECONDS"]
 
 @pytest.fixture
 def fast_transport_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "TRANSPORT_RETRY_DELAYS", (0.01, 0.01))
+    monkeypatch.setattr(transport_module, "TRANSPORT_RETRY_DELAYS", (0.01, 0.01))
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from bot.chaster import (
     TaskDetails,
     Unavailability,
 )
-from bot.chaster import client as client_module
+from bot.chaster import transport as transport_module
 from bot.chaster.ratelimit import WaitNotice
 from tests.fakes.chaster import FakeChaster
 
@@ -50,7 +50,7 @@ async def client(fake: FakeChaster) -> AsyncIterator[ChasterClient]:
 
 @pytest.fixture(autouse=True)
 def fast_transport_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "TRANSPORT_RETRY_DELAYS", (0.01, 0.01))
+    monkeypatch.setattr(transport_module, "TRANSPORT_RETRY_DELAYS", (0.01, 0.01))
 
 
 async def test_get_session(fake: FakeChaster, client: ChasterClient) -> None:
@@ -406,7 +406,7 @@ async def test_unreadable_success_on_a_write_may_have_applied(
 async def test_a_429_without_headers_waits_the_default_backoff(
     fake: FakeChaster, client: ChasterClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_module, "THROTTLE_BACKOFF_SECONDS", 0.2)
+    monkeypatch.setattr(transport_module, "THROTTLE_BACKOFF_SECONDS", 0.2)
     session = fake.add_session()
     fake.fail_next("POST", "/tasks/assign", 429, "ThrottlerException: Too Many Requests")
     await client.assign_task(session.session_id, TaskDetails(task="x", points=1), Actor.WEARER)
@@ -419,7 +419,7 @@ async def test_a_429_without_headers_waits_the_default_backoff(
 async def test_a_429_that_does_not_lift_is_reported(
     fake: FakeChaster, client: ChasterClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_module, "THROTTLE_BACKOFF_SECONDS", 0.001)
+    monkeypatch.setattr(transport_module, "THROTTLE_BACKOFF_SECONDS", 0.001)
     session = fake.add_session()
     fake.fail_next("GET", "/sessions/", 429, "ThrottlerException: Too Many Requests", times=10)
     with pytest.raises(
@@ -428,7 +428,7 @@ async def test_a_429_that_does_not_lift_is_reported(
         await client.get_session(session.session_id)
     assert caught.value.reason is Unavailability.THROTTLED
     assert (caught.value.status, caught.value.may_have_applied) == (429, False)
-    assert fake.count_calls("GET", "/sessions/") == client_module.MAX_THROTTLE_RETRIES + 1
+    assert fake.count_calls("GET", "/sessions/") == transport_module.MAX_THROTTLE_RETRIES + 1
 
 
 async def test_a_session_search_whose_cursor_does_not_move_is_not_understood(

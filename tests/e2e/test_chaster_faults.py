@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.chaster import client as client_module
+from bot.chaster import transport as transport_module
 from bot.store import Task, TaskState
 from tests.e2e.conftest import CHANNEL, COMPLETE, EPHEMERAL, KEYHOLDER, WEARER, World
 from tests.fakes.chaster import FakeSession
@@ -28,9 +28,9 @@ HANG_SECONDS = 1.0
 @pytest.fixture(autouse=True)
 def quick_chaster_client(monkeypatch: pytest.MonkeyPatch) -> None:
     # Autouse, so it applies before `world` builds the bot's client.
-    monkeypatch.setattr(client_module, "DEFAULT_TIMEOUT", httpx.Timeout(CLIENT_TIMEOUT))
-    monkeypatch.setattr(client_module, "TRANSPORT_RETRY_DELAYS", (0.01, 0.01))
-    monkeypatch.setattr(client_module, "THROTTLE_BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(transport_module, "DEFAULT_TIMEOUT", httpx.Timeout(CLIENT_TIMEOUT))
+    monkeypatch.setattr(transport_module, "TRANSPORT_RETRY_DELAYS", (0.01, 0.01))
+    monkeypatch.setattr(transport_module, "THROTTLE_BACKOFF_SECONDS", 0.01)
 
 
 # -- actions --------------------------------------------------------------------------------
