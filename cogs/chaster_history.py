@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import discord
 from discord.ext import commands
 
 from bot.core.errors import TaskText
@@ -130,17 +129,8 @@ class ChasterHistoryEntries(commands.Cog):
 
     async def _name(self, link: SessionLink, user_id: int, voice: Voice) -> str:
         """The person's display name in the server now; never their id."""
-        guild = self.bot.get_guild(link.guild_id)
-        member = guild.get_member(user_id) if guild is not None else None
-        if member is None and guild is not None:
-            try:
-                member = await guild.fetch_member(user_id)
-            except discord.HTTPException:
-                member = None
-        if member is not None:
-            return member.display_name
-        user = self.bot.get_user(user_id)
-        return user.display_name if user is not None else voice.text("chaster-log.someone")
+        name = await self.bot.member_name(link.guild_id, user_id)
+        return name or voice.text("chaster-log.someone")
 
 
 async def setup(bot: TasksBot) -> None:

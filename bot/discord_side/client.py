@@ -187,18 +187,19 @@ class TasksBot(commands.Bot):
         return guild.name if guild is not None else None
 
     async def member_name(self, guild_id: int, user_id: int) -> str | None:
-        """Their name in the server; read from Discord when not cached (the bot does not
-        receive member lists)."""
+        """Their display name in the server now (read from Discord when not cached: the bot
+        does not receive member lists), else as a user the bot has seen; None if unknown."""
         guild = self.get_guild(guild_id)
-        if guild is None:
-            return None
-        member = guild.get_member(user_id)
-        if member is None:
+        member = guild.get_member(user_id) if guild is not None else None
+        if member is None and guild is not None:
             try:
                 member = await guild.fetch_member(user_id)
             except discord.HTTPException:
-                return None
-        return member.display_name
+                member = None
+        if member is not None:
+            return member.display_name
+        user = self.get_user(user_id)
+        return user.display_name if user is not None else None
 
     def voice_for(self, interaction: discord.Interaction[Any]) -> Voice:
         """The words for a reply that only this person sees: their own Discord language."""
