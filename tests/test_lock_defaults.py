@@ -27,7 +27,7 @@ def form(**changes: Any) -> dict[str, Any]:
 
 def test_an_empty_form_sets_nothing() -> None:
     defaults = LockDefaults.from_form(form())
-    assert defaults.is_empty
+    assert defaults == LockDefaults()
     assert LockDefaults.from_config(defaults.to_config()) == defaults
 
 
@@ -97,4 +97,4 @@ def test_a_value_the_bot_cannot_use_names_its_field(
     ],
 )
 def test_a_config_the_bot_cannot_read_gives_no_defaults(config: dict[str, Any]) -> None:
-    assert LockDefaults.from_config(config).is_empty
+    assert LockDefaults.from_config(config) == LockDefaults()

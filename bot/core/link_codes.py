@@ -25,7 +25,7 @@ from bot.chaster import ChasterClient, ChasterError, ExtensionSession
 from bot.chaster.state import LockState
 from bot.core.chaster_errors import chaster_failed
 from bot.core.errors import Consequence, Person, Reason, Refused
-from bot.core.links import create_link
+from bot.core.links import KEYHOLDER, WEARER, create_link, standing_proof
 from bot.core.model import Caller
 from bot.core.shared import Part, Shared
 from bot.store import LinkCode, SessionLink, Store
@@ -38,8 +38,6 @@ MISS_WINDOW = timedelta(minutes=10)
 # No 0/O, 1/I/L: a code is read off one screen and typed on another.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 6
-WEARER = "wearer"
-KEYHOLDER = "keyholder"
 
 
 class CodeResult(StrEnum):
@@ -52,7 +50,6 @@ class CodeResult(StrEnum):
 @dataclass(frozen=True)
 class CodeOutcome:
     result: CodeResult
-    role: str
     lock_title: str | None
     link: SessionLink | None = None
 
@@ -189,17 +186,19 @@ class LinkCodes(Part):
         elif lock.keyholder_discord_id is not None:
             keyholder_id = int(lock.keyholder_discord_id)
         else:
-            proof = await self._store.proof(caller.guild_id, session.session_id, KEYHOLDER, now=now)
-            if proof is not None and proof.chaster_user_id == lock.keyholder_chaster_id:
+            proof = await standing_proof(
+                self._store, caller.guild_id, session.session_id, lock, KEYHOLDER, now=now
+            )
+            if proof is not None:
                 keyholder_id, chaster_keyholder = proof.user_id, proof.chaster_user_id
         await self._use(caller, code)
         if keyholder_id is None:
             await self._prove(caller, code, WEARER)
-            return CodeOutcome(CodeResult.WAITING_FOR_KEYHOLDER, WEARER, title)
+            return CodeOutcome(CodeResult.WAITING_FOR_KEYHOLDER, title)
         link = await self._link(
             caller, session, caller.user_id, keyholder_id, chaster_keyholder, channel_id
         )
-        return CodeOutcome(CodeResult.LINKED, WEARER, title, link)
+        return CodeOutcome(CodeResult.LINKED, title, link)
 
     async def _keyholder(
         self,
@@ -229,18 +228,18 @@ class LinkCodes(Part):
                 )
             if changed is None:
                 raise Refused(Reason.NOT_LINKED, wearer=Person(link.wearer_id))
-            return CodeOutcome(CodeResult.KEYHOLDER_SET, KEYHOLDER, title, changed)
-        proof = await self._store.proof(
-            caller.guild_id, session.session_id, WEARER, now=self._clock()
+            return CodeOutcome(CodeResult.KEYHOLDER_SET, title, changed)
+        proof = await standing_proof(
+            self._store, caller.guild_id, session.session_id, lock, WEARER, now=self._clock()
         )
         await self._use(caller, code)
-        if proof is None or proof.chaster_user_id != lock.wearer_chaster_id:
+        if proof is None:
             await self._prove(caller, code, KEYHOLDER)
-            return CodeOutcome(CodeResult.WAITING_FOR_WEARER, KEYHOLDER, title)
+            return CodeOutcome(CodeResult.WAITING_FOR_WEARER, title)
         link = await self._link(
             caller, session, proof.user_id, caller.user_id, code.chaster_user_id, channel_id
         )
-        return CodeOutcome(CodeResult.LINKED, KEYHOLDER, title, link)
+        return CodeOutcome(CodeResult.LINKED, title, link)
 
     async def _require_free_here(self, caller: Caller, session_id: str, *, wearer_id: int) -> None:
         if await self._store.get_open_link(caller.guild_id, wearer_id) is not None:

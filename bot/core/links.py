@@ -19,11 +19,15 @@ from bot.store import (
     LinkRequest,
     LinkRequestNotPending,
     LinkRequestState,
+    LockProof,
     SessionLink,
     Store,
 )
 
 LINK_REQUEST_TTL = timedelta(minutes=15)
+# The two roles a link code proves (and a proof waits with).
+WEARER = "wearer"
+KEYHOLDER = "keyholder"
 # A session id is quoted back in a refusal up to this length.
 SESSION_ID_QUOTE = 80
 
@@ -53,8 +57,8 @@ class Links(Part):
             if state.tasks is None:
                 raise Refused(Reason.LOCK_WITHOUT_TASKS)
             # A link code proves who is who where Chaster does not know their Discord account.
-            keyholder_proof = await self._proven(caller, session, state, "keyholder")
-            wearer_proven = await self._proven(caller, session, state, "wearer", wearer_id)
+            keyholder_proof = await self._proven(caller, session, state, KEYHOLDER)
+            wearer_proven = await self._proven(caller, session, state, WEARER, wearer_id)
             is_lock_keyholder = holds_lock(state, caller.user_id) or keyholder_proof is not None
             if not is_lock_keyholder and state.wearer_discord_id is None and not wearer_proven:
                 # Nothing proves that this Discord user wears the lock: only the lock's own
@@ -72,12 +76,14 @@ class Links(Part):
                 role = role_of(caller)
             granted = require(Action.LINK, role)
             if granted.may is May.YES:
-                link = await self._create_link(
-                    caller.guild_id,
-                    wearer_id,
-                    caller.user_id,
-                    session,
-                    channel_id,
+                link = await create_link(
+                    self._store,
+                    guild_id=caller.guild_id,
+                    wearer_id=wearer_id,
+                    keyholder_id=caller.user_id,
+                    session=session,
+                    channel_id=channel_id,
+                    now=self._clock(),
                     keyholder_chaster_id=keyholder_proof,
                 )
                 audit.link_id = link.id
@@ -97,27 +103,6 @@ class Links(Part):
             await self._events.publish(LinkEvent(LinkEventKind.REQUESTED, request=request))
             return LinkOutcome(link=None, request=request, lock_title=lock.title)
 
-    async def _create_link(
-        self,
-        guild_id: int,
-        wearer_id: int,
-        keyholder_id: int,
-        session: ExtensionSession,
-        channel_id: int,
-        *,
-        keyholder_chaster_id: str | None = None,
-    ) -> SessionLink:
-        return await create_link(
-            self._store,
-            guild_id=guild_id,
-            wearer_id=wearer_id,
-            keyholder_id=keyholder_id,
-            session=session,
-            channel_id=channel_id,
-            now=self._clock(),
-            keyholder_chaster_id=keyholder_chaster_id,
-        )
-
     async def _proven(
         self,
         caller: Caller,
@@ -128,13 +113,12 @@ class Links(Part):
     ) -> str | None:
         """The Chaster user a link code proved `user_id` (the caller by default) to be, as the
         lock's `role` here, if that is still who the lock says."""
-        proof = await self._store.proof(
-            caller.guild_id, session.session_id, role, now=self._clock()
+        proof = await standing_proof(
+            self._store, caller.guild_id, session.session_id, state, role, now=self._clock()
         )
-        expected = state.keyholder_chaster_id if role == "keyholder" else state.wearer_chaster_id
         if proof is None or proof.user_id != (user_id or caller.user_id):
             return None
-        return proof.chaster_user_id if proof.chaster_user_id == expected else None
+        return proof.chaster_user_id
 
     async def _find_session(
         self, caller: Caller, wearer_id: int, session_id: str | None
@@ -157,7 +141,7 @@ class Links(Part):
         if not mine:
             # A wearer Chaster does not know on Discord, whose link code was typed here.
             proof = await self._store.proof_of_user(
-                caller.guild_id, wearer_id, "wearer", now=self._clock()
+                caller.guild_id, wearer_id, WEARER, now=self._clock()
             )
             if proof is not None:
                 mine = [s for s in sessions if s.session_id == proof.chaster_session_id]
@@ -270,6 +254,16 @@ class Links(Part):
             if closed is None:
                 raise Refused(Reason.NOT_LINKED, wearer=Person(wearer_id))
             return closed
+
+
+async def standing_proof(
+    store: Store, guild_id: int, session_id: str, lock: LockState, role: str, *, now: datetime
+) -> LockProof | None:
+    """The proof of `role` waiting in this server for the session, while the lock still says
+    that Chaster user holds that role (a lock can change hands meanwhile)."""
+    proof = await store.proof(guild_id, session_id, role, now=now)
+    holder = lock.keyholder_chaster_id if role == KEYHOLDER else lock.wearer_chaster_id
+    return proof if proof is not None and proof.chaster_user_id == holder else None
 
 
 async def create_link(

@@ -45,10 +45,6 @@ class LockDefaults:
     penalties: tuple[PenaltyDefault, ...] = ()
     deadline_seconds: int | None = None
 
-    @property
-    def is_empty(self) -> bool:
-        return self == LockDefaults()
-
     def penalty(self, on: PenaltyOn) -> PenaltyDefault | None:
         return next((p for p in self.penalties if p.on is on), None)
 

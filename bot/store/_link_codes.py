@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from ._queries import StoreBase, _changed, _one, _write
+from ._queries import StoreBase, _all, _changed, _one, _write
 from .rows import from_db, to_db
 
 _SELECT_CODE: Final = "SELECT * FROM link_codes WHERE code_hash = ?"
@@ -125,10 +125,11 @@ class LinkCodesMixin(StoreBase):
     async def link_code_misses(self, user_id: int, *, since: datetime) -> list[datetime]:
         """When the person typed a code that did not work, since `since`, oldest first."""
         rows = await self._db.read(
-            lambda conn: conn.execute(
+            lambda conn: _all(
+                conn,
                 "SELECT at FROM link_code_misses WHERE user_id = ? AND at > ? ORDER BY at",
                 (user_id, to_db(since)),
-            ).fetchall()
+            )
         )
         return [from_db(row[0]) for row in rows]
 
