@@ -3,7 +3,6 @@ configuration page's GET/PUT (reference §10.1, §10.2), exercised over loopback
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -16,22 +15,6 @@ from tests.fakes.chaster import API_PREFIX, FakeChaster, FakeSession, PageRole
 # httpx's words when the server closes the connection before answering.
 DISCONNECTED = r"^Server disconnected without sending a response\.$"
 HIDDEN = ("endDate", "maxDate", "minDate", "maxLimitDate")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeChaster]:
-    async with FakeChaster() as f:
-        yield f
-
-
-@pytest.fixture
-async def client(fake: FakeChaster) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=fake.api_url,
-        headers={"Authorization": f"Bearer {fake.token}"},
-        timeout=5.0,
-    ) as c:
-        yield c
 
 
 def auth_path(token: str) -> str:

@@ -4,14 +4,13 @@ exercised over loopback HTTP."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 
+from tests.fake_chaster.conftest import Receiver
 from tests.fakes.chaster import API_PREFIX, FILE_MAX_BYTES, FakeChaster, FakeSession, iso
 
 # httpx's words when the server closes the connection before answering.
@@ -43,62 +42,6 @@ GENERIC_CODE = {
     "description": "",
     "rejectionReasons": [{"slug": "no-code", "text": "The code is missing"}],
 }
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeChaster]:
-    async with FakeChaster() as f:
-        yield f
-
-
-@pytest.fixture
-async def client(fake: FakeChaster) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=fake.api_url,
-        headers={"Authorization": f"Bearer {fake.token}"},
-        timeout=10.0,
-    ) as c:
-        yield c
-
-
-class Receiver:
-    """Tiny webhook receiver: answers 200 and records the bodies."""
-
-    def __init__(self) -> None:
-        self.bodies: list[Any] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.bodies.append(await request.json())
-        return web.Response(status=200)
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}/hook"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
-@pytest.fixture
-async def receiver(fake: FakeChaster) -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    fake.webhook_url = r.url
-    fake.webhook_retry_delays = [0.01]
-    try:
-        yield r
-    finally:
-        await fake.stop()  # cancel pending deliveries before the receiver goes away
-        await r.stop()
 
 
 def files_path(sess: FakeSession | str, file_id: str | None = None) -> str:
@@ -1015,7 +958,9 @@ async def test_ended_webhook(
         )
     )
     assert hooked["body"]["data"]["actionLog"]["payload"] == {"duration": 600}
-    assert any(b["event"] == "peer_verification.ended" for b in receiver.bodies)
+    assert any(
+        b["event"] == "peer_verification.ended" for b in [body for _, body in receiver.requests]
+    )
 
     fake.review_webhook_results_style = "review"
     other = await create_review(client, sess, maxVotes=3)
