@@ -4,6 +4,7 @@ a webhook receiver."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -11,6 +12,9 @@ import pytest
 from aiohttp import web
 
 from tests.fakes.chaster import API_PREFIX, FakeChaster
+
+# httpx's words when the server closes the connection before answering.
+DISCONNECTED = r"^Server disconnected without sending a response\.$"
 
 
 @pytest.fixture
@@ -70,3 +74,16 @@ async def receiver(fake: FakeChaster) -> AsyncIterator[Receiver]:
     finally:
         await fake.stop()  # cancel pending deliveries before the receiver goes away
         await r.stop()
+
+
+def assert_nest_error(r: httpx.Response, status: int) -> Any:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert body["statusCode"] == status
+    assert isinstance(body["message"], str | list)
+    return body["message"]
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -7,17 +7,14 @@ import base64
 import json
 import re
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
 import httpx
 import pytest
 
-from tests.fake_chaster.conftest import Receiver
+from tests.fake_chaster.conftest import DISCONNECTED, Receiver, assert_nest_error, parse_iso
 from tests.fakes.chaster import API_PREFIX, FakeChaster, FakeSession, iso
-
-# httpx's words when the server closes the connection before answering.
-DISCONNECTED = r"^Server disconnected without sending a response\.$"
 
 # Key order of the real captured payload (reference/fixtures/webhook-extension_session.created.json)
 SESSION_KEYS = [
@@ -156,15 +153,6 @@ async def get_session(client: httpx.AsyncClient, sess: FakeSession) -> dict[str,
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()["session"]
     return body
-
-
-def assert_nest_error(r: httpx.Response, status: int) -> Any:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/json"
-    body = r.json()
-    assert body["statusCode"] == status
-    assert isinstance(body["message"], str | list)
-    return body["message"]
 
 
 # ---------------------------------------------------------------- auth, 404, shape
@@ -507,10 +495,6 @@ async def test_points_and_payload_styles(fake: FakeChaster, client: httpx.AsyncC
 
 
 # ---------------------------------------------------------------- lock actions
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 async def lock_action(

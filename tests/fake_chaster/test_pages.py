@@ -3,17 +3,15 @@ configuration page's GET/PUT (reference §10.1, §10.2), exercised over loopback
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.clock import FakeClock
+from tests.fake_chaster.conftest import DISCONNECTED, assert_nest_error, parse_iso
 from tests.fakes.chaster import API_PREFIX, FakeChaster, FakeSession, PageRole
 
-# httpx's words when the server closes the connection before answering.
-DISCONNECTED = r"^Server disconnected without sending a response\.$"
 HIDDEN = ("endDate", "maxDate", "minDate", "maxLimitDate")
 
 
@@ -23,19 +21,6 @@ def auth_path(token: str) -> str:
 
 def conf_path(token: str) -> str:
     return f"/configurations/{token}"
-
-
-def assert_nest_error(r: httpx.Response, status: int) -> Any:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/json"
-    body = r.json()
-    assert body["statusCode"] == status
-    assert isinstance(body["message"], str | list)
-    return body["message"]
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 async def exchange(client: httpx.AsyncClient, token: str) -> dict[str, Any]:

@@ -4,17 +4,15 @@ exercised over loopback HTTP."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.fake_chaster.conftest import Receiver
+from tests.fake_chaster.conftest import DISCONNECTED, Receiver, assert_nest_error, parse_iso
 from tests.fakes.chaster import API_PREFIX, FILE_MAX_BYTES, FakeChaster, FakeSession, iso
 
-# httpx's words when the server closes the connection before answering.
-DISCONNECTED = r"^Server disconnected without sending a response\.$"
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -52,19 +50,6 @@ def files_path(sess: FakeSession | str, file_id: str | None = None) -> str:
 def reviews_path(sess: FakeSession | str, suffix: str = "") -> str:
     sid = sess if isinstance(sess, str) else sess.session_id
     return f"/sessions/{sid}/peer-verifications{suffix}"
-
-
-def assert_nest_error(r: httpx.Response, status: int) -> Any:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/json"
-    body = r.json()
-    assert body["statusCode"] == status
-    assert isinstance(body["message"], str | list)
-    return body["message"]
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 async def upload(
