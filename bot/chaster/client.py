@@ -15,6 +15,7 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from bot.chaster.errors import (
+    ChasterError,
     ChasterUnavailable,
     Unavailability,
     checked_page_token,
@@ -32,6 +33,7 @@ from bot.chaster.models import (
     TaskDetails,
 )
 from bot.chaster.ratelimit import Priority, RateLimiter
+from bot.chaster.reviews import PeerReview, ReviewPage, ReviewStatus, UploadedFile
 from bot.chaster.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,15 @@ log = logging.getLogger(__name__)
 SEARCH_PAGE_SIZE = 100
 
 _M = TypeVar(
-    "_M", ExtensionSession, SessionSearchPage, ActionLogPage, SessionAuth, PartnerConfiguration
+    "_M",
+    ExtensionSession,
+    SessionSearchPage,
+    ActionLogPage,
+    SessionAuth,
+    PartnerConfiguration,
+    UploadedFile,
+    PeerReview,
+    ReviewPage,
 )
 # What the log and the audit show instead of a page token in a path.
 _TOKEN_SHOWN = "<token>"  # noqa: S105 (a placeholder, not a secret)
@@ -234,6 +244,68 @@ class ChasterClient:
             "color": color,
         }
         await self._transport.post_write(session_id, path, body, priority=Priority.BACKGROUND)
+
+    # -- private files and peer reviews -----------------------------------------------------
+
+    async def upload_file(
+        self, session_id: str, content: bytes, *, filename: str, content_type: str
+    ) -> UploadedFile:
+        """`POST .../files`: keep an image privately for a review. Neither the bytes nor the
+        answer's attachment token reach a log."""
+        path = f"/api/extensions/sessions/{checked_session_id(session_id)}/files"
+        body, http_status = await self._transport.write_answered(
+            "POST", path, files={"file": (filename, content, content_type)}
+        )
+        return _parse(UploadedFile, body, http_status)
+
+    async def delete_file(self, session_id: str, file_id: str) -> None:
+        """`DELETE .../files/{fileId}`: an upload no review uses. A file Chaster no longer
+        has (404) is as good as deleted."""
+        path = (
+            f"/api/extensions/sessions/{checked_session_id(session_id)}/files/"
+            f"{checked_session_id(file_id)}"
+        )
+        try:
+            await self._transport.request("DELETE", path, json=None, priority=Priority.WRITE)
+        except ChasterError as error:
+            if error.status != 404:
+                raise
+
+    async def create_review(self, session_id: str, body: dict[str, Any]) -> PeerReview:
+        """`POST .../peer-verifications`: a standalone peer review of an uploaded photo. No
+        idempotency key: after a lost answer, look in `search_reviews` before sending again."""
+        path = f"/api/extensions/sessions/{checked_session_id(session_id)}/peer-verifications"
+        answer, http_status = await self._transport.write_answered("POST", path, json=body)
+        return _parse(PeerReview, answer, http_status)
+
+    async def search_reviews(
+        self,
+        session_id: str,
+        *,
+        statuses: tuple[ReviewStatus, ...] = (),
+        kind: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+        background: bool = False,
+    ) -> ReviewPage:
+        """One page of `POST .../peer-verifications/search`, newest first."""
+        path = (
+            f"/api/extensions/sessions/{checked_session_id(session_id)}/peer-verifications/search"
+        )
+        criteria: dict[str, Any] = {}
+        if statuses:
+            criteria["statuses"] = [str(status) for status in statuses]
+        if kind is not None:
+            criteria["verificationTypeKeys"] = [kind]
+        payload: dict[str, Any] = {"limit": limit}
+        if criteria:
+            payload["criteria"] = criteria
+        if cursor is not None:
+            payload["cursor"] = cursor
+        body, http_status = await self._transport.read(
+            "POST", path, json=payload, background=background
+        )
+        return _parse(ReviewPage, body, http_status)
 
     async def _post_task_action(self, session_id: str, action: str, body: dict[str, Any]) -> None:
         path = f"/api/extensions/sessions/{checked_session_id(session_id)}/tasks/{action}"

@@ -17,7 +17,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
+
+from bot.chaster.base import SESSION_ID_REGEX, ChasterModel
+from bot.chaster.reviews import REVIEW_ENDED, ReviewEnded
 
 TASKS_SLUG = "tasks"
 # Action-log types of the Tasks extension (prefix "default").
@@ -29,16 +31,6 @@ TASK_LOG_TYPES = frozenset({TASK_ASSIGNED, TASK_VOTE_ENDED, TASK_COMPLETED, TASK
 # Webhook events the bot acts on; every other event is acknowledged and ignored.
 ACTION_LOG_CREATED = "action_log.created"
 SESSION_DELETED = "extension_session.deleted"
-# The form of a Chaster session id, as the client checks it before building a URL.
-SESSION_ID_REGEX = r"^[A-Za-z0-9_-]{1,64}$"
-
-
-class ChasterModel(BaseModel):
-    """Base for Chaster payloads: camelCase on the wire, snake_case in Python."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
-    )
 
 
 class Actor(StrEnum):
@@ -363,7 +355,7 @@ class WebhookEnvelope(ChasterModel):
     data: dict[str, Any]
     sent_at: datetime | None = None
     request_id: str | None = None
-    _payload: ActionLogCreated | SessionDeleted | None = PrivateAttr(default=None)
+    _payload: ActionLogCreated | SessionDeleted | ReviewEnded | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _parse_data(self) -> WebhookEnvelope:
@@ -371,6 +363,8 @@ class WebhookEnvelope(ChasterModel):
             self._payload = ActionLogCreated.model_validate(self.data)
         elif self.event == SESSION_DELETED:
             self._payload = SessionDeleted.model_validate(self.data)
+        elif self.event == REVIEW_ENDED:
+            self._payload = ReviewEnded.model_validate(self.data)
         return self
 
     @property
@@ -382,3 +376,8 @@ class WebhookEnvelope(ChasterModel):
     def session_deleted(self) -> SessionDeleted | None:
         """The parsed `data` when this is an `extension_session.deleted` delivery."""
         return self._payload if isinstance(self._payload, SessionDeleted) else None
+
+    @property
+    def review_ended(self) -> ReviewEnded | None:
+        """The parsed `data` when this is a `peer_verification.ended` delivery."""
+        return self._payload if isinstance(self._payload, ReviewEnded) else None

@@ -30,6 +30,8 @@ THROTTLE_BACKOFF_SECONDS = 1.0
 # Delays before retrying a request that never reached Chaster (or a GET that failed).
 TRANSPORT_RETRY_DELAYS = (0.5, 1.5)
 USER_AGENT = "chaster-tasks-discord-bot"
+# Multipart parts by field name: (file name, content, content type).
+Files = dict[str, tuple[str, bytes, str]]
 
 
 # Errors raised before a request leaves this machine: safe to retry whatever the method.
@@ -131,6 +133,25 @@ class Transport:
             )
         return body, response.status_code
 
+    async def write_answered(
+        self, method: str, path: str, *, json: Any = None, files: Files | None = None
+    ) -> tuple[dict[str, Any], int]:
+        """A write whose success carries a JSON object (an upload, a new review). An answer
+        that cannot be read leaves unknown whether the write landed."""
+        response = await self.request(method, path, json=json, files=files, priority=Priority.WRITE)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ChasterUnavailable(
+                "Chaster sent an answer the bot can't read",
+                reason=Unavailability.UNREADABLE,
+                may_have_applied=True,
+                status=response.status_code,
+            )
+        return body, response.status_code
+
     async def request(
         self,
         method: str,
@@ -139,6 +160,7 @@ class Transport:
         json: Any,
         priority: Priority,
         shown_path: str | None = None,
+        files: Files | None = None,
     ) -> httpx.Response:
         """Send one request, paced and retried; `shown_path` is what logs show of a path that
         holds a secret."""
@@ -150,7 +172,7 @@ class Transport:
             started = time.monotonic()
             try:
                 async with self.limiter.slot(priority, server=server, notice=notice):
-                    response = await self._http.request(method, url, json=json)
+                    response = await self._http.request(method, url, json=json, files=files)
                     # Read the headers before the slot is released, so it cools for the
                     # window the server just reported.
                     self.limiter.observe(response.headers)

@@ -36,6 +36,7 @@ from .errors import (
     StoreError,
 )
 from .library_rows import LibraryEntry, Vote, VoteOption, VoteOutcome, VoteState
+from .proof_rows import Proof, ProofReview, ProofState
 from .repository import TASK_TRANSITION_FIELDS, Store
 from .rows import (
     OPEN_TASK_STATES,
@@ -89,6 +90,9 @@ __all__ = [
     "PenaltyAction",
     "PenaltyDefault",
     "PenaltyOn",
+    "Proof",
+    "ProofReview",
+    "ProofState",
     "Schedule",
     "SessionLink",
     "Store",

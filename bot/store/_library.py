@@ -9,6 +9,7 @@ from typing import Final
 from ._queries import StoreBase, _all, _changed, _one, _write
 from .errors import LibraryFull
 from .library_rows import LibraryEntry
+from .proof_rows import Proof
 from .rows import to_db
 
 _SELECT: Final = "SELECT * FROM library_entries WHERE id = ?"
@@ -32,6 +33,7 @@ class LibraryMixin(StoreBase):
         now: datetime,
         limit: int,
         deadline_seconds: int | None = None,
+        proof: Proof | None = None,
     ) -> LibraryEntry:
         """Add an entry; `LibraryFull` when the keyholder already has `limit` here, and
         `ConstraintViolation` when the same text is already an entry. Counting and adding are
@@ -48,8 +50,9 @@ class LibraryMixin(StoreBase):
             entry_id = _write(
                 conn,
                 "INSERT INTO library_entries (guild_id, keyholder_id, description, points,"
-                " duration_seconds, verification_required, tag, created_at, deadline_seconds)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " duration_seconds, verification_required, tag, created_at, deadline_seconds,"
+                " proof)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     guild_id,
                     keyholder_id,
@@ -60,6 +63,7 @@ class LibraryMixin(StoreBase):
                     tag,
                     to_db(now),
                     deadline_seconds,
+                    proof.value if proof is not None else None,
                 ),
             )
             added = _one(conn, _SELECT, (entry_id,))

@@ -60,6 +60,7 @@ class RetentionMixin(StoreBase):
                     f"UPDATE {table} SET task_id = NULL WHERE task_id IN ({_OLD_TASKS})",  # noqa: S608
                 )
             run(conn, f"DELETE FROM consequences WHERE task_id IN ({_OLD_TASKS})")  # noqa: S608
+            run(conn, f"DELETE FROM proof_reviews WHERE task_id IN ({_OLD_TASKS})")  # noqa: S608
             occasions = run(
                 conn,
                 "DELETE FROM schedule_occasions WHERE due_at < :cutoff AND state != 'claimed'"

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from ._queries import StoreBase, _all, _changed, _one, _write
 from .automation_rows import Every, Occasion, OccasionState, Schedule
+from .proof_rows import Proof
 from .rows import to_db
 
 _SELECT: Final = "SELECT * FROM schedules WHERE id = ?"
@@ -36,13 +37,15 @@ class SchedulesMixin(StoreBase):
         deadline_seconds: int | None,
         next_at: datetime,
         now: datetime,
+        proof: Proof | None = None,
     ) -> Schedule:
         def insert(conn: sqlite3.Connection) -> Schedule:
             schedule_id = _write(
                 conn,
                 "INSERT INTO schedules (link_id, guild_id, wearer_id, created_by, entry_id,"
                 " source, tag, every, hours, at, weekday, timezone, deadline_seconds,"
-                " created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, next_at, proof)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     link_id,
                     guild_id,
@@ -59,6 +62,7 @@ class SchedulesMixin(StoreBase):
                     deadline_seconds,
                     to_db(now),
                     to_db(next_at),
+                    proof.value if proof is not None else None,
                 ),
             )
             return _schedule(conn, schedule_id)

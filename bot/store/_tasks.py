@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from ._queries import _OPEN_STATES_SQL, StoreBase, _all, _changed, _one, _placeholders, _write
 from .errors import NotFound
+from .proof_rows import Proof
 from .rows import Controls, Origin, Task, TaskState, from_db, to_db
 
 # Columns `transition_task` may set, and whether each holds a time (stored as text).
@@ -50,6 +51,7 @@ class TasksMixin(StoreBase):
         origin: Origin | None = None,
         deadline_at: datetime | None = None,
         schedule_id: int | None = None,
+        proof: Proof | None = None,
     ) -> Task:
         """Record a newly assigned task; `OpenTaskExists` if the link already has an open one.
 
@@ -63,7 +65,8 @@ class TasksMixin(StoreBase):
                 conn,
                 "INSERT INTO tasks (link_id, description, points, verification_required,"
                 " duration_seconds, state, assigned_by, assigned_at, updated_at, feed_channel_id,"
-                " origin, deadline_at, schedule_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " origin, deadline_at, schedule_id, proof)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     link_id,
                     description,
@@ -78,6 +81,7 @@ class TasksMixin(StoreBase):
                     origin.value if origin is not None else None,
                     to_db(deadline_at),
                     schedule_id,
+                    proof.value if proof is not None else None,
                 ),
             )
             return _task(conn, task_id)

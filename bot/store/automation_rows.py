@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from .rows import from_db
+from .proof_rows import Proof
+from .times import from_db
 
 
 class Every(StrEnum):
@@ -42,6 +43,7 @@ class Schedule:
     created_at: datetime
     next_at: datetime
     removed_at: datetime | None
+    proof: Proof | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Schedule:
@@ -63,6 +65,7 @@ class Schedule:
             created_at=from_db(row["created_at"]),
             next_at=from_db(row["next_at"]),
             removed_at=from_db(row["removed_at"]),
+            proof=Proof.stored(row["proof"]),
         )
 
 

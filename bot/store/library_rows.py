@@ -1,5 +1,5 @@
 """Typed rows of the keyholder's library and of server votes. Times cross the storage boundary
-through `rows`."""
+through `times`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from .rows import from_db
+from .proof_rows import Proof
+from .times import from_db
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class LibraryEntry:
     tag: str | None
     created_at: datetime
     deadline_seconds: int | None = None
+    proof: Proof | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> LibraryEntry:
@@ -40,6 +42,7 @@ class LibraryEntry:
             tag=row["tag"],
             created_at=from_db(row["created_at"]),
             deadline_seconds=row["deadline_seconds"],
+            proof=Proof.stored(row["proof"]),
         )
 
 
@@ -71,6 +74,8 @@ class VoteOption:
     duration_seconds: int | None
     verification_required: bool
     from_lock: bool
+    # Votes from before photo proof have none.
+    proof: Proof | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +107,7 @@ class Vote:
             started_by=row["started_by"],
             channel_id=row["channel_id"],
             message_id=row["message_id"],
-            options=tuple(VoteOption(**option) for option in json.loads(row["options"])),
+            options=tuple(_option(option) for option in json.loads(row["options"])),
             created_at=from_db(row["created_at"]),
             ends_at=from_db(row["ends_at"]),
             state=VoteState(row["state"]),
@@ -112,3 +117,11 @@ class Vote:
             task_id=row["task_id"],
             ended_at=from_db(row["ended_at"]),
         )
+
+
+def _option(stored: dict[str, object]) -> VoteOption:
+    proof = stored.get("proof")
+    return VoteOption(
+        **{key: value for key, value in stored.items() if key != "proof"},  # type: ignore[arg-type]
+        proof=Proof.stored(proof if isinstance(proof, str) else None),
+    )

@@ -4,8 +4,9 @@ Its methods live in mixins, one private module per area: `_settings` (guild sett
 `_links` (session links), `_link_codes` (linking by code), `_link_requests` (link requests),
 `_tasks` (tasks, timers and feed messages), `_library` (task libraries), `_votes` (votes),
 `_schedules` (schedules and their occasions), `_automation` (pause, deadlines, penalties,
-consequences, DM preferences), `_retention` (pruning), `_chaster_logs` (entries in locks'
-history) and `_records` (webhook deliveries and the audit log), over the helpers in `_queries`.
+consequences, DM preferences), `_proofs` (photo proof and its reviews), `_retention`
+(pruning), `_chaster_logs` (entries in locks' history) and `_records` (webhook deliveries and
+the audit log), over the helpers in `_queries`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ._library import LibraryMixin
 from ._link_codes import LinkCodesMixin
 from ._link_requests import LinkRequestsMixin
 from ._links import LinksMixin
+from ._proofs import ProofsMixin
 from ._records import RecordsMixin
 from ._retention import RetentionMixin
 from ._schedules import SchedulesMixin
@@ -37,6 +39,7 @@ class Store(
     VotesMixin,
     SchedulesMixin,
     AutomationMixin,
+    ProofsMixin,
     RetentionMixin,
     ChasterLogsMixin,
     RecordsMixin,

@@ -1,14 +1,17 @@
-"""Typed rows of links, link requests, tasks, settings and the audit, and the one place times
-cross the storage boundary (`to_db`, `from_db`). The library, votes and automation have theirs
-in `library_rows` and `automation_rows`."""
+"""Typed rows of links, link requests, tasks, settings and the audit. Times cross the storage
+boundary in `times` (re-exported here); the library, votes, automation and photo proof have
+their rows in `library_rows`, `automation_rows` and `proof_rows`."""
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Literal, overload
+from typing import Literal
+
+from bot.store.proof_rows import Proof
+from bot.store.times import from_db, to_db
 
 __all__ = [
     "AuditEntry",
@@ -25,34 +28,6 @@ __all__ = [
 
 AuditResult = Literal["ok", "refused", "error"]
 AUDIT_RESULTS: frozenset[str] = frozenset({"ok", "refused", "error"})
-
-
-@overload
-def to_db(value: datetime) -> str: ...
-@overload
-def to_db(value: None) -> None: ...
-def to_db(value: datetime | None) -> str | None:
-    """Render an aware datetime as the stored ISO-8601 UTC text; naive datetimes are refused."""
-    if value is None:
-        return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: pass a timezone-aware UTC datetime")
-    # Fixed width and always UTC, so stored times also sort and compare correctly as text.
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-@overload
-def from_db(value: str) -> datetime: ...
-@overload
-def from_db(value: None) -> None: ...
-def from_db(value: str | None) -> datetime | None:
-    """Parse stored ISO-8601 text back into an aware UTC datetime."""
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"stored time {value!r} has no UTC offset")
-    return parsed.astimezone(UTC)
 
 
 class TaskState(StrEnum):
@@ -168,6 +143,10 @@ class SessionLink:
     wearer_can_complete: bool | None = None
     # From the lock's configuration page: the deadline of a task given without one.
     default_deadline_seconds: int | None = None
+    # A community review of a photo: how long it runs and how many votes end it (None:
+    # Chaster's defaults).
+    proof_delay_seconds: int | None = None
+    proof_max_votes: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -207,6 +186,8 @@ class SessionLink:
                 None if row["wearer_can_complete"] is None else bool(row["wearer_can_complete"])
             ),
             default_deadline_seconds=row["default_deadline_seconds"],
+            proof_delay_seconds=row["proof_delay_seconds"],
+            proof_max_votes=row["proof_max_votes"],
         )
 
 
@@ -282,6 +263,8 @@ class Task:
     deadline_missed_at: datetime | None = None
     reminded_at: datetime | None = None
     schedule_id: int | None = None
+    # Who judges the photo it needs in Chaster ("keyholder", "community"); None: no photo.
+    proof: Proof | None = None
 
     @property
     def is_open(self) -> bool:
@@ -336,6 +319,7 @@ class Task:
             deadline_missed_at=from_db(row["deadline_missed_at"]),
             reminded_at=from_db(row["reminded_at"]),
             schedule_id=row["schedule_id"],
+            proof=Proof.stored(row["proof"]),
         )
 
 
