@@ -113,6 +113,7 @@ async def create_app(
             fresh_seconds=settings.CHASTER_FRESH_SECONDS,
             later=deadlines.schedule,
             link_code_key=link_code_key(settings),
+            proof_kind=settings.CHASTER_PROOF_KIND,
             clock=clock,
         )
         timers = Timers(
@@ -126,6 +127,7 @@ async def create_app(
             task_deadlines=core.deadlines,
             schedules=core.schedules,
             consequences=core.consequences,
+            proofs=core.proofs,
             retention=core.retention,
             chaster_history=core.chaster_history,
         )
@@ -138,7 +140,7 @@ async def create_app(
                 raise ValueError("the settings check requires webhook credentials with a port")
             web = WebServer(
                 store,
-                core.sync.handle_webhook,
+                core.handle_webhook,
                 clock,
                 host=settings.WEBHOOK_HOST,
                 port=settings.WEBHOOK_PORT,

@@ -80,6 +80,14 @@ class Settings(BaseSettings):
         ge=0,
         description="How old a Chaster state /task status may show before it reads again.",
     )
+    CHASTER_PROOF_KIND: str = Field(
+        default="photo",
+        pattern=r"^[a-z0-9_-]{1,40}$",
+        description=(
+            "Key of the verification kind declared for the extension in Chaster's developer"
+            " interface, used for photo proof reviews."
+        ),
+    )
     LOG_LEVEL: str = Field(default="INFO", description="CRITICAL, ERROR, WARNING, INFO or DEBUG.")
 
     @field_validator("DISCORD_TOKEN", "CHASTER_API_TOKEN")

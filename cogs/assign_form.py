@@ -15,6 +15,7 @@ from bot.discord_side.forms import ASSIGN_FORM, as_typed, assign_form, read_assi
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text
 from bot.discord_side.replies import assigned
+from bot.store import Proof
 
 if TYPE_CHECKING:
     from bot.discord_side.client import TasksBot
@@ -76,6 +77,7 @@ class AssignForm(commands.Cog):
                     # Unticked leaves it to the entry, if the text names one (else: no photo).
                     verification_required=typed.verification or None,
                     duration=typed.duration,
+                    proof=None if typed.proof == "none" else Proof(typed.proof),
                     channel_id=interaction.channel_id or 0,
                 )
         except Refused as refusal:

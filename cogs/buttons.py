@@ -27,6 +27,7 @@ from bot.discord_side.controls import (
 from bot.discord_side.feed_problems import WARNING_EMOJI, collect_feed_problems
 from bot.discord_side.interactions import caller_of
 from bot.discord_side.link_requests import show_link_accepted
+from bot.discord_side.proof_view import open_proof_form
 
 if TYPE_CHECKING:
     from bot.discord_side.client import TasksBot
@@ -56,6 +57,12 @@ class TaskButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TASK_B
 
     async def callback(self, interaction: discord.Interaction[TasksBot]) -> None:  # type: ignore[override]
         core = interaction.client.core
+        if self.action is TaskAction.COMPLETE:
+            shown = await core.tasks.get(self.task_id)
+            if shown is not None and shown.proof is not None:
+                # Its completion is a photo's verdict: the press opens the upload form.
+                await open_proof_form(interaction, shown)
+                return
 
         async def press(caller: Caller) -> None:
             task = await core.tasks.get(self.task_id)

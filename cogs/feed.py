@@ -21,7 +21,7 @@ from bot.discord_side.feed_view import (
 )
 from bot.discord_side.link_requests import close_link_request
 from bot.discord_side.voice import Voice
-from bot.store import SessionLink, Task
+from bot.store import Proof, ProofReview, ProofState, SessionLink, Task
 
 if TYPE_CHECKING:
     from bot.discord_side.client import TasksBot
@@ -108,6 +108,26 @@ class Feed(commands.Cog):
         elif event.kind is EventKind.DEADLINE_REMINDER and task.deadline_at is not None:
             text = voice.text("feed.ping.reminder", wearer=wearer, task=quoted, at=task.deadline_at)
             await self._ping(task, link, [link.wearer_id], text)
+        elif event.kind is EventKind.PROOF_SUBMITTED and task.proof is Proof.KEYHOLDER:
+            text = voice.text(
+                "feed.ping.proof-to-judge", keyholder=keyholder, wearer=wearer, task=quoted
+            )
+            await self._ping(task, link, [link.keyholder_id], text)
+        elif (
+            event.kind in (EventKind.COMPLETED, EventKind.FAILED)
+            and event.by_user_id is None
+            and task.proof is not None
+        ):
+            proof = await self.bot.core.proofs.of_task(task)
+            if proof is not None and proof.state.is_verdict:
+                key = (
+                    "feed.ping.proof-verified"
+                    if proof.state is ProofState.VERIFIED
+                    else "feed.ping.proof-rejected"
+                )
+                await self._ping(
+                    task, link, [link.wearer_id], voice.text(key, wearer=wearer, task=quoted)
+                )
         elif event.kind is EventKind.FAILED and task.missed_deadline:
             text = voice.text(
                 "feed.ping.missed-deadline", wearer=wearer, keyholder=keyholder, task=quoted
@@ -179,8 +199,11 @@ class Feed(commands.Cog):
                 content = voice.text("feed.post.from-chaster", wearer=wearer)
             mentions = discord.AllowedMentions(users=[discord.Object(link.wearer_id)])
         controls = (await self.bot.core.settings.of(link.guild_id)).controls
-        embed = task_embed(task, link, self.bot.core.clock(), voice, controls)
-        view = task_buttons(task, voice) if controls.has_buttons else None
+        proof = await self.bot.core.proofs.of_task(task)
+        embed = task_embed(task, link, self.bot.core.clock(), voice, controls, proof)
+        view = (
+            task_buttons(task, voice, reviewing=_reviewing(proof)) if controls.has_buttons else None
+        )
         try:
             message = await channel.send(
                 content, embed=embed, view=_or_missing(view), allowed_mentions=mentions
@@ -214,11 +237,13 @@ class Feed(commands.Cog):
         )
         message = channel.get_partial_message(task.feed_message_id)
         controls = task.controls
-        embed = task_embed(task, event.link, self.bot.core.clock(), voice, controls)
+        proof = await self.bot.core.proofs.of_task(task)
+        embed = task_embed(task, event.link, self.bot.core.clock(), voice, controls, proof)
         try:
             if controls.has_buttons:
                 # None removes the buttons of a closed task.
-                await message.edit(embed=embed, view=task_buttons(task, voice))
+                view = task_buttons(task, voice, reviewing=_reviewing(proof))
+                await message.edit(embed=embed, view=view)
             else:
                 await message.edit(embed=embed)
         except discord.NotFound as error:
@@ -271,6 +296,10 @@ class Feed(commands.Cog):
 def _or_missing(view: discord.ui.View | None) -> Any:
     """A message without buttons is sent without a view: `send`'s typed overloads take none."""
     return discord.utils.MISSING if view is None else view
+
+
+def _reviewing(proof: ProofReview | None) -> bool:
+    return proof is not None and proof.state.is_pending
 
 
 def _feed_channel(event: TaskEvent) -> int | None:

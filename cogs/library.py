@@ -14,6 +14,7 @@ from bot.core.library import Candidate
 from bot.discord_side.controls import PAGE_BUTTON, page_buttons
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text
+from bot.discord_side.proof_view import PROOF_CHOICES, proof_of
 from bot.discord_side.suggestions import describe, entry_choices
 from bot.discord_side.voice import Voice
 from bot.store import LibraryEntry
@@ -48,7 +49,9 @@ class Library(
         verification=command_text("option.library.add.verification"),
         tag=command_text("option.library.add.tag"),
         deadline=command_text("option.deadline"),
+        proof=command_text("option.proof"),
     )
+    @app_commands.choices(proof=PROOF_CHOICES)
     async def add(
         self,
         interaction: discord.Interaction[TasksBot],
@@ -58,6 +61,7 @@ class Library(
         verification: bool = False,
         tag: app_commands.Range[str, 1, 32] | None = None,
         deadline: app_commands.Range[str, 1, 16] | None = None,
+        proof: app_commands.Choice[str] | None = None,
     ) -> None:
         entry = await self.bot.core.library.add(
             caller_of(interaction),
@@ -67,6 +71,7 @@ class Library(
             verification_required=verification,
             tag=tag,
             deadline=deadline,
+            proof=proof_of(proof),
         )
         voice = self.bot.voice_for(interaction)
         await reply(

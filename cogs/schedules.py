@@ -13,6 +13,7 @@ from bot.core.library import Source
 from bot.discord_side.automation_text import schedule_line
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text
+from bot.discord_side.proof_view import PROOF_CHOICES, proof_of
 from bot.discord_side.suggestions import duration_choices, task_choices, timezone_choices
 
 if TYPE_CHECKING:
@@ -42,8 +43,9 @@ class Schedules(
         timezone=command_text("option.schedule.add.timezone"),
         tag=command_text("option.schedule.add.tag"),
         deadline=command_text("option.deadline"),
+        proof=command_text("option.proof"),
     )
-    @app_commands.choices(random=RANDOM_CHOICES)
+    @app_commands.choices(random=RANDOM_CHOICES, proof=PROOF_CHOICES)
     async def add(
         self,
         interaction: discord.Interaction[TasksBot],
@@ -55,6 +57,7 @@ class Schedules(
         timezone: app_commands.Range[str, 1, 64] | None = None,
         tag: app_commands.Range[str, 1, 32] | None = None,
         deadline: app_commands.Range[str, 1, 16] | None = None,
+        proof: app_commands.Choice[str] | None = None,
     ) -> None:
         schedule = await self.bot.core.schedules.add(
             caller_of(interaction),
@@ -66,6 +69,7 @@ class Schedules(
             timezone=timezone,
             tag=tag,
             deadline=deadline,
+            proof=proof_of(proof),
         )
         voice = self.bot.voice_for(interaction)
         line = schedule_line(schedule, await self.bot.core.schedules.entry_text(schedule), voice)

@@ -28,6 +28,7 @@ from bot.discord_side.history_view import HistoryButton, history_page
 from bot.discord_side.interactions import caller_of, reply
 from bot.discord_side.language import command_text
 from bot.discord_side.polls import end_vote, post_vote
+from bot.discord_side.proof_view import PROOF_CHOICES, photos_of, proof_of, sent_reply
 from bot.discord_side.replies import assigned
 from bot.discord_side.suggestions import duration_choices, task_choices
 from bot.discord_side.voice import Voice
@@ -69,7 +70,9 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
         verification=command_text("option.task.assign.verification"),
         duration=command_text("option.task.assign.duration"),
         deadline=command_text("option.deadline"),
+        proof=command_text("option.proof"),
     )
+    @app_commands.choices(proof=PROOF_CHOICES)
     async def assign(
         self,
         interaction: discord.Interaction[TasksBot],
@@ -79,6 +82,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
         verification: bool | None = None,
         duration: str | None = None,
         deadline: app_commands.Range[str, 1, 16] | None = None,
+        proof: app_commands.Choice[str] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         with collect_feed_problems() as problems:
@@ -90,6 +94,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
                 verification_required=verification,
                 duration=duration,
                 deadline=deadline,
+                proof=proof_of(proof),
                 channel_id=interaction.channel_id or 0,
             )
         voice = self.bot.voice_for(interaction)
@@ -113,8 +118,9 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
         source=command_text("option.task.random.source"),
         tag=command_text("option.task.random.tag"),
         deadline=command_text("option.deadline"),
+        proof=command_text("option.proof"),
     )
-    @app_commands.choices(source=SOURCE_CHOICES)
+    @app_commands.choices(source=SOURCE_CHOICES, proof=PROOF_CHOICES)
     async def random(
         self,
         interaction: discord.Interaction[TasksBot],
@@ -122,6 +128,7 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
         source: app_commands.Choice[str] | None = None,
         tag: app_commands.Range[str, 1, 32] | None = None,
         deadline: app_commands.Range[str, 1, 16] | None = None,
+        proof: app_commands.Choice[str] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         with collect_feed_problems() as problems:
@@ -131,11 +138,29 @@ class Tasks(commands.GroupCog, group_name="task", group_description=command_text
                 source=_source(source),
                 tag=tag,
                 deadline=deadline,
+                proof=proof_of(proof),
                 channel_id=interaction.channel_id or 0,
             )
         voice = self.bot.voice_for(interaction)
         done = assigned(task, wearer.id, voice)
         await reply(interaction, with_feed_problems(done, problems, voice), ephemeral=True)
+
+    @app_commands.command(name="proof", description=command_text("command.task.proof"))
+    @app_commands.describe(photo=command_text("option.task.proof.photo"))
+    async def proof(
+        self, interaction: discord.Interaction[TasksBot], photo: discord.Attachment
+    ) -> None:
+        # Private: the reply says only that the photo went to Chaster; the photo is never
+        # shown in a channel.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        with collect_feed_problems() as problems:
+            sent = await self.bot.core.proofs.submit(caller_of(interaction), photos_of([photo]))
+        voice = self.bot.voice_for(interaction)
+        await reply(
+            interaction,
+            with_feed_problems(sent_reply(sent, voice), problems, voice),
+            ephemeral=True,
+        )
 
     @app_commands.command(name="vote", description=command_text("command.task.vote"))
     @app_commands.describe(

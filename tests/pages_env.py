@@ -48,7 +48,7 @@ async def serve_pages(env: CoreEnv, *, origins: tuple[str, ...]) -> AsyncIterato
     )
     web = WebServer(
         env.store,
-        env.core.sync.handle_webhook,
+        env.core.handle_webhook,
         env.clock.now,
         host="127.0.0.1",
         port=0,

@@ -20,7 +20,15 @@ from bot.core.record import GivenBy, Outcome
 from bot.discord_side.feed_problems import PERMISSION_ORDER
 from bot.i18n import Catalogue, default_catalogue, parse_po
 from bot.i18n.po import PoEntry
-from bot.store import Controls, LinkRequestState, Origin, PenaltyAction, PenaltyOn, TaskState
+from bot.store import (
+    Controls,
+    LinkRequestState,
+    Origin,
+    PenaltyAction,
+    PenaltyOn,
+    Proof,
+    TaskState,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "bot" / "locales"
@@ -88,7 +96,7 @@ def test_a_translation_keeps_the_placeholders_of_the_english(language: str) -> N
 
 def test_both_english_forms_of_a_plural_message_have_the_same_placeholders() -> None:
     plurals = [entry for entry in template().values() if entry.msgid_plural is not None]
-    assert len(plurals) == 29  # the check has something to check
+    assert len(plurals) == 30  # the check has something to check
     for entry in plurals:
         assert entry.msgid_plural is not None
         assert placeholders(entry.msgid) == placeholders(entry.msgid_plural), entry.msgctxt
@@ -230,6 +238,8 @@ def keys_from_enums() -> set[str]:
         | {f"history.by.{given.value}" for given in GivenBy}
         | {f"chaster-log.consequence.{on.value}" for on in PenaltyOn}
         | {problem.value for problem in PageProblem}
+        | {f"choice.proof.{value}" for value in ("none", *(proof.value for proof in Proof))}
+        | {f"{kind}.{proof.value}" for kind in ("feed.kind.proof", "feed.proof") for proof in Proof}
     )
 
 

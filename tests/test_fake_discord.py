@@ -34,6 +34,7 @@ from tests.fakes.discord import (
     FakeDiscord,
     FakeRole,
     FakeUser,
+    attachment_option,
     channel_option,
     option,
     reaction_add,
@@ -818,3 +819,215 @@ async def test_a_poll_counts_votes_and_ends_once(fake: FakeDiscord, bot: MiniBot
     assert again.value.status == 400
     with pytest.raises(ValueError, match="has ended"):
         await fake.vote(user=ALICE, message_id=msg.id, answer_id=1)
+
+
+# --------------------------------------------------------------------------- files users send
+
+#: A 1x1 PNG: real image bytes, so a byte-for-byte comparison means something.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5f6cd"
+    "1c0000000049454e44ae426082"
+)
+
+
+def test_a_modal_with_a_file_upload_keeps_discords_limits() -> None:
+    def upload(**fields: Any) -> JSON:
+        return {"type": 18, "label": "Photo", "component": {"type": 19, **fields}}
+
+    def modal(*fields: JSON) -> JSON:
+        return {"custom_id": "m", "title": "Photos", "components": list(fields)}
+
+    assert validate_modal(modal(upload(custom_id="p"))) is None
+    assert validate_modal(modal(upload(custom_id="p", min_values=0, max_values=10))) is None
+    assert validate_modal(modal(upload(custom_id="p", min_values=10, max_values=10))) is None
+    # discord.py sends null for counts it was not given: Discord's defaults (1 and 1) apply.
+    assert validate_modal(modal(upload(custom_id="p", min_values=None, max_values=None))) is None
+    assert validate_modal(modal(upload(custom_id="p", required=False))) is None
+
+    class Photos(discord.ui.Modal, title="Photos"):
+        one: discord.ui.Label[Photos] = discord.ui.Label(
+            text="Photo", component=discord.ui.FileUpload(custom_id="one")
+        )
+        many: discord.ui.Label[Photos] = discord.ui.Label(
+            text="More", component=discord.ui.FileUpload(min_values=0, max_values=10)
+        )
+
+    assert validate_modal(Photos().to_dict()) is None
+
+    for broken, path in (
+        (upload(custom_id="p", max_values=11), "components.0.component.max_values"),
+        (upload(custom_id="p", max_values=0), "components.0.component.max_values"),
+        (upload(custom_id="p", min_values=11, max_values=10), "components.0.component.min_values"),
+        (upload(custom_id="p", min_values=-1), "components.0.component.min_values"),
+        (upload(custom_id="p", min_values=3, max_values=2), "components.0.component.min_values"),
+        (upload(custom_id="p", min_values=2), "components.0.component.min_values"),  # max is 1
+        (upload(), "components.0.component.custom_id"),
+        (upload(custom_id=""), "components.0.component.custom_id"),
+        (upload(custom_id="p" * 101), "components.0.component.custom_id"),
+        (upload(custom_id="p", max_values="2"), "components.0.component.max_values"),
+    ):
+        refused = validate_modal(modal(broken))
+        assert refused is not None and refused["code"] == 50035, broken
+        errors = refused["errors"]
+        for key in path.split("."):
+            errors = errors[key]
+        assert errors["_errors"], (broken, refused)
+    # A file upload lives in a Label, never in an action row.
+    in_row = {"type": 1, "components": [{"type": 19, "custom_id": "p"}]}
+    refused = validate_modal(modal(in_row))
+    assert refused is not None and refused["code"] == 50035
+
+
+def test_user_attachment_is_what_discord_resolves(fake: FakeDiscord) -> None:
+    png = fake.user_attachment(PNG, "cat.png")
+    assert png["filename"] == "cat.png" and png["size"] == len(PNG)
+    assert png["content_type"] == "image/png"
+    assert (
+        png["url"]
+        == png["proxy_url"]
+        == (f"{fake.base_url}/attachments/{CHANNEL}/{png['id']}/cat.png")
+    )
+    assert fake.user_attachment(b"x", "a.JPG")["content_type"] == "image/jpeg"
+    assert fake.user_attachment(b"x", "a.jpeg")["content_type"] == "image/jpeg"
+    assert fake.user_attachment(b"x", "a.gif")["content_type"] == "image/gif"
+    assert fake.user_attachment(b"x", "a.txt")["content_type"].startswith("text/plain")
+    assert "content_type" not in fake.user_attachment(b"x", "blob.unknownext")
+    assert "content_type" not in fake.user_attachment(b"x", "README")
+    given = fake.user_attachment(b"x", "blob", content_type="image/webp", channel_id=OTHER_CHANNEL)
+    assert given["content_type"] == "image/webp" and f"/{OTHER_CHANNEL}/" in given["url"]
+    assert int(png["id"]) < int(given["id"])  # fresh snowflakes
+    # The old form still describes an attachment the bot cannot download.
+    assert attachment_option("f", attachment_id=7, filename="a.png")["value"] == "7"
+    option_ = attachment_option("f", attachment=png)
+    assert option_["value"] == png["id"] and option_["_attachment"] == png
+    with pytest.raises(TypeError):
+        attachment_option("f")
+
+
+async def test_a_slash_command_gets_the_file_a_user_attached(
+    fake: FakeDiscord, bot: MiniBot
+) -> None:
+    received: asyncio.Queue[tuple[discord.Attachment, bytes]] = asyncio.Queue()
+
+    @bot.tree.command(name="upload", description="Takes a file", guild=bot.guild_obj)
+    async def upload(interaction: discord.Interaction, file: discord.Attachment) -> None:
+        await received.put((file, await file.read()))
+        await interaction.response.send_message(f"got {file.filename}", ephemeral=True)
+
+    await bot.tree.sync(guild=bot.guild_obj)
+    png = fake.user_attachment(PNG, "cat.png")
+    handle = await fake.send_slash(
+        "upload", user=ALICE, options=[attachment_option("file", attachment=png)]
+    )
+    assert (await handle.final_message())["content"] == "got cat.png"
+    attachment, content = await asyncio.wait_for(received.get(), 5)
+    assert isinstance(attachment, discord.Attachment)
+    assert attachment.id == int(png["id"])
+    assert (attachment.filename, attachment.size, attachment.content_type) == (
+        "cat.png",
+        len(PNG),
+        "image/png",
+    )
+    assert content == PNG
+    assert handle.payload["data"]["resolved"]["attachments"] == {png["id"]: png}
+    # The fake's CDN answers with the file's content type.
+    async with aiohttp.ClientSession() as session, session.get(png["url"]) as resp:
+        assert resp.status == 200 and resp.headers["Content-Type"] == "image/png"
+        assert await resp.read() == PNG
+
+    notes = fake.user_attachment("héllo\n".encode(), "notes.txt")
+    handle = await fake.send_slash(
+        "upload", user=ALICE, options=[attachment_option("file", attachment=notes)]
+    )
+    assert (await handle.final_message())["content"] == "got notes.txt"
+    attachment, content = await asyncio.wait_for(received.get(), 5)
+    assert attachment.content_type is not None
+    assert attachment.content_type.startswith("text/plain")
+    assert content.decode() == "héllo\n"
+
+
+async def test_a_modal_file_upload_reaches_the_bot_as_attachments(
+    fake: FakeDiscord, bot: MiniBot
+) -> None:
+    received: asyncio.Queue[tuple[list[discord.Attachment], list[discord.Attachment], bytes]] = (
+        asyncio.Queue()
+    )
+
+    class Photos(discord.ui.Modal, title="Photos"):
+        photo: discord.ui.Label[Photos] = discord.ui.Label(
+            text="Photo", component=discord.ui.FileUpload(custom_id="photo")
+        )
+        more: discord.ui.Label[Photos] = discord.ui.Label(
+            text="More",
+            component=discord.ui.FileUpload(
+                custom_id="more", required=False, min_values=1, max_values=2
+            ),
+        )
+
+        async def on_submit(self, interaction: discord.Interaction) -> None:
+            assert isinstance(self.photo.component, discord.ui.FileUpload)
+            assert isinstance(self.more.component, discord.ui.FileUpload)
+            photos, more = self.photo.component.values, self.more.component.values
+            content = await photos[0].read()
+            await received.put((photos, more, content))
+            await interaction.response.send_message(f"{len(photos) + len(more)}", ephemeral=True)
+
+    @bot.tree.command(name="photos", description="Asks for photos", guild=bot.guild_obj)
+    async def photos(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(Photos())
+
+    await bot.tree.sync(guild=bot.guild_obj)
+    handle = await fake.send_slash("photos", user=ALICE)
+    opened = await handle.first_response()
+    assert opened["type"] == 9 and opened["status"] == 200
+    assert opened["data"]["components"][0]["component"]["type"] == 19
+
+    cat = fake.user_attachment(PNG, "cat.png")
+    dog = fake.user_attachment(b"GIF89a-dog", "dog.gif")
+    bird = fake.user_attachment(b"\xff\xd8bird", "bird.jpg")
+    with pytest.raises(ValueError, match=r"will not submit 'photo' with fewer than 1 files"):
+        await fake.send_modal_submit(handle, {})
+    with pytest.raises(ValueError, match=r"will not submit 'photo' with fewer than 1 files"):
+        await fake.send_modal_submit(handle, {"photo": []})
+    with pytest.raises(ValueError, match=r"'photo' takes at most 1 files in the client, not 2"):
+        await fake.send_modal_submit(handle, {"photo": [cat, dog]})
+    with pytest.raises(ValueError, match=r"'more' takes at most 2 files in the client, not 3"):
+        await fake.send_modal_submit(handle, {"photo": [cat], "more": [cat, dog, bird]})
+    with pytest.raises(ValueError, match=r"takes a list of attachments"):
+        await fake.send_modal_submit(handle, {"photo": "cat.png"})
+    assert len(fake.interactions) == 1  # nothing refused was sent
+
+    submitted = await fake.send_modal_submit(handle, {"photo": [cat]})
+    assert (await submitted.final_message())["content"] == "1"
+    photos_, more, content = await asyncio.wait_for(received.get(), 5)
+    assert content == PNG
+    assert more == []  # not required: may be left empty
+    [photo] = photos_
+    assert isinstance(photo, discord.Attachment)
+    assert (photo.id, photo.filename, photo.size, photo.content_type) == (
+        int(cat["id"]),
+        "cat.png",
+        len(PNG),
+        "image/png",
+    )
+    data = submitted.payload["data"]
+    assert data["components"][0] == {
+        "type": 18,
+        "component": {"type": 19, "custom_id": "photo", "values": [cat["id"]]},
+    }
+    assert data["components"][1]["component"]["values"] == []
+    assert data["resolved"] == {"attachments": {cat["id"]: cat}}
+
+    # Several files, across both uploads, each reaching its own FileUpload.
+    second = await fake.send_slash("photos", user=BOB)
+    await second.first_response()
+    submitted = await fake.send_modal_submit(second, {"photo": [bird], "more": [dog, cat]})
+    assert (await submitted.final_message())["content"] == "3"
+    photos_, more, content = await asyncio.wait_for(received.get(), 5)
+    assert [a.filename for a in photos_] == ["bird.jpg"] and content == b"\xff\xd8bird"
+    assert sorted(a.filename for a in more) == ["cat.png", "dog.gif"]
+    assert [await a.read() for a in sorted(more, key=lambda a: a.filename)] == [
+        PNG,
+        b"GIF89a-dog",
+    ]

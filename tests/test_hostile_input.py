@@ -548,7 +548,7 @@ async def hook(env: CoreEnv) -> AsyncIterator[Hook]:
     root.addHandler(handler)
     web = WebServer(
         env.store,
-        env.core.sync.handle_webhook,
+        env.core.handle_webhook,
         env.clock.now,
         host="127.0.0.1",
         port=0,

@@ -66,6 +66,8 @@ ACTION_NAMES = {
     Action.RESUME: "resume automation (`/resume`)",
     Action.NOTIFY: "choose direct messages for oneself (`/notify`)",
     Action.SETTINGS: "change the settings (`/settings`)",
+    Action.PROOF: "send a task's photo for review in Chaster (`/task proof`, Complete)",
+    Action.PROOF_SETTINGS: "set how community photo reviews run (`/proof settings`)",
 }
 ROLE_NAMES = {
     Role.KEYHOLDER: "keyholder of record",

@@ -68,6 +68,7 @@ def timers_of(env: CoreEnv) -> Timers:
         task_deadlines=env.core.deadlines,
         schedules=env.core.schedules,
         consequences=env.core.consequences,
+        proofs=env.core.proofs,
         retention=env.core.retention,
         chaster_history=env.core.chaster_history,
     )

@@ -11,7 +11,7 @@ import random
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from bot.chaster import ChasterClient
+from bot.chaster import ChasterClient, WebhookEnvelope
 from bot.core.actions import TaskActions
 from bot.core.audit import Audit
 from bot.core.chaster_history import ChasterHistory
@@ -27,6 +27,7 @@ from bot.core.model import Clock, Later, utc_now
 from bot.core.notify import Notify
 from bot.core.pause import Pause
 from bot.core.penalties import Penalties
+from bot.core.proofs import Proofs
 from bot.core.record import Record
 from bot.core.report import Report
 from bot.core.retention import Retention
@@ -51,6 +52,7 @@ class Core:
     library: Library
     votes: Votes
     actions: TaskActions
+    proofs: Proofs
     schedules: Schedules
     deadlines: TaskDeadlines
     penalties: Penalties
@@ -68,6 +70,14 @@ class Core:
     events: EventBus
     clock: Clock
 
+    async def handle_webhook(self, envelope: WebhookEnvelope) -> None:
+        """One Chaster webhook delivery (authenticated, parsed, de-duplicated by request id):
+        a review's verdict goes to photo proof, everything else to the sync."""
+        if (ended := envelope.review_ended) is not None:
+            await self.proofs.on_verdict(ended)
+        else:
+            await self.sync.handle_webhook(envelope)
+
 
 def build_core(
     store: Store,
@@ -78,6 +88,7 @@ def build_core(
     fresh_seconds: float,
     later: Later,
     link_code_key: bytes,
+    proof_kind: str = "photo",
     clock: Clock = utc_now,
     rng: random.Random | None = None,
 ) -> Core:
@@ -85,7 +96,8 @@ def build_core(
 
     `fresh_seconds` is how old a Chaster state /task status may show; `later` runs what the
     parts leave for later (a schedule's next occasion, a consequence to try again);
-    `link_code_key` keys the hashes of link codes; `rng` draws the random tasks (a fresh,
+    `link_code_key` keys the hashes of link codes; `proof_kind` is the verification kind
+    declared for the extension in Chaster (photo proof); `rng` draws the random tasks (a fresh,
     unseeded one unless given).
     """
     events = EventBus()
@@ -109,6 +121,7 @@ def build_core(
         rng=draws,
     )
     actions = TaskActions(store, chaster, shared, locks=locks, sync=sync, settings=settings)
+    proofs = Proofs(store, chaster, shared, actions=actions, kind=proof_kind)
     consequences = Consequences(
         store,
         chaster,
@@ -136,6 +149,7 @@ def build_core(
             rng=draws,
         ),
         actions=actions,
+        proofs=proofs,
         schedules=Schedules(
             store,
             chaster,
@@ -156,7 +170,9 @@ def build_core(
         chaster_history=ChasterHistory(store, chaster, settings, clock, later),
         retention=Retention(store, clock, later),
         sync=sync,
-        sweep=Sweep(store, chaster, view, sync, extension_slug=extension_slug),
+        sweep=Sweep(
+            store, chaster, view, sync, extension_slug=extension_slug, reviews=proofs.check
+        ),
         view=view,
         settings=settings,
         events=events,

@@ -14,6 +14,7 @@ from bot.core.links import open_link
 from bot.core.locks import ACT_FRESH_SECONDS, Locks
 from bot.core.model import Caller, EventKind, TaskAction
 from bot.core.policy import Action, May, Role, Rule, chaster_actor, require, role_of
+from bot.core.proof_rules import require_open_to, under_review
 from bot.core.settings import ServerSettings
 from bot.core.shared import Part, Shared
 from bot.core.sync import Sync
@@ -94,6 +95,7 @@ class TaskActions(Part):
         granted = require(_POLICY_ACTION[action], role)
         if not task.state.is_open:
             raise Refused(Reason.TASK_CLOSED, state=task.state)
+        await require_open_to(self._store, task, action, role)
         if action is TaskAction.START:
             return await self._start_timer(caller, granted, link, task)
         if action is TaskAction.COMPLETE:
@@ -253,6 +255,9 @@ class TaskActions(Part):
         told: whichever way the task then ends (this call, or the sync after a crash), it ends
         as a missed deadline; and a task the wearer failed in Chaster just before is not one.
         """
+        if await under_review(self._store, task) is not None:
+            # The photo came in time: its verdict ends the task.
+            return None
         await self._require_current(link, task)
         if task.deadline_missed_at is None:
             marked = await self._store.mark_deadline_missed(task.id, now=self._clock())
@@ -262,6 +267,26 @@ class TaskActions(Part):
         await self._close_in_chaster(link, task, Actor.EXTENSION, completed=False)
         return await self._transition(
             task, OPEN_TASK_STATES, TaskState.FAILED, closed_at=self._clock()
+        )
+
+    async def close_for_verdict(self, link: SessionLink, task: Task, *, completed: bool) -> Task:
+        """Complete or fail a task as its photo's verdict says, as the extension (the caller
+        holds the wearer's mutex); Refused, with the stored state brought in line, when it is
+        no longer Chaster's current task."""
+        lock = await self._require_current(link, task)
+        await self._close_in_chaster(link, task, Actor.EXTENSION, completed=completed)
+        if not completed:
+            return await self._transition(
+                task, OPEN_TASK_STATES, TaskState.FAILED, closed_at=self._clock()
+            )
+        points_total, points_required = _points_after_completion(lock)
+        return await self._transition(
+            task,
+            OPEN_TASK_STATES,
+            TaskState.COMPLETED,
+            closed_at=self._clock(),
+            points_total=points_total,
+            points_required=points_required,
         )
 
     async def _actor(self, granted: Rule, link: SessionLink, lock: LockState) -> Actor:

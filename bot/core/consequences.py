@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.chaster import ChasterClient, ChasterError, ChasterUnavailable, LockAction, LockActionName
+from bot.chaster import ChasterClient, ChasterError, ChasterUnavailable, LockAction
 from bot.chaster.models import ActionLog
 from bot.core.chaster_errors import chaster_refused, trouble
 from bot.core.errors import Person, Reason, Refused
-from bot.core.locks import Locks
+from bot.core.locks import Locks, keyholder_of_record_holds, lock_action
 from bot.core.model import (
     AutomationEvent,
     AutomationEventKind,
@@ -148,7 +148,7 @@ class Consequences(Part):
             return await self._settle(consequence, link, ConsequenceState.CANCELLED, None)
         if consequence.state is not ConsequenceState.PENDING:
             return consequence
-        if not _holds_the_lock(link):
+        if not keyholder_of_record_holds(link):
             # The lock changed hands in Chaster since the consequence was set: it is no longer
             # theirs to change.
             refusal = Refused(
@@ -309,17 +309,8 @@ class Consequences(Part):
         return found
 
 
-def _holds_the_lock(link: SessionLink) -> bool:
-    """Whether the keyholder of record holds the lock in Chaster as last read (the sync keeps
-    it up to date), or is the wearer of a self-lock."""
-    return link.keyholder_is_lock_keyholder is True or link.keyholder_id == link.wearer_id
-
-
 def _lock_action(consequence: Consequence) -> LockAction:
-    name = LockActionName(consequence.action.value)
-    if name is LockActionName.FREEZE:
-        return LockAction(name)
-    return LockAction(name, consequence.seconds, consequence.reason)
+    return lock_action(consequence.action, consequence.seconds, consequence.reason)
 
 
 def _number(value: object) -> int:

@@ -91,6 +91,24 @@ class Reason(StrEnum):
     VOTE_RUNNING = "refusal.vote-running"
     CHASTER_HAS_TASK = "refusal.chaster-has-task"
     POINTS_NEEDED = "refusal.points-needed"
+    # photo proof
+    PROOF_WITH_VERIFICATION = "refusal.proof-with-verification"
+    PROOF_NEEDED = "refusal.proof-needed"
+    PROOF_NOT_NEEDED = "refusal.proof-not-needed"
+    PROOF_UNDER_REVIEW = "refusal.proof-under-review"
+    PROOF_OUTCOME_UNKNOWN = "refusal.proof-outcome-unknown"
+    PROOF_DID_NOT_LAND = "refusal.proof-did-not-land"
+    PROOF_KEYHOLDER_CANNOT_REVIEW = "refusal.proof-keyholder-cannot-review"
+    PROOF_KIND_UNKNOWN = "refusal.proof-kind-unknown"
+    PROOF_SUSPENDED = "refusal.proof-suspended"
+    PROOF_SETTINGS_RANGE = "refusal.proof-settings-range"
+    ONLY_WEARER_SENDS_PROOF = "refusal.only-wearer-sends-proof"
+    ONLY_KEYHOLDER_PROOF_SETTINGS = "refusal.only-keyholder-proof-settings"
+    PHOTO_MISSING = "refusal.photo-missing"
+    PHOTO_SEVERAL = "refusal.photo-several"
+    PHOTO_TOO_LARGE = "refusal.photo-too-large"
+    PHOTO_NOT_AN_IMAGE = "refusal.photo-not-an-image"
+    PHOTO_UNREADABLE = "refusal.photo-unreadable"
     # the library, draws and votes
     TAG_INVALID = "refusal.tag-invalid"
     LIBRARY_FULL = "refusal.library-full"
@@ -165,6 +183,7 @@ class Consequence(StrEnum):
     NOTHING_LINKED = "consequence.nothing-linked"
     NOTHING_ASSIGNED = "consequence.nothing-assigned"
     TIMER_NOT_STARTED = "consequence.timer-not-started"
+    NO_PHOTO_SENT = "consequence.no-photo-sent"
 
 
 @dataclass(frozen=True)

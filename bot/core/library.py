@@ -28,7 +28,15 @@ from bot.core.policy import Action, require, role_of
 from bot.core.shared import Part, Shared
 from bot.core.state_view import StateView
 from bot.core.text import NO_DESCRIPTION, check_description, clean_task_text, is_control
-from bot.store import ConstraintViolation, LibraryEntry, LibraryFull, Origin, SessionLink, Store
+from bot.store import (
+    ConstraintViolation,
+    LibraryEntry,
+    LibraryFull,
+    Origin,
+    Proof,
+    SessionLink,
+    Store,
+)
 
 LIBRARY_LIMIT = 200
 TAG_LIMIT = 32
@@ -57,6 +65,8 @@ class Candidate:
     entry_id: int | None = None
     tag: str | None = None
     deadline_seconds: int | None = None
+    # Who judges the photo it needs (an entry's choice; a lock's list task needs none).
+    proof: Proof | None = None
 
     @property
     def from_lock(self) -> bool:
@@ -86,6 +96,7 @@ class Candidate:
             entry.id,
             entry.tag,
             entry.deadline_seconds,
+            entry.proof,
         )
 
 
@@ -107,6 +118,12 @@ def check_tag(tag: str | None) -> str | None:
     if not 1 <= len(text) <= TAG_LIMIT or any(is_control(c) or c in "\n\t" for c in text):
         raise Refused(Reason.TAG_INVALID, typed=Typed(tag), limit=TAG_LIMIT)
     return text
+
+
+def check_proof(proof: Proof | None, *, verification_required: bool) -> None:
+    """Chaster's own photo flow and a photo judged through the bot do not go together."""
+    if proof is not None and verification_required:
+        raise Refused(Reason.PROOF_WITH_VERIFICATION)
 
 
 def draw(
@@ -138,12 +155,14 @@ class Library(Part):
         verification_required: bool = False,
         tag: str | None = None,
         deadline: str | None = None,
+        proof: Proof | None = None,
     ) -> LibraryEntry:
         """Keep a task under the same rules as `/task assign`."""
         async with self._audit.action(caller, "library.add"):
             text = check_description(description)
             if points < 0:
                 raise Refused(Reason.NEGATIVE_POINTS)
+            check_proof(proof, verification_required=verification_required)
             seconds = parse_duration(duration) if duration and duration.strip() else None
             return await self._add(
                 caller,
@@ -153,6 +172,7 @@ class Library(Part):
                 verification_required,
                 check_tag(tag),
                 deadline_seconds=optional_span(deadline),
+                proof=proof,
             )
 
     async def _add(
@@ -165,6 +185,7 @@ class Library(Part):
         tag: str | None,
         *,
         deadline_seconds: int | None = None,
+        proof: Proof | None = None,
     ) -> LibraryEntry:
         try:
             return await self._store.add_library_entry(
@@ -178,6 +199,7 @@ class Library(Part):
                 now=self._clock(),
                 limit=LIBRARY_LIMIT,
                 deadline_seconds=deadline_seconds,
+                proof=proof,
             )
         except LibraryFull:
             raise Refused(Reason.LIBRARY_FULL, count=LIBRARY_LIMIT) from None

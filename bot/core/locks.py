@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot.chaster import ChasterError
+from bot.chaster import ChasterError, LockAction, LockActionName
 from bot.chaster.state import LockState
 from bot.core.chaster_errors import chaster_failed, chaster_refused
 from bot.core.errors import Reason, Refused
 from bot.core.state_view import StateView
 from bot.core.text import same_task
-from bot.store import SessionLink, Store
+from bot.store import PenaltyAction, SessionLink, Store
 
 # How old a reading may be when the bot acts on it (start, complete, fail, and the check
 # before an assign). Writes made the older readings stale already, and a webhook's read
@@ -22,6 +22,20 @@ def holds_lock(lock: LockState, keyholder_id: int, chaster_id: str | None = None
     if chaster_id is not None and lock.keyholder_chaster_id == chaster_id:
         return True
     return lock.keyholder_discord_id == str(keyholder_id)
+
+
+def keyholder_of_record_holds(link: SessionLink) -> bool:
+    """Whether the keyholder of record holds the lock in Chaster as last read (the sync keeps
+    it up to date), or is the wearer of a self-lock: only then may the bot change the lock."""
+    return link.keyholder_is_lock_keyholder is True or link.keyholder_id == link.wearer_id
+
+
+def lock_action(action: PenaltyAction, seconds: int | None, reason: str | None) -> LockAction:
+    """A consequence as the lock action Chaster runs."""
+    name = LockActionName(action.value)
+    if name is LockActionName.FREEZE:
+        return LockAction(name)
+    return LockAction(name, seconds, reason)
 
 
 def link_holds_lock(lock: LockState, link: SessionLink) -> bool:

@@ -59,6 +59,8 @@ class EventKind(StrEnum):
     # Also a missed deadline: the task says so (`Task.missed_deadline`).
     FAILED = "failed"
     DEADLINE_REMINDER = "deadline_reminder"
+    # The wearer's photo is under review in Chaster.
+    PROOF_SUBMITTED = "proof_submitted"
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ class Action(StrEnum):
     RESUME = "resume"
     NOTIFY = "notify"
     SETTINGS = "settings"
+    PROOF = "proof"
+    PROOF_SETTINGS = "proof-settings"
 
 
 class May(StrEnum):
@@ -119,6 +121,11 @@ POLICY: dict[Action, tuple[Rule, Rule, Rule, Rule]] = {
     # Each person's own direct messages.
     Action.NOTIFY:       (YES,          YES,            YES,     YES),
     Action.SETTINGS:     (NO,           NO,             YES,     NO),
+    # The wearer sends a task's photo; the keyholder or the community judges it in Chaster,
+    # and the bot completes or fails the task as the extension (AUTOMATION) on the verdict.
+    Action.PROOF:        (NO,           YES,            NO,      NO),
+    # How long a community review runs and how many votes end it.
+    Action.PROOF_SETTINGS: (YES,        NO,             NO,      NO),
 }
 # fmt: on
 
@@ -143,6 +150,8 @@ REFUSALS: dict[Action, Reason] = {
     # Never refused: everyone may choose for themselves.
     Action.NOTIFY: Reason.ONLY_INVOLVED_PAUSE,
     Action.SETTINGS: Reason.NEEDS_MANAGE_SERVER,
+    Action.PROOF: Reason.ONLY_WEARER_SENDS_PROOF,
+    Action.PROOF_SETTINGS: Reason.ONLY_KEYHOLDER_PROOF_SETTINGS,
 }
 
 

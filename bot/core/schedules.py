@@ -33,7 +33,7 @@ from bot.core.policy import AUTOMATION, Action, require, role_of
 from bot.core.settings import ServerSettings
 from bot.core.shared import Part, Shared
 from bot.core.tasks import Tasks
-from bot.store import OccasionState, Schedule, SessionLink, Store, Task
+from bot.store import OccasionState, Proof, Schedule, SessionLink, Store, Task
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ class Schedules(Part):
         timezone: str | None = None,
         tag: str | None = None,
         deadline: str | None = None,
+        proof: Proof | None = None,
     ) -> Schedule:
         """Schedule a library entry, or a random draw from `source`, for the wearer (keyholder
         of record only), in `timezone` or the server's."""
@@ -126,6 +127,7 @@ class Schedules(Part):
                 deadline_seconds=deadline_seconds,
                 next_at=next_occasion(rule, now),
                 now=now,
+                proof=proof,
             )
             audit.detail += f" schedule={schedule.id}"
             self.wake(schedule.id, schedule.next_at)
@@ -267,6 +269,7 @@ class Schedules(Part):
                     origin=None if schedule.entry_id is not None else pick.origin,
                     deadline_seconds=schedule.deadline_seconds or pick.deadline_seconds,
                     schedule_id=schedule.id,
+                    proof=_proof_for(schedule, pick),
                 )
                 audit.task_id = task.id
                 await settle(
@@ -356,3 +359,10 @@ def _source(entry: str | None, source: str | None) -> Source | None:
         return Source(source)
     except ValueError:
         raise Refused(Reason.SCHEDULE_NEEDS_ONE_SOURCE) from None
+
+
+def _proof_for(schedule: Schedule, pick: Candidate) -> Proof | None:
+    """The schedule's photo proof, unless the drawn task needs Chaster's own photo."""
+    if schedule.proof is not None and not pick.verification_required:
+        return schedule.proof
+    return pick.proof

@@ -35,10 +35,12 @@ class SweepReport:
     applied: int
     read_alone: int
     complete: bool
+    # Requests made for photo reviews.
+    reviews: int = 0
 
     @property
     def requests(self) -> int:
-        return self.pages + self.read_alone
+        return self.pages + self.read_alone + self.reviews
 
 
 class Sweep:
@@ -50,8 +52,12 @@ class Sweep:
         sync: Sync,
         *,
         extension_slug: str,
+        reviews: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._store = store
+        # After each round: photo reviews that may have ended without a webhook (returns the
+        # requests it made).
+        self._reviews = reviews
         self._chaster = chaster
         self._view = view
         self._sync = sync
@@ -107,7 +113,19 @@ class Sweep:
             if pace is not None:
                 await pace(pages + number, pages + len(missing))
         self._view.keep_only(linked)
-        return SweepReport(pages=pages, applied=len(found), read_alone=len(missing), complete=True)
+        reviews = 0
+        if self._reviews is not None:
+            try:
+                reviews = await self._reviews()
+            except Exception:
+                log.exception("sweep could not check photo reviews")
+        return SweepReport(
+            pages=pages,
+            applied=len(found),
+            read_alone=len(missing),
+            complete=True,
+            reviews=reviews,
+        )
 
     def _tell_missing_extensions(self) -> None:
         if not self._told_missing_extensions:

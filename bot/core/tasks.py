@@ -10,7 +10,7 @@ from bot.chaster.state import LockState, TasksSnapshot
 from bot.core.chaster_errors import chaster_failed, trouble
 from bot.core.durations import optional_span, parse_duration
 from bot.core.errors import Consequence, Person, Reason, Refused, TaskText
-from bot.core.library import Candidate, Library, Source, draw
+from bot.core.library import Candidate, Library, Source, check_proof, draw
 from bot.core.links import open_link
 from bot.core.locks import ACT_FRESH_SECONDS, Locks
 from bot.core.model import Caller, EventKind, TaskStatus
@@ -19,7 +19,7 @@ from bot.core.settings import ServerSettings
 from bot.core.shared import Part, Shared
 from bot.core.state_view import StateView
 from bot.core.text import check_description
-from bot.store import Controls, Origin, SessionLink, Store, Task
+from bot.store import Controls, Origin, Proof, SessionLink, Store, Task
 
 # What an empty source is refused with.
 _NOTHING_IN = {
@@ -63,6 +63,7 @@ class Tasks(Part):
         verification_required: bool | None = None,
         duration: str | None = None,
         deadline: str | None = None,
+        proof: Proof | None = None,
         channel_id: int,
     ) -> Task:
         """Give the wearer a task in Chaster (keyholder of record only). A description that
@@ -91,10 +92,13 @@ class Tasks(Part):
                         seconds = entry.duration_seconds
                     if deadline_seconds is None:
                         deadline_seconds = entry.deadline_seconds
+                    if proof is None and not verification_required:
+                        proof = entry.proof
                 else:
                     text = typed
                     if points is None:
                         raise Refused(Reason.POINTS_NEEDED)
+                check_proof(proof, verification_required=bool(verification_required))
                 details = TaskDetails(
                     task=text,
                     points=points,
@@ -109,6 +113,7 @@ class Tasks(Part):
                     channel_id,
                     origin=None,
                     deadline_seconds=deadline_seconds,
+                    proof=proof,
                 )
                 audit.task_id = task.id
                 return task
@@ -121,6 +126,7 @@ class Tasks(Part):
         source: Source = Source.BOTH,
         tag: str | None = None,
         deadline: str | None = None,
+        proof: Proof | None = None,
         channel_id: int,
     ) -> Task:
         """Give the wearer a task drawn at random from `source` (keyholder of record only),
@@ -139,6 +145,9 @@ class Tasks(Part):
             )
             await self._require_no_open_task(link)
             pick = await self.pick(caller, link, source, tag)
+            if proof is not None:
+                # A drawn task that needs Chaster's own photo keeps it: both cannot go together.
+                check_proof(proof, verification_required=pick.verification_required)
             task = await self.give(
                 caller,
                 link,
@@ -146,6 +155,7 @@ class Tasks(Part):
                 pick.details(),
                 channel_id,
                 origin=pick.origin,
+                proof=proof or pick.proof,
                 deadline_seconds=pick.deadline_seconds
                 if deadline_seconds is None
                 else deadline_seconds,
@@ -186,9 +196,11 @@ class Tasks(Part):
         origin: Origin | None,
         deadline_seconds: int | None = None,
         schedule_id: int | None = None,
+        proof: Proof | None = None,
     ) -> Task:
         """Assign `details` in Chaster and record it, with its deadline counted from now; the
-        caller holds the wearer's guard."""
+        caller holds the wearer's guard. A task with `proof` is assigned without Chaster's
+        own verification, so that the bot can close it on its photo's verdict."""
         await self._require_no_open_task(link)
         lock: LockState | None = None
         if link.keyholder_is_lock_keyholder is None:
@@ -225,6 +237,7 @@ class Tasks(Part):
             origin=origin,
             deadline_at=now + timedelta(seconds=deadline_seconds) if deadline_seconds else None,
             schedule_id=schedule_id,
+            proof=proof,
         )
         await self._events.task_event(EventKind.ASSIGNED, task, link, caller.user_id)
         return task

@@ -111,6 +111,7 @@ class Votes(Part):
                             c.duration_seconds,
                             c.verification_required,
                             c.from_lock,
+                            c.proof,
                         )
                         for c in picked
                     ],
@@ -224,7 +225,13 @@ class Votes(Part):
         )
         try:
             task = await self._tasks.give(
-                caller, link, granted, details, vote.channel_id, origin=Origin.VOTE
+                caller,
+                link,
+                granted,
+                details,
+                vote.channel_id,
+                origin=Origin.VOTE,
+                proof=option.proof,
             )
         except Refused as refusal:
             if refusal.reason in (

@@ -57,11 +57,15 @@ def link_custom_id(answer: str, request_id: int) -> str:
     return f"link:{answer}:{request_id}"
 
 
-def buttons_for(task: Task) -> list[TaskAction]:
+def buttons_for(task: Task, *, reviewing: bool = False) -> list[TaskAction]:
     """The buttons that do something for the task in its current state, in display order;
-    none once it is closed. They follow the same rules as the reactions."""
+    none once it is closed. They follow the same rules as the reactions, except that a proof
+    task's Complete opens the photo form (not while its photo is under review)."""
     if not task.state.is_open:
         return []
+    if reviewing:
+        # Only the keyholder may still fail it; the verdict does the rest.
+        return [TaskAction.FAIL]
     if task.state is TaskState.AWAITING_CONFIRMATION:
         return [TaskAction.CONFIRM, TaskAction.REJECT, TaskAction.FAIL]
     shown: list[TaskAction] = []
@@ -75,10 +79,10 @@ def buttons_for(task: Task) -> list[TaskAction]:
     return shown
 
 
-def task_buttons(task: Task, voice: Voice) -> discord.ui.View | None:
+def task_buttons(task: Task, voice: Voice, *, reviewing: bool = False) -> discord.ui.View | None:
     """The task's buttons as a view to send or edit with; None when it has none (a closed
     task's message is edited with None, which removes them)."""
-    actions = buttons_for(task)
+    actions = buttons_for(task, reviewing=reviewing)
     if not actions:
         return None
     return _view(

@@ -9,8 +9,9 @@ import discord
 from bot.core.durations import format_duration
 from bot.core.errors import Person
 from bot.core.model import TaskAction
+from bot.discord_side.proof_view import proof_field, proof_kind
 from bot.discord_side.voice import Voice
-from bot.store import Controls, SessionLink, Task, TaskState
+from bot.store import Controls, ProofReview, SessionLink, Task, TaskState
 
 START_EMOJI = "\N{BLACK RIGHT-POINTING TRIANGLE}\N{VARIATION SELECTOR-16}"  # ▶️
 COMPLETE_EMOJI = "\N{WHITE HEAVY CHECK MARK}"  # ✅
@@ -49,6 +50,11 @@ _MISSED_DEADLINE = (
     DEADLINE_EMOJI,
     "feed.headline.missed-deadline",
     discord.Colour.dark_red(),
+)
+_UNDER_REVIEW = (
+    "\N{LEFT-POINTING MAGNIFYING GLASS}",
+    "feed.headline.under-review",
+    discord.Colour.purple(),
 )
 _HINTS = {
     START_EMOJI: "feed.hint.start",
@@ -89,9 +95,11 @@ def reactions_for(task: Task) -> list[str]:
     if task.is_timed and task.state is TaskState.ASSIGNED:
         wanted.append(START_EMOJI)
     # Chaster does not let a bot complete a photo-verified task, and a timed task only once its
-    # timer has been started.
-    completable = not task.verification_required and not (
-        task.is_timed and task.state is TaskState.ASSIGNED
+    # timer has been started; a reaction cannot carry the photo a proof task needs.
+    completable = (
+        not task.verification_required
+        and task.proof is None
+        and not (task.is_timed and task.state is TaskState.ASSIGNED)
     )
     if completable:
         wanted.append(COMPLETE_EMOJI)
@@ -100,11 +108,19 @@ def reactions_for(task: Task) -> list[str]:
 
 
 def task_embed(
-    task: Task, link: SessionLink, now: datetime, voice: Voice, controls: Controls
+    task: Task,
+    link: SessionLink,
+    now: datetime,
+    voice: Voice,
+    controls: Controls,
+    proof: ProofReview | None = None,
 ) -> discord.Embed:
-    """The feed message's embed for `task`, on a message that carries `controls`."""
+    """The feed message's embed for `task`, on a message that carries `controls`; `proof` is
+    its photo on its way to a review or judged."""
     if task.missed_deadline:
         emoji, headline, colour = _MISSED_DEADLINE
+    elif task.state.is_open and proof is not None and proof.state.is_pending:
+        emoji, headline, colour = _UNDER_REVIEW
     elif timer_finished(task, now):
         emoji, headline, colour = _TIMER_FINISHED
     else:
@@ -133,6 +149,9 @@ def task_embed(
             value=voice.text("feed.deadline", at=task.deadline_at),
             inline=False,
         )
+    photo = proof_field(proof, voice)
+    if photo is not None:
+        embed.add_field(name=voice.text("feed.field.photo"), value=photo, inline=False)
     if task.state is TaskState.AWAITING_CONFIRMATION:
         # The reactions are named whenever the message has them, as before buttons existed.
         waiting = (
@@ -175,6 +194,9 @@ def _kind(task: Task, voice: Voice) -> str:
         parts.append(f"{TIMER_EMOJI} {timed}")
     if task.verification_required:
         parts.append(f"{CAMERA_EMOJI} {voice.text('feed.kind.photo')}")
+    judged = proof_kind(task, voice)
+    if judged is not None:
+        parts.append(judged)
     return " · ".join(parts) or voice.text("feed.kind.untimed")
 
 

@@ -20,6 +20,8 @@ DESCRIPTION = "description"
 POINTS = "points"
 DURATION = "duration"
 VERIFICATION = "verification"
+PROOF = "proof"
+PROOF_VALUES = ("none", "keyholder", "community")
 # Discord's limits: a form title of 45 characters, field labels of 45.
 DESCRIPTION_LIMIT = 500
 POINTS_LIMIT = 9
@@ -34,6 +36,8 @@ class AssignTyped:
     points: str
     duration: str
     verification: bool
+    # "none", "keyholder" or "community": who judges the photo in Chaster.
+    proof: str = "none"
 
     def points_value(self) -> int | None:
         """The points as a number, None when left empty (a library entry or a task of the
@@ -77,6 +81,21 @@ def assign_form(wearer_id: int, voice: Voice) -> discord.ui.Modal:
             "form.assign.verification-hint",
             discord.ui.Checkbox(custom_id=VERIFICATION),
         ),
+        (
+            "form.assign.proof",
+            "form.assign.proof-hint",
+            discord.ui.Select(
+                custom_id=PROOF,
+                options=[
+                    discord.SelectOption(
+                        label=voice.text(f"choice.proof.{value}"),
+                        value=value,
+                        default=value == "none",
+                    )
+                    for value in PROOF_VALUES
+                ],
+            ),
+        ),
     ]
     for label, hint, component in fields:
         form.add_item(
@@ -99,12 +118,16 @@ def read_assign_form(data: dict[str, Any]) -> AssignTyped:
         inner = [field["component"]] if "component" in field else field.get("components") or []
         for component in inner:
             if isinstance(component.get("custom_id"), str):
-                values[component["custom_id"]] = component.get("value")
+                chosen = component.get("values")
+                values[component["custom_id"]] = (
+                    chosen[0] if isinstance(chosen, list) and chosen else component.get("value")
+                )
     return AssignTyped(
         description=str(values.get(DESCRIPTION) or ""),
         points=str(values.get(POINTS) or ""),
         duration=str(values.get(DURATION) or ""),
         verification=values.get(VERIFICATION) is True,
+        proof=str(values.get(PROOF)) if values.get(PROOF) in PROOF_VALUES else "none",
     )
 
 
@@ -114,6 +137,7 @@ def as_typed(typed: AssignTyped, voice: Voice) -> str:
     # Three backticks would end the block early; a zero-width space keeps them apart.
     description = typed.description.replace("```", "`\u200b``")
     verification = voice.text("form.yes" if typed.verification else "form.no")
+    proof = voice.text(f"choice.proof.{typed.proof}")
     return "\n".join(
         [
             voice.text("form.kept"),
@@ -124,6 +148,8 @@ def as_typed(typed: AssignTyped, voice: Voice) -> str:
                     f"{voice.text('form.assign.duration')}: {_inline(typed.duration)}",
                     f"{voice.text('form.assign.verification')}: {verification}",
                 ]
+                # Shown when chosen: the line stays as it was for a form without proof.
+                + ([f"{voice.text('form.assign.proof')}: {proof}"] if typed.proof != "none" else [])
             ),
         ]
     )

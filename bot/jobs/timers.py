@@ -28,6 +28,7 @@ from bot.core.model import (
     VoteEvent,
     VoteEventKind,
 )
+from bot.core.proofs import Proofs
 from bot.core.retention import Retention
 from bot.core.schedules import Schedules
 from bot.jobs.background import Background
@@ -108,6 +109,7 @@ class Timers:
         task_deadlines: TaskDeadlines,
         schedules: Schedules,
         consequences: Consequences,
+        proofs: Proofs,
         retention: Retention,
         chaster_history: ChasterHistory,
     ) -> None:
@@ -119,6 +121,7 @@ class Timers:
         self._task_deadlines = task_deadlines
         self._schedules = schedules
         self._consequences = consequences
+        self._proofs = proofs
         self._retention = retention
         self._chaster_history = chaster_history
         # Shared with the core, which leaves its own follow-ups on it.
@@ -128,10 +131,16 @@ class Timers:
         """Load every pending deadline (some may be overdue: they run at once) and start.
 
         What a crash left half done comes first: occasions in progress are settled (never
-        fired again), consequences recorded but not known applied are applied or settled.
+        fired again), consequences recorded but not known applied are applied or settled,
+        photos on their way to a review are given up or settled from Chaster's history.
         """
         await self._schedules.settle_interrupted()
         await self._consequences.resume()
+        try:
+            await self._proofs.resume()
+        except Exception:
+            # Chaster down at start-up: the sweep settles them later.
+            log.exception("photo reviews not settled at start-up")
         await self._chaster_history.resume()
         for task_id, ends_at in await self._store.pending_timer_deadlines():
             self._timer(task_id, ends_at)

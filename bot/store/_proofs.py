@@ -15,11 +15,10 @@ from .rows import SessionLink
 from .times import to_db
 
 _SELECT: Final = "SELECT * FROM proof_reviews WHERE id = ?"
-# Built from the ProofState enum, never from input.
-_PENDING_SQL: Final = ", ".join(f"'{state.value}'" for state in ProofState if state.is_pending)
+# Only a photo on its way or under review can get a verdict (ProofState.is_pending).
 _RECORD_VERDICT: Final = (
     "UPDATE proof_reviews SET state = ?, ended_at = ?, votes_verified = ?, votes_rejected = ?,"
-    " reasons = ? WHERE id = ? AND state IN (" + _PENDING_SQL + ")"
+    " reasons = ? WHERE id = ? AND state IN ('uploading', 'creating', 'unknown', 'open')"
 )
 
 

@@ -43,7 +43,13 @@ async def test_the_form_asks_what_the_command_asks(world: World) -> None:
     assert form["title"] == "Assign a task"
     assert form["custom_id"] == f"assign-form:{WEARER.id}"
     fields = fields_of(handle)
-    assert list(fields) == ["description", "points", "duration", "verification"]
+    assert list(fields) == ["description", "points", "duration", "verification", "proof"]
+    proof = fields["proof"]["component"]
+    assert [(o["value"], o.get("default", False)) for o in proof["options"]] == [
+        ("none", True),
+        ("keyholder", False),
+        ("community", False),
+    ]
     description = fields["description"]
     assert description["label"] == "Description"
     assert description["component"]["style"] == 2  # a paragraph

@@ -27,9 +27,15 @@ What the fake models beyond answering routes, because real Discord does:
   ids of 1-100 characters, labels of at most 80); ``send_component`` presses only a component
   the message shows; a modal (callback 9) has a title of 1-45 characters and 1-5 fields;
   ``send_user_command`` runs a member context-menu command and ``send_modal_submit`` submits
-  the modal an interaction opened (text inputs and checkboxes), refusing what Discord's client
-  would (a required input left empty, a value outside its length limits); a press or a
-  submission nobody answers stays unanswered, as in Discord ("This interaction failed");
+  the modal an interaction opened (text inputs, checkboxes, file uploads), refusing what
+  Discord's client would (a required input left empty, a value outside its length limits, too
+  few or too many files); a press or a submission nobody answers stays unanswered, as in
+  Discord ("This interaction failed");
+* files users send: ``user_attachment`` stores bytes on the fake's CDN and returns the
+  attachment object Discord resolves (content type guessed from the extension), for an
+  ATTACHMENT option (``attachment_option(..., attachment=...)``) or a modal's file upload
+  (type 19 in a Label: 0-10 ``min_values``, 1-10 ``max_values``); ``Attachment.read()`` gets
+  the bytes back;
 * direct messages: ``user.send()`` opens a DM channel (``POST /users/@me/channels``, no
   permission checks there) and its messages are stored like channel messages (``dm_messages``);
   a user who does not accept DMs from server members (``close_dms``, ``open_dms`` undoes it)
@@ -74,6 +80,7 @@ import itertools
 import json
 import re
 import time
+import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -630,21 +637,62 @@ def role_option(name: str, role_id: int) -> JSON:
 
 
 def attachment_option(
-    name: str, *, attachment_id: int, filename: str, size: int = 0, url: str = ""
+    name: str,
+    *,
+    attachment_id: int | None = None,
+    filename: str | None = None,
+    size: int = 0,
+    url: str = "",
+    attachment: JSON | None = None,
 ) -> JSON:
-    att = {
-        "id": str(attachment_id),
-        "filename": filename,
-        "size": size,
-        "url": url or f"https://cdn.invalid/{attachment_id}/{filename}",
-        "proxy_url": url or f"https://cdn.invalid/{attachment_id}/{filename}",
-    }
+    """An ATTACHMENT option. Pass ``attachment`` (from ``FakeDiscord.user_attachment``) for a
+    file the bot can download; ``attachment_id``/``filename`` describe one it cannot (its url
+    points nowhere unless ``url`` is given)."""
+    if attachment is not None:
+        if attachment_id is not None or filename is not None:
+            raise TypeError("give either attachment or attachment_id/filename, not both")
+        att = dict(attachment)
+    else:
+        if attachment_id is None or filename is None:
+            raise TypeError("attachment_option needs attachment, or attachment_id and filename")
+        att = {
+            "id": str(attachment_id),
+            "filename": filename,
+            "size": size,
+            "url": url or f"https://cdn.invalid/{attachment_id}/{filename}",
+            "proxy_url": url or f"https://cdn.invalid/{attachment_id}/{filename}",
+        }
     return {
         "name": name,
         "type": OPTION_ATTACHMENT,
-        "value": str(attachment_id),
+        "value": str(att["id"]),
         "_attachment": att,
     }
+
+
+#: What Discord puts in an uploaded file's ``content_type``: it guesses from the filename's
+#: extension (text types get a charset, as Discord's own answers carry); unknown ones get none.
+_CONTENT_TYPES: dict[str, str] = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "txt": "text/plain; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json; charset=utf-8",
+    "pdf": "application/pdf",
+    "zip": "application/zip",
+    "mp3": "audio/mpeg",
+    "mp4": "video/mp4",
+}
+
+
+def guess_content_type(filename: str) -> str | None:
+    """The ``content_type`` Discord gives an upload named ``filename`` (None when unknown)."""
+    _, dot, extension = filename.rpartition(".")
+    return _CONTENT_TYPES.get(extension.lower()) if dot else None
 
 
 def interaction_payload(
@@ -760,6 +808,8 @@ COMPONENT_ACTION_ROW = 1
 COMPONENT_BUTTON = 2
 COMPONENT_TEXT_INPUT = 4
 COMPONENT_LABEL = 18
+COMPONENT_FILE_UPLOAD = 19
+COMPONENT_STRING_SELECT = 3
 COMPONENT_CHECKBOX = 23
 _SELECTS = frozenset({3, 5, 6, 7, 8})
 _BUTTON_STYLES_WITHOUT_ID = frozenset({5, 6})  # link and premium buttons
@@ -829,6 +879,41 @@ def _check_text_input(
         errors[f"{path}.max_length"] = ("NUMBER_TYPE_MAX", "int value should be <= 4000.")
 
 
+def _check_file_upload(item: JSON, path: str, errors: dict[str, tuple[str, str]]) -> None:
+    """A file upload (type 19, only inside a Label): a custom id of 1-100 characters,
+    ``min_values`` 0-10 (default 1), ``max_values`` 1-10 (default 1), min <= max. A null
+    count is its default (discord.py sends ``null`` for counts it was not given)."""
+    _check_length(errors, f"{path}.custom_id", item.get("custom_id"), 1, 100)
+    counts: dict[str, int] = {}
+    for key, low, high in (("min_values", 0, 10), ("max_values", 1, 10)):
+        raw = item.get(key)
+        if raw is None:
+            counts[key] = 1
+        elif isinstance(raw, bool) or not isinstance(raw, int):
+            errors[f"{path}.{key}"] = ("NUMBER_TYPE_COERCE", f'Value "{raw}" is not int.')
+        elif raw < low:
+            errors[f"{path}.{key}"] = (
+                "NUMBER_TYPE_MIN",
+                f"int value should be greater than or equal to {low}.",
+            )
+        elif raw > high:
+            errors[f"{path}.{key}"] = (
+                "NUMBER_TYPE_MAX",
+                f"int value should be less than or equal to {high}.",
+            )
+        else:
+            counts[key] = raw
+    if len(counts) == 2 and counts["min_values"] > counts["max_values"]:
+        # Discord's exact code for this is not documented; it is refused as 50035.
+        errors[f"{path}.min_values"] = (
+            "NUMBER_TYPE_MAX",
+            f"int value should be less than or equal to max_values ({counts['max_values']}).",
+        )
+    required = item.get("required")
+    if required is not None and not isinstance(required, bool):
+        errors[f"{path}.required"] = ("BOOLEAN_TYPE_CONVERT", "Must be either true or false.")
+
+
 def _custom_ids(components: list[JSON]) -> set[str]:
     """Every custom id in a component tree (rows, containers, sections, accessories)."""
     found: set[str] = set()
@@ -847,7 +932,7 @@ def _custom_ids(components: list[JSON]) -> set[str]:
 def validate_modal(data: JSON) -> JSON | None:
     """Discord's rules for a modal (callback 9): a custom id of 1-100 characters, a title of
     1-45, and 1-5 fields, each an action row holding one text input or a Label holding one
-    component (a text input, a select, a checkbox...)."""
+    component (a text input, a select, a checkbox, a file upload...)."""
     errors: dict[str, tuple[str, str]] = {}
     _check_length(errors, "custom_id", data.get("custom_id"), 1, 100)
     _check_length(errors, "title", data.get("title"), 1, 45)
@@ -872,6 +957,8 @@ def validate_modal(data: JSON) -> JSON | None:
             inner = field_.get("component") or {}
             if inner.get("type") == COMPONENT_TEXT_INPUT:
                 _check_text_input(inner, f"{path}.component", errors, labelled=True)
+            elif inner.get("type") == COMPONENT_FILE_UPLOAD:
+                _check_file_upload(inner, f"{path}.component", errors)
             else:
                 _check_length(errors, f"{path}.component.custom_id", inner.get("custom_id"), 1, 100)
         else:
@@ -1216,6 +1303,8 @@ class FakeDiscord:
         self._sessions: dict[str, _Session] = {}
         self._connections: set[_Connection] = set()
         self._attachments: dict[int, bytes] = {}
+        #: the content type the CDN answers with, for attachments that have one
+        self._attachment_types: dict[int, str] = {}
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._token_counter = itertools.count(1)
@@ -2280,13 +2369,59 @@ class FakeDiscord:
             guild_id=None,
         )
 
+    def user_attachment(
+        self,
+        content: bytes,
+        filename: str,
+        *,
+        content_type: str | None = None,
+        channel_id: int | None = None,
+    ) -> JSON:
+        """A file a user uploads (to a slash command's ATTACHMENT option, see
+        ``attachment_option(attachment=...)``, or to a modal's file upload, see
+        ``send_modal_submit``): the attachment object as Discord puts it in
+        ``data.resolved.attachments``. Its ``url``/``proxy_url`` are on the fake's CDN, so
+        ``discord.Attachment.read()`` returns exactly ``content``. ``content_type`` is guessed
+        from the filename's extension as Discord does (``image/png`` for ``.png``...; left out
+        when unknown) unless given. ``channel_id`` (default: the server's first channel) only
+        shapes the url. Discord's client uploads nothing over ``ATTACHMENT_SIZE_LIMIT``."""
+        if len(content) > ATTACHMENT_SIZE_LIMIT:
+            raise ValueError(
+                f"{filename!r} is {len(content)} bytes; Discord's client uploads at most "
+                f"{ATTACHMENT_SIZE_LIMIT}"
+            )
+        cid = channel_id if channel_id is not None else self._first_channel(self.guild_id)
+        aid = self._snowflakes.next()
+        self._attachments[aid] = bytes(content)
+        kind = content_type if content_type is not None else guess_content_type(filename)
+        url = f"{self.base_url}/attachments/{cid}/{aid}/{urllib.parse.quote(filename, safe='')}"
+        attachment: JSON = {
+            "id": str(aid),
+            "filename": filename,
+            "size": len(content),
+            "url": url,
+            "proxy_url": url,
+            # What users upload to an interaction lives only as long as it (Discord's
+            # "ephemeral-attachments").
+            "ephemeral": True,
+        }
+        if kind:
+            attachment["content_type"] = kind
+            self._attachment_types[aid] = kind
+        return attachment
+
     async def send_modal_submit(
-        self, opened_by: InteractionHandle, values: dict[str, str | bool]
+        self, opened_by: InteractionHandle, values: dict[str, str | bool | list[JSON]]
     ) -> InteractionHandle:
         """Submit the modal the bot opened in answer to `opened_by`, with `values` by the
-        inputs' custom ids (text for a text input, True or False for a checkbox, unticked when
-        left out). As in Discord's client: only an opened modal can be submitted, every required
-        text input needs a value, and each value keeps its input's length limits."""
+        inputs' custom ids: text for a text input, True or False for a checkbox (unticked when
+        left out), a list of attachment objects (``user_attachment``) for a file upload (none
+        when left out). As in Discord's client: only an opened modal can be submitted, every
+        required text input needs a value, each value keeps its input's length limits, and a
+        file upload takes at most ``max_values`` files and, when required, at least
+        ``min_values`` (when not required: none, or ``min_values`` to ``max_values``). Uploads
+        are sent as Discord does: ``{type: 19, custom_id, values: [ids]}`` in their Label, the
+        attachments in ``data.resolved.attachments`` (discord.py's ``FileUpload.values``)."""
         opened = next(
             (
                 r
@@ -2299,6 +2434,7 @@ class FakeDiscord:
             raise ValueError(f"interaction {opened_by.id} opened no modal")
         modal: JSON = opened["body"]["data"]
         submitted: list[JSON] = []
+        uploaded: JSON = {}
         for field_ in modal["components"]:
             inner = (
                 field_["components"][0]
@@ -2321,8 +2457,75 @@ class FakeDiscord:
                     }
                 )
                 continue
+            if inner.get("type") == COMPONENT_FILE_UPLOAD and field_["type"] == COMPONENT_LABEL:
+                files = values.get(custom_id, [])
+                if not isinstance(files, list) or not all(
+                    isinstance(f, dict) and "id" in f for f in files
+                ):
+                    raise ValueError(
+                        f"file upload {custom_id!r} takes a list of attachments "
+                        f"(user_attachment), not {files!r}"
+                    )
+                low = 1 if inner.get("min_values") is None else int(inner["min_values"])
+                high = 1 if inner.get("max_values") is None else int(inner["max_values"])
+                required = inner.get("required", True) is not False
+                if len(files) > high:
+                    raise ValueError(
+                        f"file upload {custom_id!r} takes at most {high} files in the client, "
+                        f"not {len(files)}"
+                    )
+                if (required or files) and len(files) < low:
+                    raise ValueError(
+                        f"Discord's client will not submit {custom_id!r} with fewer than "
+                        f"{low} files (got {len(files)})"
+                    )
+                for f in files:
+                    uploaded[str(f["id"])] = dict(f)
+                submitted.append(
+                    {
+                        "type": COMPONENT_LABEL,
+                        "component": {
+                            "type": COMPONENT_FILE_UPLOAD,
+                            "custom_id": custom_id,
+                            "values": [str(f["id"]) for f in files],
+                        },
+                    }
+                )
+                continue
+            if inner.get("type") == COMPONENT_STRING_SELECT and field_["type"] == COMPONENT_LABEL:
+                offered = [str(o.get("value")) for o in inner.get("options") or []]
+                chosen = values.get(custom_id)
+                if chosen is None:
+                    # Left as it was: the options marked default.
+                    chosen = [
+                        str(o.get("value")) for o in inner.get("options") or [] if o.get("default")
+                    ]
+                if not isinstance(chosen, list) or not all(isinstance(v, str) for v in chosen):
+                    raise ValueError(f"select {custom_id!r} takes a list of option values")
+                if any(v not in offered for v in chosen):
+                    raise ValueError(f"select {custom_id!r} offers only {offered}")
+                low = 1 if inner.get("min_values") is None else int(inner["min_values"])
+                high = 1 if inner.get("max_values") is None else int(inner["max_values"])
+                required = inner.get("required", True) is not False
+                if len(chosen) > high or ((required or chosen) and len(chosen) < low):
+                    raise ValueError(
+                        f"select {custom_id!r} takes {low}-{high} values in the client"
+                    )
+                submitted.append(
+                    {
+                        "type": COMPONENT_LABEL,
+                        "component": {
+                            "type": COMPONENT_STRING_SELECT,
+                            "custom_id": custom_id,
+                            "values": chosen,
+                        },
+                    }
+                )
+                continue
             if inner.get("type") != COMPONENT_TEXT_INPUT:
-                raise NotImplementedError("the fake submits text inputs and checkboxes only")
+                raise NotImplementedError(
+                    "the fake submits text inputs, checkboxes, string selects and file uploads only"
+                )
             value = values.get(custom_id, "")
             if not isinstance(value, str):
                 raise ValueError(f"text input {custom_id!r} takes text, not {value!r}")
@@ -2340,9 +2543,12 @@ class FakeDiscord:
                 submitted.append({"type": COMPONENT_ACTION_ROW, "components": [text_input]})
             else:
                 submitted.append({"type": COMPONENT_LABEL, "component": text_input})
+        data: JSON = {"custom_id": modal["custom_id"], "components": submitted}
+        if uploaded:
+            data["resolved"] = {"attachments": uploaded}
         return await self._send_interaction(
             type=INTERACTION_MODAL_SUBMIT,
-            data={"custom_id": modal["custom_id"], "components": submitted},
+            data=data,
             user=opened_by.user,
             channel_id=opened_by.channel_id,
             permissions=None,
@@ -2590,10 +2796,12 @@ class FakeDiscord:
         return [(method, re.compile(rx), h) for method, rx, h in table]
 
     async def _handle_cdn(self, request: web.Request) -> web.StreamResponse:
-        content = self._attachments.get(int(request.match_info["aid"]))
+        aid = int(request.match_info["aid"])
+        content = self._attachments.get(aid)
         if content is None:
             return web.Response(status=404)
-        return web.Response(body=content, content_type="application/octet-stream")
+        content_type = self._attachment_types.get(aid, "application/octet-stream")
+        return web.Response(body=content, headers={"Content-Type": content_type})
 
     # ----------------------------------------------------------------------------- REST: misc
 

@@ -1,0 +1,460 @@
+"""Photo proof judged in Chaster: the wearer's photo goes to Chaster's private files and a
+standalone peer review; the verdict completes or fails the task.
+
+Each photo is recorded before Chaster is asked anything, and each step after it, so whatever
+comes in between (a crash, a lost answer) is settled from Chaster's review history instead of
+creating a second review: creation has no idempotency key. The photo's bytes are only ever in
+memory, on their way from Discord to Chaster.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.chaster import ChasterClient, ChasterError, ChasterUnavailable
+from bot.chaster.reviews import PeerReview, ReviewEnded, ReviewStatus
+from bot.core.actions import TaskActions
+from bot.core.chaster_errors import chaster_failed, chaster_refused, trouble
+from bot.core.errors import Consequence, Person, Reason, Refused
+from bot.core.links import open_link
+from bot.core.model import Caller, EventKind
+from bot.core.photos import Photo, checked_image, one_photo
+from bot.core.policy import Action, require, role_of
+from bot.core.proof_rules import (
+    MAX_DELAY_SECONDS,
+    MAX_MAX_VOTES,
+    MIN_DELAY_SECONDS,
+    MIN_MAX_VOTES,
+    marker,
+    punishes,
+    review_body,
+)
+from bot.core.shared import Part, Shared
+from bot.store import PenaltyOn, ProofReview, ProofState, SessionLink, Store, Task, TaskState
+
+log = logging.getLogger(__name__)
+
+# Clocks differ: a review created just after the request was sent may be stamped a little
+# before it by Chaster.
+CLOCK_ALLOWANCE = timedelta(minutes=2)
+# How far back the history is read for a lost creation (pages of 20, newest first).
+HISTORY_PAGES = 3
+# Errors that leave a verdict to carry over later (the task is still open in Chaster).
+_TRY_AGAIN = (Reason.CHASTER_UNAVAILABLE, Reason.CLOSE_OUTCOME_UNKNOWN)
+# Chaster's 400 for a verification kind the extension never declared.
+_KIND_UNKNOWN = re.compile(r"verification.?type", re.IGNORECASE)
+
+
+class _CannotTell(Exception):
+    """The history does not say whether a lost creation made a review."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verified: bool
+    ended_at: datetime
+    votes_verified: int
+    votes_rejected: int
+    reasons: tuple[str, ...]
+
+
+class Proofs(Part):
+    def __init__(
+        self,
+        store: Store,
+        chaster: ChasterClient,
+        shared: Shared,
+        *,
+        actions: TaskActions,
+        kind: str,
+    ) -> None:
+        super().__init__(store, chaster, shared)
+        self._actions = actions
+        # The verification kind declared for the extension in Chaster's developer interface.
+        self._kind = kind
+
+    # -- sending a photo ----------------------------------------------------------------------
+
+    async def submit(
+        self, caller: Caller, photos: Sequence[Photo], *, task_id: int | None = None
+    ) -> ProofReview:
+        """The wearer's photo for their open task (`task_id`: the task a button belongs to)."""
+        async with self._audit.action(caller, "task.proof") as audit:
+            photo = one_photo(photos)
+            link, task = await self._task_for(caller, task_id)
+            audit.link_id, audit.task_id = link.id, task.id
+            async with self._guards.of(link.guild_id, link.wearer_id):
+                task = await self._still_open(task)
+                await self._require_ready(link, task)
+                try:
+                    content = await photo.fetch()
+                except OSError:
+                    raise Refused(Reason.PHOTO_UNREADABLE) from None
+                kind = checked_image(content)
+                assert task.proof is not None
+                proof = await self._store.start_proof(
+                    task_id=task.id,
+                    link_id=link.id,
+                    chaster_session_id=link.chaster_session_id,
+                    audience=task.proof,
+                    submitted_by=caller.user_id,
+                    now=self._clock(),
+                )
+                if proof is None:
+                    raise Refused(Reason.PROOF_UNDER_REVIEW, at=None)
+                try:
+                    uploaded = await self._chaster.upload_file(
+                        link.chaster_session_id,
+                        content,
+                        filename=kind.filename,
+                        content_type=kind.content_type,
+                    )
+                except ChasterError as error:
+                    # An upload that landed without an answer is never referenced, and
+                    # Chaster removes it after its hour.
+                    await self._store.proof_failed(proof.id, now=self._clock())
+                    raise _refusal(error) from None
+                finally:
+                    del content
+                proof = await self._store.proof_uploaded(
+                    proof.id, uploaded.file_id, now=self._clock()
+                )
+                penalty = await self._store.get_penalty(link.id, PenaltyOn.FAIL)
+                body = review_body(
+                    proof,
+                    link,
+                    kind=self._kind,
+                    attachment_token=uploaded.attachment_token,
+                    punishment=penalty if punishes(link) else None,
+                )
+                try:
+                    review = await self._chaster.create_review(link.chaster_session_id, body)
+                except ChasterUnavailable as error:
+                    if not error.may_have_applied:
+                        await self._abandon(proof)
+                        raise chaster_failed(error, Consequence.NO_PHOTO_SENT) from None
+                    proof = await self._settle_lost(proof)
+                    if proof.state is ProofState.FAILED:
+                        raise Refused(Reason.PROOF_DID_NOT_LAND, trouble=trouble(error)) from None
+                    if proof.state is ProofState.UNKNOWN:
+                        raise Refused(Reason.PROOF_OUTCOME_UNKNOWN) from None
+                    if proof.state.is_verdict:
+                        # Judged already: its verdict has been carried to the task.
+                        return proof
+                except ChasterError as error:
+                    await self._abandon(proof)
+                    raise _refusal(error) from None
+                else:
+                    proof = await self._store.proof_opened(
+                        proof.id, review.id, ends_at=review.ends_at
+                    )
+                await self._events.task_event(EventKind.PROOF_SUBMITTED, task, link, caller.user_id)
+                return proof
+
+    async def may_submit(self, caller: Caller, task_id: int) -> None:
+        """Refused unless the caller could send a photo for the task now, without asking
+        Chaster: before the upload form opens, so nobody picks a photo only to be refused."""
+        _, task = await self._task_for(caller, task_id)
+        task = await self._still_open(task)
+        if task.proof is None:
+            raise Refused(Reason.PROOF_NOT_NEEDED)
+        existing = await self._store.proof_of_task(task.id)
+        if existing is not None and existing.state.is_pending:
+            raise Refused(Reason.PROOF_UNDER_REVIEW, at=existing.ends_at)
+
+    async def _task_for(self, caller: Caller, task_id: int | None) -> tuple[SessionLink, Task]:
+        """The caller's link as a wearer and its open task, or the task a button names."""
+        if task_id is None:
+            link = await open_link(self._store, caller.guild_id, caller.user_id)
+            require(Action.PROOF, role_of(caller, link))
+            task = await self._store.get_open_task(link.id)
+            if task is None:
+                raise Refused(Reason.NO_OPEN_TASK, wearer=Person(caller.user_id))
+            return link, task
+        found = await self._store.get_task(task_id)
+        if found is None:
+            raise Refused(Reason.TASK_GONE)
+        task_link = await self._store.get_link(found.link_id)
+        if task_link is None or task_link.guild_id != caller.guild_id:
+            raise Refused(Reason.TASK_FROM_OTHER_SERVER)
+        require(Action.PROOF, role_of(caller, task_link))
+        if not task_link.is_open:
+            raise Refused(Reason.WEARER_UNLINKED)
+        return task_link, found
+
+    async def _still_open(self, task: Task) -> Task:
+        current = await self._store.get_task(task.id)
+        if current is None:
+            raise Refused(Reason.TASK_GONE)
+        if not current.state.is_open:
+            raise Refused(Reason.TASK_CLOSED, state=current.state)
+        return current
+
+    async def _require_ready(self, link: SessionLink, task: Task) -> None:
+        """Refused unless the task takes a photo now: it needs one, has none under review,
+        and its timer (if any) has run out."""
+        if task.proof is None:
+            raise Refused(Reason.PROOF_NOT_NEEDED)
+        existing = await self._store.proof_of_task(task.id)
+        if existing is not None and existing.state in (ProofState.CREATING, ProofState.UNKNOWN):
+            # A creation whose answer was lost: the history may tell by now.
+            existing = await self._settle_lost(existing)
+        if existing is not None and existing.state is ProofState.UNKNOWN:
+            raise Refused(Reason.PROOF_OUTCOME_UNKNOWN)
+        if existing is not None and existing.state.is_pending:
+            raise Refused(Reason.PROOF_UNDER_REVIEW, at=existing.ends_at)
+        if task.is_timed:
+            if task.state is TaskState.ASSIGNED:
+                raise Refused(Reason.START_TIMER_FIRST)
+            if task.timer_ends_at is not None and task.timer_ends_at > self._clock():
+                raise Refused(Reason.TIMER_RUNNING, at=task.timer_ends_at)
+
+    async def _abandon(self, proof: ProofReview) -> None:
+        """No review came of the photo: delete its upload (a review must not find it later)
+        and let the wearer send another."""
+        if proof.file_id is not None:
+            try:
+                await self._chaster.delete_file(proof.chaster_session_id, proof.file_id)
+            except ChasterError as error:
+                log.warning(
+                    "proof %d: its unused upload stays until it expires: %s", proof.id, error.text
+                )
+        await self._store.proof_failed(proof.id, now=self._clock())
+
+    async def _settle_lost(self, proof: ProofReview) -> ProofReview:
+        """After a creation without an answer: find its review in Chaster's history (the
+        caller holds the wearer's mutex). Found: open (or already ended); surely absent: failed
+        and its upload deleted; otherwise unknown, and nothing is sent again."""
+        try:
+            review = await self._find_review(proof)
+        except (ChasterError, _CannotTell) as error:
+            log.warning("proof %d: whether its review was created is unknown: %s", proof.id, error)
+            return await self._store.proof_unknown(proof.id)
+        if review is None:
+            await self._abandon(proof)
+            failed = await self._store.get_proof(proof.id)
+            assert failed is not None
+            return failed
+        opened = await self._store.proof_opened(proof.id, review.id, ends_at=review.ends_at)
+        if review.status is ReviewStatus.ONGOING:
+            return opened
+        judged = await self._record(opened, _verdict_of(review, review.ended_at or self._clock()))
+        await self._carry(judged)
+        return judged
+
+    async def _find_review(self, proof: ProofReview) -> PeerReview | None:
+        """The photo's review in the history: by its check's id; when Chaster's rows name no
+        checks, the one review of this kind nobody here knows, created since it was sent."""
+        since = (proof.sent_at or proof.submitted_at) - CLOCK_ALLOWANCE
+        known = await self._store.review_ids_of_session(proof.chaster_session_id)
+        strangers: list[PeerReview] = []
+        names_checks = False
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            page = await self._chaster.search_reviews(
+                proof.chaster_session_id, kind=self._kind, cursor=cursor
+            )
+            for review in page.results:
+                if review.checks is not None:
+                    names_checks = True
+                    if marker(proof) in review.check_ids():
+                        return review
+                if review.created_at is not None and review.created_at < since:
+                    return _only(strangers, names_checks)
+                if review.id not in known:
+                    strangers.append(review)
+            if not page.has_more or page.next_cursor is None:
+                return _only(strangers, names_checks)
+            cursor = page.next_cursor
+        # The history goes further back than the bot reads.
+        raise _CannotTell
+
+    # -- the verdict ----------------------------------------------------------------------------
+
+    async def on_verdict(self, ended: ReviewEnded) -> None:
+        """`peer_verification.ended`: record the verdict once and carry it to the task. A
+        verdict for a lock that ended or a link that was removed is recorded, nothing more."""
+        proof = await self._store.proof_by_review(ended.peer_verification_id)
+        if proof is None:
+            # Perhaps a creation whose answer was lost, or one still being recorded.
+            await self.check(session_id=ended.session_id)
+            proof = await self._store.proof_by_review(ended.peer_verification_id)
+        if proof is None:
+            log.info("review %s is none of this bot's photos", ended.peer_verification_id)
+            return
+        verdict = Verdict(
+            verified=ended.status is ReviewStatus.VERIFIED,
+            ended_at=ended.ended_at or self._clock(),
+            votes_verified=ended.verified_votes,
+            votes_rejected=ended.rejected_votes,
+            reasons=tuple(ended.reasons()),
+        )
+        await self._judged(proof, verdict)
+
+    async def _judged(self, proof: ProofReview, verdict: Verdict) -> None:
+        link = await self._store.get_link(proof.link_id)
+        if link is None:
+            return
+        async with self._guards.of(link.guild_id, link.wearer_id):
+            current = await self._store.get_proof(proof.id)
+            if current is None or current.settled_at is not None:
+                return
+            if not current.state.is_verdict:
+                current = await self._record(current, verdict)
+            await self._carry(current)
+
+    async def _record(self, proof: ProofReview, verdict: Verdict) -> ProofReview:
+        recorded = await self._store.record_verdict(
+            proof.id,
+            verified=verdict.verified,
+            ended_at=verdict.ended_at,
+            votes_verified=verdict.votes_verified,
+            votes_rejected=verdict.votes_rejected,
+            reasons=verdict.reasons,
+        )
+        if recorded is not None:
+            return recorded
+        again = await self._store.get_proof(proof.id)
+        assert again is not None
+        return again
+
+    async def _carry(self, proof: ProofReview) -> None:
+        """Complete or fail the task as the verdict says (the caller holds the wearer's
+        mutex). Chaster already ran the punishments of a rejection: the bot adds none."""
+        task = await self._store.get_task(proof.task_id)
+        link = await self._store.get_link(proof.link_id)
+        if task is None or link is None or not link.is_open or not task.state.is_open:
+            await self._store.proof_settled(proof.id, now=self._clock())
+            return
+        verified = proof.state is ProofState.VERIFIED
+        try:
+            closed = await self._actions.close_for_verdict(link, task, completed=verified)
+        except Refused as refusal:
+            if refusal.reason in _TRY_AGAIN:
+                log.warning("proof %d: the verdict waits for Chaster: %s", proof.id, refusal)
+                return
+            # Not Chaster's current task any more: the sync has recorded how it ended.
+            log.info("proof %d: its task ended otherwise: %s", proof.id, refusal)
+            await self._store.proof_settled(proof.id, now=self._clock())
+            return
+        await self._store.proof_settled(proof.id, now=self._clock())
+        kind = EventKind.COMPLETED if verified else EventKind.FAILED
+        await self._events.task_event(kind, closed, link, None, counts_as_failure=False)
+
+    # -- without webhooks, and after a restart ------------------------------------------------
+
+    async def check(self, *, session_id: str | None = None) -> int:
+        """Settle what is unsettled: verdicts not yet carried, lost creations, and reviews
+        that ended without a webhook (read from the history). Returns the requests made."""
+        requests = 0
+        for proof in await self._store.unsettled_proofs():
+            if session_id is not None and proof.chaster_session_id != session_id:
+                continue
+            if proof.state is ProofState.UPLOADING:
+                continue
+            link = await self._store.get_link(proof.link_id)
+            if link is None:
+                continue
+            try:
+                requests += await self._check_one(proof, link)
+            except ChasterError as error:
+                log.info("proof %d not checked: %s", proof.id, error.text)
+        return requests
+
+    async def _check_one(self, proof: ProofReview, link: SessionLink) -> int:
+        async with self._guards.of(link.guild_id, link.wearer_id):
+            current = await self._store.get_proof(proof.id)
+            if current is None or current.settled_at is not None:
+                return 0
+            if current.state.is_verdict:
+                await self._carry(current)
+                return 0
+            if current.state in (ProofState.CREATING, ProofState.UNKNOWN):
+                await self._settle_lost(current)
+                return 1
+            if current.state is not ProofState.OPEN or current.review_id is None:
+                return 0
+            page = await self._chaster.search_reviews(
+                current.chaster_session_id, kind=self._kind, background=True
+            )
+            review = next((r for r in page.results if r.id == current.review_id), None)
+        if review is not None and review.status is not ReviewStatus.ONGOING:
+            await self._judged(current, _verdict_of(review, review.ended_at or self._clock()))
+        return 1
+
+    async def resume(self) -> None:
+        """At start-up: a photo whose upload a crash interrupted is given up (its upload, if
+        any, was never referenced and expires); the rest is settled as `check` does."""
+        for proof in await self._store.unsettled_proofs():
+            if proof.state is ProofState.UPLOADING:
+                await self._store.proof_failed(proof.id, now=self._clock())
+        await self.check()
+
+    # -- settings -------------------------------------------------------------------------------
+
+    async def settings(
+        self,
+        caller: Caller,
+        wearer_id: int,
+        *,
+        hours: float | None,
+        max_votes: int | None,
+    ) -> SessionLink:
+        """How long the wearer's community reviews run and how many votes end one (keyholder of
+        record only); what is left out keeps its value."""
+        async with self._audit.action(
+            caller, "proof.settings", detail=f"wearer={wearer_id}"
+        ) as audit:
+            link = await open_link(self._store, caller.guild_id, wearer_id)
+            audit.link_id = link.id
+            require(Action.PROOF_SETTINGS, role_of(caller, link))
+            delay = link.proof_delay_seconds if hours is None else round(hours * 3600)
+            votes = link.proof_max_votes if max_votes is None else max_votes
+            if delay is not None and not MIN_DELAY_SECONDS <= delay <= MAX_DELAY_SECONDS:
+                raise Refused(Reason.PROOF_SETTINGS_RANGE)
+            if votes is not None and not MIN_MAX_VOTES <= votes <= MAX_MAX_VOTES:
+                raise Refused(Reason.PROOF_SETTINGS_RANGE)
+            return await self._store.set_proof_settings(
+                link.id, delay_seconds=delay, max_votes=votes
+            )
+
+    async def of_task(self, task: Task) -> ProofReview | None:
+        """What the task's feed message shows of its photo."""
+        return None if task.proof is None else await self._store.proof_of_task(task.id)
+
+
+def _only(strangers: list[PeerReview], names_checks: bool) -> PeerReview | None:
+    if names_checks:
+        # Every row names its checks, and none is this photo's: it made no review.
+        return None
+    if len(strangers) > 1:
+        # Several reviews could be this photo's.
+        raise _CannotTell
+    return strangers[0] if strangers else None
+
+
+def _verdict_of(review: PeerReview, ended_at: datetime) -> Verdict:
+    return Verdict(
+        verified=review.status is ReviewStatus.VERIFIED,
+        ended_at=ended_at,
+        votes_verified=review.verified_votes,
+        votes_rejected=review.rejected_votes,
+        reasons=tuple(review.reasons()),
+    )
+
+
+def _refusal(error: ChasterError) -> Refused:
+    """Chaster's refusal of an upload or a review, in the words that say what to do."""
+    if isinstance(error, ChasterUnavailable):
+        return chaster_failed(error, Consequence.NO_PHOTO_SENT)
+    if error.status == 409:
+        return Refused(Reason.PROOF_KEYHOLDER_CANNOT_REVIEW)
+    if error.status == 403 and "suspend" in error.text.lower():
+        return Refused(Reason.PROOF_SUSPENDED)
+    if error.status == 400 and _KIND_UNKNOWN.search(error.text):
+        return Refused(Reason.PROOF_KIND_UNKNOWN)
+    return chaster_refused(error)
