@@ -103,6 +103,7 @@ class Reason(StrEnum):
     PROOF_SUSPENDED = "refusal.proof-suspended"
     PROOF_SETTINGS_RANGE = "refusal.proof-settings-range"
     ONLY_WEARER_SENDS_PROOF = "refusal.only-wearer-sends-proof"
+    PROOF_NOT_LINKED_WEARER = "refusal.proof-not-linked-wearer"
     ONLY_KEYHOLDER_PROOF_SETTINGS = "refusal.only-keyholder-proof-settings"
     PHOTO_MISSING = "refusal.photo-missing"
     PHOTO_SEVERAL = "refusal.photo-several"

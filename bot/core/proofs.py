@@ -23,7 +23,7 @@ from bot.core.errors import Consequence, Person, Reason, Refused
 from bot.core.links import open_link
 from bot.core.model import Caller, EventKind
 from bot.core.photos import Photo, checked_image, one_photo
-from bot.core.policy import Action, require, role_of
+from bot.core.policy import Action, Role, require, role_of
 from bot.core.proof_rules import (
     MAX_DELAY_SECONDS,
     MAX_MAX_VOTES,
@@ -169,8 +169,14 @@ class Proofs(Part):
     async def _task_for(self, caller: Caller, task_id: int | None) -> tuple[SessionLink, Task]:
         """The caller's link as a wearer and its open task, or the task a button names."""
         if task_id is None:
-            link = await open_link(self._store, caller.guild_id, caller.user_id)
-            require(Action.PROOF, role_of(caller, link))
+            # /task proof names no wearer: the caller sends their own task's photo.
+            try:
+                link = await open_link(self._store, caller.guild_id, caller.user_id)
+            except Refused as refusal:
+                if refusal.reason is not Reason.NOT_LINKED_USE_LINK:
+                    raise
+                raise Refused(Reason.PROOF_NOT_LINKED_WEARER) from None
+            require(Action.PROOF, _sender_role(caller, link))
             task = await self._store.get_open_task(link.id)
             if task is None:
                 raise Refused(Reason.NO_OPEN_TASK, wearer=Person(caller.user_id))
@@ -181,7 +187,7 @@ class Proofs(Part):
         task_link = await self._store.get_link(found.link_id)
         if task_link is None or task_link.guild_id != caller.guild_id:
             raise Refused(Reason.TASK_FROM_OTHER_SERVER)
-        require(Action.PROOF, role_of(caller, task_link))
+        require(Action.PROOF, _sender_role(caller, task_link))
         if not task_link.is_open:
             raise Refused(Reason.WEARER_UNLINKED)
         return task_link, found
@@ -425,6 +431,14 @@ class Proofs(Part):
     async def of_task(self, task: Task) -> ProofReview | None:
         """What the task's feed message shows of its photo."""
         return None if task.proof is None else await self._store.proof_of_task(task.id)
+
+
+def _sender_role(caller: Caller, link: SessionLink) -> Role:
+    """The caller's role for sending a photo: the wearer of a self-lock, who is also their
+    own keyholder of record, sends theirs as the wearer."""
+    if caller.guild_id == link.guild_id and caller.user_id == link.wearer_id:
+        return Role.WEARER
+    return role_of(caller, link)
 
 
 def _only(strangers: list[PeerReview], names_checks: bool) -> PeerReview | None:

@@ -58,6 +58,10 @@ class Deadlines:
     def __len__(self) -> int:
         return len(self._heap)
 
+    def pending(self) -> list[str]:
+        """The names of what is waiting, soonest first."""
+        return [name for _, _, name, _ in sorted(self._heap)]
+
     def schedule(self, when: datetime, name: str, action: Action) -> None:
         heapq.heappush(self._heap, (when, next(self._order), name, action))
         self._wake.set()

@@ -151,6 +151,7 @@ async def test_commands_are_described_in_each_language_and_named_in_english(
         "resume",
         "notify",
         "stats",
+        "proof",
         "Assign task",
     }
     # A member's context menu shows the entry's name itself: that one is in each language.

@@ -49,6 +49,7 @@ from tests.fakes.discord import (
     OPTION_INTEGER,
     OPTION_STRING,
     FakeUser,
+    attachment_option,
     channel_option,
     option,
     reaction_add,
@@ -56,6 +57,8 @@ from tests.fakes.discord import (
 )
 
 Outcome = Literal["allowed", "asks", "refused"]
+# A PNG's signature and a little more: what /task proof sends.
+PHOTO = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 OK: Outcome = "allowed"
 ASK: Outcome = "asks"
 NO: Outcome = "refused"
@@ -113,6 +116,8 @@ POLICY_ACTION: dict[str, Action] = {
     "pause": Action.PAUSE,
     "resume": Action.RESUME,
     "notify": Action.NOTIFY,
+    "proof": Action.PROOF,
+    "proof-settings": Action.PROOF_SETTINGS,
 }
 OUTCOME: dict[May, Outcome] = {May.YES: OK, May.ASKS: ASK, May.NO: NO}
 
@@ -188,6 +193,8 @@ EXTRA_CASES: list[tuple[str, str, bool]] = [
     ("consented",        "penalty-set",      True),
     ("consented",        "schedule-add",     True),
     ("self-locked",      "resume",           True),
+    ("self-locked",      "proof",            True),
+    ("consented",        "proof-settings",   True),
 ]  # fmt: skip
 
 
@@ -197,6 +204,9 @@ def expected_extra(role_name: str, action: str, linked: bool) -> Outcome:
         # Keyholder of record by consent, not the lock's keyholder in Chaster: the table's
         # condition (Condition.HOLDS_THE_LOCK) refuses them.
         return NO
+    if role_name == "self-locked" and action == "proof":
+        # Their own keyholder of record, but the wearer: the photo is theirs to send.
+        return OK
     return OK if role_name == "trusting-wearer" and outcome == ASK else outcome
 
 
@@ -294,6 +304,7 @@ class Scene:
 
     session: FakeSession
     message_id: int | None = None  # the task's feed message, or the link request
+    photo: dict[str, Any] | None = None  # the attachment /task proof sends
 
 
 @dataclass(frozen=True)
@@ -385,6 +396,10 @@ async def prepare(world: World, role: Actor, action: str, linked: bool) -> Scene
         if action in JUDGING:
             asked = await world.reply("task", WEARER, "complete")
             assert asked.startswith("Marked as done"), asked
+    if action == "proof":
+        feed = await world.assign(by=KEYHOLDER_OF_RECORD[role.link_kind], proof="community")
+        scene.message_id = int(feed["id"])
+        scene.photo = world.discord.user_attachment(PHOTO, "photo.png")
     if action == "resume":
         # Paused by the keyholder of record, whose own pause is theirs to end too.
         paused = await world.reply("pause", KEYHOLDER_OF_RECORD[role.link_kind], wearer=WEARER)
@@ -422,6 +437,8 @@ async def snapshot(world: World, scene: Scene) -> Snapshot:
             link.paused_at,
             len(await store.schedules_of_link(link.id)),
             len(await store.penalties_of(link.id)),
+            (link.proof_delay_seconds, link.proof_max_votes),
+            len(world.chaster.reviews(scene.session.session_id)),
         )
     return Snapshot(
         chaster_writes=world.chaster.count_calls("POST", "/tasks/"),
@@ -474,6 +491,10 @@ def command_of(action: str, role: Actor, scene: Scene) -> tuple[str, str | None,
         return action, None, [wearer]
     if action == "notify":
         return "notify", None, [option("dm", "on", OPTION_STRING)]
+    if action == "proof":
+        return "task", "proof", [attachment_option("photo", attachment=scene.photo)]
+    if action == "proof-settings":
+        return "proof", "settings", [wearer, option("max-votes", 5, OPTION_INTEGER)]
     return "task", action, [wearer]
 
 
@@ -525,6 +546,11 @@ ALLOWED_REPLY = {
     "pause": r"^Paused: no schedule, deadline, reminder or consequence does anything for <@5002>",
     "resume": r"^Resumed the automation of <@5002>\.$",
     "notify": r"^You get direct messages from the bot for this server\.$",
+    "proof": r"^📸 Your photo is with the community in Chaster until <t:\d+:f>",
+    "proof-settings": (
+        r"^Community photo reviews of <@5002>:\n• run for Chaster's default \(6 h\)\n"
+        r"• end at 5 votes$"
+    ),
 }
 ASKS_REPLY = {
     "link": r"^Asked <@5002> to confirm with ✅ within 15 minutes\.$",
@@ -536,6 +562,9 @@ def refusal_reason(role: Actor, action: str, linked: bool) -> str:
     """The reason a refused command gives (a pattern): never a generic error."""
     if action.startswith("settings"):
         return r"^You need the Manage Server permission to change the bot's settings\.$"
+    if action == "proof":
+        # /task proof names no wearer: whoever is not a linked wearer here hears the same.
+        return r"^You are not linked here as a wearer: only a linked wearer sends a photo"
     if action == "link":
         if linked:
             return r"^<@5002> is already linked here\. Use /unlink first\.$"
@@ -559,6 +588,7 @@ def refusal_reason(role: Actor, action: str, linked: bool) -> str:
         ),
         "pause": r"^Only the wearer and their keyholder of record can pause or resume",
         "resume": r"^Only the wearer and their keyholder of record can pause or resume",
+        "proof-settings": r"^Only the keyholder of record changes how photos are reviewed\.$",
     }.get(action, r"^Only the wearer or their keyholder can act on this task\.$")
 
 
@@ -735,6 +765,15 @@ async def check_effect(
     elif verb == "reject":
         assert after.task_state is TaskState.ASSIGNED
         assert after.chaster_task == before.chaster_task
+        assert writes == 0
+    elif verb == "proof":
+        [review] = world.chaster.reviews(session.session_id)
+        assert review["verificationType"]["key"] == "photo"
+        assert world.chaster.file_bytes(next(iter(world.chaster.files))) == PHOTO
+        assert writes == 0  # nothing of the task changes until the verdict
+    elif verb == "proof-settings":
+        link = await store.get_open_link(GUILD, WEARER.id)
+        assert link is not None and link.proof_max_votes == 5
         assert writes == 0
     elif verb == "unlink":
         assert after.link is None
