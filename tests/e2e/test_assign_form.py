@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.store import TaskState
+from bot.store import Proof, TaskState
 from tests.e2e.conftest import EPHEMERAL, GUILD, KEYHOLDER, STRANGER, WEARER, FakeUser, World
 from tests.fakes.discord import InteractionHandle
 
@@ -91,6 +91,35 @@ async def test_the_verification_checkbox_asks_for_a_photo(world: World) -> None:
     [body] = world.chaster_bodies("POST", "/tasks/assign")
     assert body["task"]["verificationRequired"] is True
     assert "duration" not in body["task"] or body["task"]["duration"] is None
+
+
+async def test_the_proof_choice_gives_a_task_judged_in_chaster(world: World) -> None:
+    await world.link()
+    handle = await open_form(world)
+    submitted = await world.discord.send_modal_submit(
+        handle, {"description": "Kneel", "points": "3", "proof": ["community"]}
+    )
+    answer = await submitted.final_message()
+    assert str(answer["content"]).startswith("Assigned to <@"), answer
+    [body] = world.chaster_bodies("POST", "/tasks/assign")
+    assert body["task"]["verificationRequired"] is False
+    link = await world.store.get_open_link(GUILD, WEARER.id)
+    assert link is not None
+    task = await world.store.get_open_task(link.id)
+    assert task is not None and task.proof is Proof.COMMUNITY
+
+
+async def test_proof_with_the_verification_checkbox_is_refused_and_kept(world: World) -> None:
+    await world.link()
+    handle = await open_form(world)
+    submitted = await world.discord.send_modal_submit(
+        handle,
+        {"description": "Kneel", "points": "3", "verification": True, "proof": ["keyholder"]},
+    )
+    text = str((await submitted.final_message())["content"])
+    assert text.startswith("A task cannot need both Chaster's own verification photo"), text
+    assert text.endswith("Photo judged in Chaster: the keyholder"), text
+    assert world.chaster.count_calls("POST", "/tasks/") == 0
 
 
 @pytest.mark.parametrize(
