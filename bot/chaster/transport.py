@@ -115,23 +115,7 @@ class Transport:
             method, path, json=json, priority=priority, shown_path=shown_path
         )
         # Only reads come here (a search is a POST that changes nothing).
-        try:
-            body = response.json()
-        except ValueError:
-            raise ChasterUnavailable(
-                "Chaster sent an answer the bot can't read",
-                reason=Unavailability.UNREADABLE,
-                may_have_applied=False,
-                status=response.status_code,
-            ) from None
-        if not isinstance(body, dict):
-            raise ChasterUnavailable(
-                "Chaster sent an answer the bot does not understand",
-                reason=Unavailability.NOT_UNDERSTOOD,
-                may_have_applied=False,
-                status=response.status_code,
-            )
-        return body, response.status_code
+        return _json_object(response, may_have_applied=False), response.status_code
 
     async def write_answered(
         self, method: str, path: str, *, json: Any = None, files: Files | None = None
@@ -139,18 +123,7 @@ class Transport:
         """A write whose success carries a JSON object (an upload, a new review). An answer
         that cannot be read leaves unknown whether the write landed."""
         response = await self.request(method, path, json=json, files=files, priority=Priority.WRITE)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise ChasterUnavailable(
-                "Chaster sent an answer the bot can't read",
-                reason=Unavailability.UNREADABLE,
-                may_have_applied=True,
-                status=response.status_code,
-            )
-        return body, response.status_code
+        return _json_object(response, may_have_applied=True), response.status_code
 
     async def request(
         self,
@@ -237,6 +210,27 @@ class Transport:
             return False
         # A POST that may have reached Chaster (an assign might have landed) is never repeated.
         return method == "GET" or isinstance(error, _NOT_SENT)
+
+
+def _json_object(response: httpx.Response, *, may_have_applied: bool) -> dict[str, Any]:
+    """The JSON object Chaster answered with; ChasterUnavailable for anything else."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise ChasterUnavailable(
+            "Chaster sent an answer the bot can't read",
+            reason=Unavailability.UNREADABLE,
+            may_have_applied=may_have_applied,
+            status=response.status_code,
+        ) from None
+    if not isinstance(body, dict):
+        raise ChasterUnavailable(
+            "Chaster sent an answer the bot does not understand",
+            reason=Unavailability.NOT_UNDERSTOOD,
+            may_have_applied=may_have_applied,
+            status=response.status_code,
+        )
+    return body
 
 
 def _unavailable(method: str, error: httpx.TransportError) -> ChasterUnavailable:
