@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.chaster.client import SEARCH_PAGE_SIZE
 from bot.store import Database
 from tests.fakes.chaster import FakeChaster
 from tests.fakes.discord import (
@@ -500,7 +501,9 @@ class Deployment:
             raise RuntimeError(f"{self.kind} bot never answered; log:\n{self.bot.log()[-4000:]}")
         memory = self.bot.memory_mb()
         caught_up = time.monotonic()
-        reads = await wait_chaster_quiet(self.chaster, timeout=catch_up_timeout)
+        # The floor has no start-up catch-up to wait for: only quiet.
+        swept = self.population.links if self.kind == "ours" else 0
+        reads = await wait_catch_up(self.chaster, links=swept, timeout=catch_up_timeout)
         self.startup = Startup(
             identify_s=identified - self.bot.spawned_at,
             ready_s=first - self.bot.spawned_at,
@@ -583,6 +586,33 @@ async def deployment(
             status = await bot.stop()
             if status not in (0, None, -signal.SIGTERM):
                 deployed.notes.append(f"{kind} bot exited with status {status}")
+
+
+async def wait_catch_up(
+    chaster: FakeChaster,
+    *,
+    links: int,
+    timeout: float,  # noqa: ASYNC109
+) -> int:
+    """Wait for the bot's start-up catch-up itself (a session search page per hundred linked
+    sessions), then for Chaster to be quiet; return the count of requests. Quiet alone was not
+    enough: a catch-up starting more than the quiet time after the first answer went uncounted
+    and then ran during the measurements."""
+    pages = -(-links // SEARCH_PAGE_SIZE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _searches(chaster) >= pages:
+            break
+        await asyncio.sleep(0.05)  # an idle check between runs, never during a measurement
+    return await wait_chaster_quiet(chaster, timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _searches(chaster: FakeChaster) -> int:
+    return sum(
+        1
+        for call in chaster.calls
+        if call.method == "POST" and call.path.endswith("/sessions/search")
+    )
 
 
 async def wait_chaster_quiet(
