@@ -233,6 +233,10 @@ class TaskActions(Part):
         return updated
 
     async def _fail(self, caller: Caller, granted: Rule, link: SessionLink, task: Task) -> Task:
+        # The keyholder may fail a task whose photo is under review; the review already
+        # carries the link's consequence as its punishment, which Chaster runs if the photo
+        # is rejected, so the bot adds none of its own (it would be applied twice).
+        reviewing = await under_review(self._store, task) is not None
         lock = await self._require_current(link, task)
         actor = await self._actor(granted, link, lock)
         await self._close_in_chaster(link, task, actor, completed=False)
@@ -243,7 +247,9 @@ class TaskActions(Part):
             closed_by=caller.user_id,
             closed_at=self._clock(),
         )
-        await self._events.task_event(EventKind.FAILED, updated, link, caller.user_id)
+        await self._events.task_event(
+            EventKind.FAILED, updated, link, caller.user_id, counts_as_failure=not reviewing
+        )
         return updated
 
     async def fail_missed(self, link: SessionLink, task: Task) -> Task | None:
