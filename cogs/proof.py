@@ -41,7 +41,7 @@ class Proof(commands.GroupCog, group_name="proof", group_description=command_tex
         hours: app_commands.Range[float, 0.25, 6.0] | None = None,
         max_votes: app_commands.Range[int, 3, 100] | None = None,
     ) -> None:
-        link = await self.bot.core.proofs.settings(
+        link = await self.bot.core.proof_settings.settings(
             caller_of(interaction), wearer.id, hours=hours, max_votes=max_votes
         )
         voice = self.bot.voice_for(interaction)

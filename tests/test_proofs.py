@@ -255,7 +255,7 @@ async def test_a_random_draw_needing_chasters_photo_refuses_proof(env: CoreEnv) 
 async def test_a_keyholder_review_is_sent_as_chaster_expects(env: CoreEnv) -> None:
     task = await proof_task(env)
     # The community settings are the community's: the keyholder's review takes none.
-    await env.core.proofs.settings(KH, WEARER, hours=0.5, max_votes=5)
+    await env.core.proof_settings.settings(KH, WEARER, hours=0.5, max_votes=5)
     proof = await send(env)
     assert proof.state is ProofState.OPEN
     assert proof.audience is Proof.KEYHOLDER
@@ -279,7 +279,7 @@ async def test_a_keyholder_review_is_sent_as_chaster_expects(env: CoreEnv) -> No
 
 async def test_a_community_review_takes_the_links_proof_settings(env: CoreEnv) -> None:
     await env.linked()
-    link = await env.core.proofs.settings(KH, WEARER, hours=0.5, max_votes=5)
+    link = await env.core.proof_settings.settings(KH, WEARER, hours=0.5, max_votes=5)
     assert (link.proof_delay_seconds, link.proof_max_votes) == (1800, 5)
     await give(env, Proof.COMMUNITY)
     env.fake.calls.clear()
@@ -686,7 +686,7 @@ async def test_a_community_verdict_is_read_from_the_history_without_webhooks(
 ) -> None:
     env.fake.review_ended_webhook = False
     await env.linked()
-    await env.core.proofs.settings(KH, WEARER, hours=None, max_votes=5)
+    await env.core.proof_settings.settings(KH, WEARER, hours=None, max_votes=5)
     task = await give(env, Proof.COMMUNITY)
     proof = await send(env)
     review_id = str(proof.review_id)
@@ -713,7 +713,7 @@ async def test_a_community_verdict_is_read_from_the_history_without_webhooks(
 async def test_a_community_review_nobody_voted_on_counts_as_verified(env: CoreEnv) -> None:
     env.fake.review_ended_webhook = False
     await env.linked()
-    await env.core.proofs.settings(KH, WEARER, hours=0.25, max_votes=None)
+    await env.core.proof_settings.settings(KH, WEARER, hours=0.25, max_votes=None)
     task = await give(env, Proof.COMMUNITY)
     proof = await send(env)
     env.advance(899)
@@ -975,20 +975,20 @@ async def test_proof_settings_out_of_range_are_refused_and_nothing_stored(env: C
     await env.linked()
     for hours, votes in ((7, None), (0.2, None), (None, 2), (None, 101), (7, 2)):
         with refused(Reason.PROOF_SETTINGS_RANGE):
-            await env.core.proofs.settings(KH, WEARER, hours=hours, max_votes=votes)
+            await env.core.proof_settings.settings(KH, WEARER, hours=hours, max_votes=votes)
     link = await env.store.get_open_link(GUILD, WEARER)
     assert link is not None
     assert (link.proof_delay_seconds, link.proof_max_votes) == (None, None)
     # The bounds themselves are taken.
-    low = await env.core.proofs.settings(KH, WEARER, hours=0.25, max_votes=3)
+    low = await env.core.proof_settings.settings(KH, WEARER, hours=0.25, max_votes=3)
     assert (low.proof_delay_seconds, low.proof_max_votes) == (900, 3)
-    high = await env.core.proofs.settings(KH, WEARER, hours=6, max_votes=100)
+    high = await env.core.proof_settings.settings(KH, WEARER, hours=6, max_votes=100)
     assert (high.proof_delay_seconds, high.proof_max_votes) == (21600, 100)
     # What is left out keeps its value; a refused change leaves both.
-    kept = await env.core.proofs.settings(KH, WEARER, hours=None, max_votes=10)
+    kept = await env.core.proof_settings.settings(KH, WEARER, hours=None, max_votes=10)
     assert (kept.proof_delay_seconds, kept.proof_max_votes) == (21600, 10)
     with refused(Reason.PROOF_SETTINGS_RANGE):
-        await env.core.proofs.settings(KH, WEARER, hours=1, max_votes=2)
+        await env.core.proof_settings.settings(KH, WEARER, hours=1, max_votes=2)
     link = await env.store.get_open_link(GUILD, WEARER)
     assert link is not None
     assert (link.proof_delay_seconds, link.proof_max_votes) == (21600, 10)
@@ -998,7 +998,7 @@ async def test_only_the_keyholder_sets_proof_settings(env: CoreEnv) -> None:
     await env.linked()
     for caller in (WR, OTHER):
         with refused(Reason.ONLY_KEYHOLDER_PROOF_SETTINGS, NotAllowed):
-            await env.core.proofs.settings(caller, WEARER, hours=1, max_votes=5)
+            await env.core.proof_settings.settings(caller, WEARER, hours=1, max_votes=5)
     link = await env.store.get_open_link(GUILD, WEARER)
     assert link is not None
     assert (link.proof_delay_seconds, link.proof_max_votes) == (None, None)

@@ -27,6 +27,7 @@ from bot.core.model import Clock, Later, utc_now
 from bot.core.notify import Notify
 from bot.core.pause import Pause
 from bot.core.penalties import Penalties
+from bot.core.proof_settings import ProofSettings
 from bot.core.proofs import Proofs
 from bot.core.record import Record
 from bot.core.report import Report
@@ -53,6 +54,7 @@ class Core:
     votes: Votes
     actions: TaskActions
     proofs: Proofs
+    proof_settings: ProofSettings
     schedules: Schedules
     deadlines: TaskDeadlines
     penalties: Penalties
@@ -150,6 +152,7 @@ def build_core(
         ),
         actions=actions,
         proofs=proofs,
+        proof_settings=ProofSettings(store, chaster, shared),
         schedules=Schedules(
             store,
             chaster,

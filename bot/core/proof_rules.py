@@ -3,10 +3,13 @@ what Chaster is sent to review a photo."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from bot.chaster import ChasterError, ChasterUnavailable
 from bot.chaster.reviews import ReviewAudience
-from bot.core.errors import Reason, Refused
+from bot.core.chaster_errors import chaster_failed, chaster_refused
+from bot.core.errors import Consequence, Reason, Refused
 from bot.core.locks import keyholder_of_record_holds, lock_action
 from bot.core.model import TaskAction
 from bot.core.policy import Role
@@ -83,3 +86,20 @@ def punishes(link: SessionLink) -> bool:
     """Whether a rejected photo may change the lock: as for any consequence, only for a
     keyholder of record who holds it in Chaster, and never while the link is paused."""
     return keyholder_of_record_holds(link) and not link.is_paused
+
+
+# Chaster's 400 for a verification kind the extension never declared.
+KIND_UNKNOWN = re.compile(r"verification.?type", re.IGNORECASE)
+
+
+def review_refusal(error: ChasterError) -> Refused:
+    """Chaster's refusal of an upload or a review, in the words that say what to do."""
+    if isinstance(error, ChasterUnavailable):
+        return chaster_failed(error, Consequence.NO_PHOTO_SENT)
+    if error.status == 409:
+        return Refused(Reason.PROOF_KEYHOLDER_CANNOT_REVIEW)
+    if error.status == 403 and "suspend" in error.text.lower():
+        return Refused(Reason.PROOF_SUSPENDED)
+    if error.status == 400 and KIND_UNKNOWN.search(error.text):
+        return Refused(Reason.PROOF_KIND_UNKNOWN)
+    return chaster_refused(error)

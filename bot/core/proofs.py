@@ -10,56 +10,30 @@ memory, on their way from Discord to Chaster.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from bot.chaster import ChasterClient, ChasterError, ChasterUnavailable
-from bot.chaster.reviews import PeerReview, ReviewEnded, ReviewStatus
+from bot.chaster.reviews import ReviewEnded, ReviewStatus
 from bot.core.actions import TaskActions
-from bot.core.chaster_errors import chaster_failed, chaster_refused, trouble
+from bot.core.chaster_errors import chaster_failed, trouble
 from bot.core.errors import Consequence, Person, Reason, Refused
 from bot.core.links import open_link
 from bot.core.model import Caller, EventKind
 from bot.core.photos import Photo, checked_image, one_photo
 from bot.core.policy import Action, Role, require, role_of
 from bot.core.proof_rules import (
-    MAX_DELAY_SECONDS,
-    MAX_MAX_VOTES,
-    MIN_DELAY_SECONDS,
-    MIN_MAX_VOTES,
-    marker,
     punishes,
     review_body,
+    review_refusal,
 )
+from bot.core.review_history import CannotTell, Verdict, find_review
 from bot.core.shared import Part, Shared
 from bot.store import PenaltyOn, ProofReview, ProofState, SessionLink, Store, Task, TaskState
 
 log = logging.getLogger(__name__)
 
-# Clocks differ: a review created just after the request was sent may be stamped a little
-# before it by Chaster.
-CLOCK_ALLOWANCE = timedelta(minutes=2)
-# How far back the history is read for a lost creation (pages of 20, newest first).
-HISTORY_PAGES = 3
 # Errors that leave a verdict to carry over later (the task is still open in Chaster).
 _TRY_AGAIN = (Reason.CHASTER_UNAVAILABLE, Reason.CLOSE_OUTCOME_UNKNOWN)
-# Chaster's 400 for a verification kind the extension never declared.
-_KIND_UNKNOWN = re.compile(r"verification.?type", re.IGNORECASE)
-
-
-class _CannotTell(Exception):
-    """The history does not say whether a lost creation made a review."""
-
-
-@dataclass(frozen=True)
-class Verdict:
-    verified: bool
-    ended_at: datetime
-    votes_verified: int
-    votes_rejected: int
-    reasons: tuple[str, ...]
 
 
 class Proofs(Part):
@@ -117,7 +91,7 @@ class Proofs(Part):
                     # An upload that landed without an answer is never referenced, and
                     # Chaster removes it after its hour.
                     await self._store.proof_failed(proof.id, now=self._clock())
-                    raise _refusal(error) from None
+                    raise review_refusal(error) from None
                 finally:
                     del content
                 proof = await self._store.proof_uploaded(
@@ -147,7 +121,7 @@ class Proofs(Part):
                         return proof
                 except ChasterError as error:
                     await self._abandon(proof)
-                    raise _refusal(error) from None
+                    raise review_refusal(error) from None
                 else:
                     proof = await self._store.proof_opened(
                         proof.id, review.id, ends_at=review.ends_at
@@ -236,8 +210,8 @@ class Proofs(Part):
         caller holds the wearer's mutex). Found: open (or already ended); surely absent: failed
         and its upload deleted; otherwise unknown, and nothing is sent again."""
         try:
-            review = await self._find_review(proof)
-        except (ChasterError, _CannotTell) as error:
+            review = await find_review(self._chaster, self._store, proof, kind=self._kind)
+        except (ChasterError, CannotTell) as error:
             log.warning("proof %d: whether its review was created is unknown: %s", proof.id, error)
             return await self._store.proof_unknown(proof.id)
         if review is None:
@@ -248,36 +222,11 @@ class Proofs(Part):
         opened = await self._store.proof_opened(proof.id, review.id, ends_at=review.ends_at)
         if review.status is ReviewStatus.ONGOING:
             return opened
-        judged = await self._record(opened, _verdict_of(review, review.ended_at or self._clock()))
+        judged = await self._record(
+            opened, Verdict.of_review(review, review.ended_at or self._clock())
+        )
         await self._carry(judged)
         return judged
-
-    async def _find_review(self, proof: ProofReview) -> PeerReview | None:
-        """The photo's review in the history: by its check's id; when Chaster's rows name no
-        checks, the one review of this kind nobody here knows, created since it was sent."""
-        since = (proof.sent_at or proof.submitted_at) - CLOCK_ALLOWANCE
-        known = await self._store.review_ids_of_session(proof.chaster_session_id)
-        strangers: list[PeerReview] = []
-        names_checks = False
-        cursor: str | None = None
-        for _ in range(HISTORY_PAGES):
-            page = await self._chaster.search_reviews(
-                proof.chaster_session_id, kind=self._kind, cursor=cursor
-            )
-            for review in page.results:
-                if review.checks is not None:
-                    names_checks = True
-                    if marker(proof) in review.check_ids():
-                        return review
-                if review.created_at is not None and review.created_at < since:
-                    return _only(strangers, names_checks)
-                if review.id not in known:
-                    strangers.append(review)
-            if not page.has_more or page.next_cursor is None:
-                return _only(strangers, names_checks)
-            cursor = page.next_cursor
-        # The history goes further back than the bot reads.
-        raise _CannotTell
 
     # -- the verdict ----------------------------------------------------------------------------
 
@@ -292,13 +241,7 @@ class Proofs(Part):
         if proof is None:
             log.info("review %s is none of this bot's photos", ended.peer_verification_id)
             return
-        verdict = Verdict(
-            verified=ended.status is ReviewStatus.VERIFIED,
-            ended_at=ended.ended_at or self._clock(),
-            votes_verified=ended.verified_votes,
-            votes_rejected=ended.rejected_votes,
-            reasons=tuple(ended.reasons()),
-        )
+        verdict = Verdict.of_review(ended, ended.ended_at or self._clock())
         await self._judged(proof, verdict)
 
     async def _judged(self, proof: ProofReview, verdict: Verdict) -> None:
@@ -389,7 +332,7 @@ class Proofs(Part):
             )
             review = next((r for r in page.results if r.id == current.review_id), None)
         if review is not None and review.status is not ReviewStatus.ONGOING:
-            await self._judged(current, _verdict_of(review, review.ended_at or self._clock()))
+            await self._judged(current, Verdict.of_review(review, review.ended_at or self._clock()))
         return 1
 
     async def resume(self) -> None:
@@ -399,34 +342,6 @@ class Proofs(Part):
             if proof.state is ProofState.UPLOADING:
                 await self._store.proof_failed(proof.id, now=self._clock())
         await self.check()
-
-    # -- settings -------------------------------------------------------------------------------
-
-    async def settings(
-        self,
-        caller: Caller,
-        wearer_id: int,
-        *,
-        hours: float | None,
-        max_votes: int | None,
-    ) -> SessionLink:
-        """How long the wearer's community reviews run and how many votes end one (keyholder of
-        record only); what is left out keeps its value."""
-        async with self._audit.action(
-            caller, "proof.settings", detail=f"wearer={wearer_id}"
-        ) as audit:
-            link = await open_link(self._store, caller.guild_id, wearer_id)
-            audit.link_id = link.id
-            require(Action.PROOF_SETTINGS, role_of(caller, link))
-            delay = link.proof_delay_seconds if hours is None else round(hours * 3600)
-            votes = link.proof_max_votes if max_votes is None else max_votes
-            if delay is not None and not MIN_DELAY_SECONDS <= delay <= MAX_DELAY_SECONDS:
-                raise Refused(Reason.PROOF_SETTINGS_RANGE)
-            if votes is not None and not MIN_MAX_VOTES <= votes <= MAX_MAX_VOTES:
-                raise Refused(Reason.PROOF_SETTINGS_RANGE)
-            return await self._store.set_proof_settings(
-                link.id, delay_seconds=delay, max_votes=votes
-            )
 
     async def of_task(self, task: Task) -> ProofReview | None:
         """What the task's feed message shows of its photo."""
@@ -439,36 +354,3 @@ def _sender_role(caller: Caller, link: SessionLink) -> Role:
     if caller.guild_id == link.guild_id and caller.user_id == link.wearer_id:
         return Role.WEARER
     return role_of(caller, link)
-
-
-def _only(strangers: list[PeerReview], names_checks: bool) -> PeerReview | None:
-    if names_checks:
-        # Every row names its checks, and none is this photo's: it made no review.
-        return None
-    if len(strangers) > 1:
-        # Several reviews could be this photo's.
-        raise _CannotTell
-    return strangers[0] if strangers else None
-
-
-def _verdict_of(review: PeerReview, ended_at: datetime) -> Verdict:
-    return Verdict(
-        verified=review.status is ReviewStatus.VERIFIED,
-        ended_at=ended_at,
-        votes_verified=review.verified_votes,
-        votes_rejected=review.rejected_votes,
-        reasons=tuple(review.reasons()),
-    )
-
-
-def _refusal(error: ChasterError) -> Refused:
-    """Chaster's refusal of an upload or a review, in the words that say what to do."""
-    if isinstance(error, ChasterUnavailable):
-        return chaster_failed(error, Consequence.NO_PHOTO_SENT)
-    if error.status == 409:
-        return Refused(Reason.PROOF_KEYHOLDER_CANNOT_REVIEW)
-    if error.status == 403 and "suspend" in error.text.lower():
-        return Refused(Reason.PROOF_SUSPENDED)
-    if error.status == 400 and _KIND_UNKNOWN.search(error.text):
-        return Refused(Reason.PROOF_KIND_UNKNOWN)
-    return chaster_refused(error)
