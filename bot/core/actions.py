@@ -281,18 +281,14 @@ class TaskActions(Part):
         no longer Chaster's current task."""
         lock = await self._require_current(link, task)
         await self._close_in_chaster(link, task, Actor.EXTENSION, completed=completed)
-        if not completed:
-            return await self._transition(
-                task, OPEN_TASK_STATES, TaskState.FAILED, closed_at=self._clock()
-            )
-        points_total, points_required = _points_after_completion(lock)
+        total, required = _points_after_completion(lock) if completed else (None, None)
         return await self._transition(
             task,
             OPEN_TASK_STATES,
-            TaskState.COMPLETED,
+            TaskState.COMPLETED if completed else TaskState.FAILED,
             closed_at=self._clock(),
-            points_total=points_total,
-            points_required=points_required,
+            points_total=total,
+            points_required=required,
         )
 
     async def _actor(self, granted: Rule, link: SessionLink, lock: LockState) -> Actor:
