@@ -36,6 +36,7 @@ from tests.core_env import (
 )
 from tests.fakes.chaster import Call, make_user
 from tests.test_photos import GIF89_BYTES, JPEG_BYTES, PDF_BYTES, PNG_BYTES, TEXT_BYTES, Fetcher
+from tests.test_sync import timers_of
 
 HOUR = 3600
 NEST_500 = (
@@ -356,6 +357,55 @@ async def test_only_the_wearer_sends_the_photo(env: CoreEnv) -> None:
     assert await env.count("proof_reviews") == 0
 
 
+async def test_a_keyholder_sending_their_own_photo_is_told_they_are_no_wearer(
+    env: CoreEnv,
+) -> None:
+    await proof_task(env)
+    with refused(Reason.PROOF_NOT_LINKED_WEARER):
+        await send(env, caller=KH)
+    assert env.fake.calls == []
+    assert await env.count("proof_reviews") == 0
+
+
+async def test_the_wearer_of_a_self_lock_sends_their_photo(env: CoreEnv) -> None:
+    await env.linked(keyholder=False)
+    task = await env.core.tasks.assign(
+        WR,
+        WEARER,
+        description="Kneel for ten minutes",
+        points=5,
+        proof=Proof.COMMUNITY,
+        channel_id=CHANNEL,
+    )
+    env.fake.calls.clear()
+    await env.core.proofs.may_submit(WR, task.id)
+    proof = await send(env, task_id=task.id)
+    assert proof.state is ProofState.OPEN
+    assert proof.submitted_by == WEARER
+    [post] = review_posts(env)
+    assert post.json["visibility"] == "all_members"
+
+
+async def test_may_submit_refuses_what_submit_would_before_anything_is_fetched(
+    env: CoreEnv,
+) -> None:
+    await env.linked()
+    plain = await give(env, None)
+    with refused(Reason.PROOF_NOT_NEEDED):
+        await env.core.proofs.may_submit(WR, plain.id)
+    await env.act(KH, FAIL)
+    task = await give(env)
+    with refused(Reason.ONLY_WEARER_SENDS_PROOF, NotAllowed):
+        await env.core.proofs.may_submit(KH, task.id)
+    with refused(Reason.TASK_CLOSED, state=TaskState.FAILED):
+        await env.core.proofs.may_submit(WR, plain.id)
+    await env.core.proofs.may_submit(WR, task.id)
+    proof = await send(env)
+    with refused(Reason.PROOF_UNDER_REVIEW, at=proof.ends_at):
+        await env.core.proofs.may_submit(WR, task.id)
+    assert len(upload_posts(env)) == 1
+
+
 async def test_a_task_without_proof_takes_no_photo(env: CoreEnv) -> None:
     await env.linked()
     task = await give(env, None)
@@ -500,17 +550,25 @@ async def test_a_proof_task_without_a_photo_cannot_be_completed(env: CoreEnv) ->
     assert (await env.act(WR, FAIL)).state is TaskState.FAILED
 
 
+@pytest.mark.parametrize("photo_sent", [True, False], ids=["under-review", "no-photo"])
 async def test_a_missed_deadline_does_not_fail_a_task_whose_photo_is_under_review(
-    env: CoreEnv,
+    env: CoreEnv, photo_sent: bool
 ) -> None:
     await env.linked()
+    timers_of(env)
     task = await give(env, deadline="1h")
-    await send(env)
+    if photo_sent:
+        await send(env)
     env.fake.calls.clear()
     env.advance(HOUR + 1)
     await env.run_due()
-    assert env.posts("complete") == []
-    assert (await task_now(env, task)).state is TaskState.ASSIGNED
+    if photo_sent:
+        assert env.posts("complete") == []
+        assert (await task_now(env, task)).state is TaskState.ASSIGNED
+    else:
+        # Without a photo on its way the deadline fails it, as any task.
+        assert completes(env) == [{"actor": "extension", "isCompleted": False}]
+        assert (await task_now(env, task)).state is TaskState.FAILED
 
 
 # ---------------------------------------------------------------------------------- verdicts
@@ -733,6 +791,23 @@ async def test_a_community_review_nobody_voted_on_counts_as_verified(env: CoreEn
     )
 
 
+async def test_a_community_review_nobody_voted_on_is_verified_by_its_webhook(
+    env: CoreEnv, hooks: Hooks
+) -> None:
+    await env.linked()
+    await env.core.proof_settings.settings(KH, WEARER, hours=0.25, max_votes=None)
+    task = await give(env, Proof.COMMUNITY)
+    proof = await send(env)
+    env.advance(900)
+    assert env.fake.end_due_reviews() == [proof.review_id]
+    body = await verdict_webhook(env, str(proof.review_id))
+    assert body["data"]["voteCounts"] == {"verified": 0, "rejected": 0}
+    await deliver(env, body)
+    assert completes(env) == [{"actor": "extension", "isCompleted": True}]
+    assert (await task_now(env, task)).state is TaskState.COMPLETED
+    assert (await row(env, proof.id)).state is ProofState.VERIFIED
+
+
 # ---------------------------------------------------------------------------------- lost answers
 
 
@@ -753,6 +828,27 @@ async def test_a_creation_answered_500_after_it_landed_is_found_in_the_history(
     env.fake.judge(review_id, verified=True)
     await env.core.proofs.check()
     assert (await env.only_task()).state is TaskState.COMPLETED
+
+
+async def test_an_older_review_in_the_history_is_not_taken_for_a_lost_one(env: CoreEnv) -> None:
+    """The previous task's review is newest in the history when the next creation is lost
+    before it landed: its check's id is another photo's, so this one made no review."""
+    await env.linked()
+    await give(env)
+    first = await send(env)
+    env.fake.judge(str(first.review_id), verified=True)
+    await env.core.proofs.check()
+    task = await give(env)
+    env.fake.calls.clear()
+    env.fake.fail_next("POST", "/peer-verifications", 500, "Internal server error")
+    with refused(Reason.PROOF_DID_NOT_LAND):
+        await send(env)
+    assert len(reviews(env)) == 1
+    lost = await env.store.proof_of_task(task.id)
+    assert lost is not None
+    assert (lost.state, lost.review_id) == (ProofState.FAILED, None)
+    assert env.fake.files[str(lost.file_id)].deleted
+    assert not env.fake.files[str(first.file_id)].deleted
 
 
 async def test_a_creation_timing_out_after_it_landed_is_found_in_the_history(
