@@ -42,7 +42,8 @@ async def test_one_request_remaining_does_not_hold_the_next_one() -> None:
     limiter.observe(_headers(remaining=1, reset_in=30))
     # Acquired at once: a hold until the reset would outlast this wait by far.
     async with asyncio.timeout(5), limiter.slot():
-        assert limiter.used == 2
+        # The server's 99 (another client's 98 among them), and this one.
+        assert limiter.used == 100
 
 
 class _Ticks:
@@ -235,3 +236,64 @@ async def test_a_server_alone_may_use_the_whole_window() -> None:
         async with asyncio.timeout(1), limiter.slot(Priority.PERSON, server=1):
             pass
     assert limiter.used == 9
+
+
+async def test_before_the_first_answer_a_queued_person_is_not_told_of_a_wait_of_minutes() -> None:
+    # Found by the soak: 24 /link commands at start-up, while the first request was still on
+    # its way, were told they would wait 1, 2, 3... minutes; they went through in a second,
+    # once the first answer had shown the limit.
+    ticks = _Ticks()
+    limiter = RateLimiter(limit=100, window=60.0, clock=ticks, wall_clock=lambda: NOW)
+    told: list[float] = []
+    first_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first() -> None:
+        async with limiter.slot(Priority.PERSON, server=1):
+            first_in.set()
+            await release.wait()
+
+    async def queued() -> None:
+        async with limiter.slot(Priority.PERSON, server=1, notice=told.append):
+            pass
+
+    holder = asyncio.create_task(first())
+    await first_in.wait()
+    others = [asyncio.create_task(queued()) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert limiter.waiting == 5  # one at a time until the first answer
+    assert told == []
+    release.set()
+    await asyncio.wait_for(asyncio.gather(holder, *others), 1)
+
+
+async def test_requests_the_server_counted_before_a_restart_take_their_slots() -> None:
+    # Found by the soak: a bot restarted within the minute started with an empty window while
+    # Chaster still counted its earlier requests, and its start-up burst met a 429.
+    ticks = _Ticks()
+    limiter = RateLimiter(limit=10, window=10.0, clock=ticks, wall_clock=lambda: NOW)
+    async with limiter.slot():
+        # Chaster counts 7 requests (this one and 6 of the process before).
+        limiter.observe(
+            {
+                "x-ratelimit-limit": "10",
+                "x-ratelimit-remaining": "3",
+                "x-ratelimit-reset": str(NOW + 4),
+            }
+        )
+    assert limiter.used == 7
+    served = 0
+
+    async def request() -> None:
+        nonlocal served
+        async with limiter.slot():
+            served += 1
+
+    waiting = [asyncio.create_task(request()) for _ in range(5)]
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert served == 3  # the three Chaster has left, not the nine this process has not used
+    ticks.now += 10.0
+    limiter.wake()
+    await asyncio.wait_for(asyncio.gather(*waiting), 1)
+    assert served == 5

@@ -36,6 +36,10 @@ LONG_WAIT_SECONDS = 10.0
 SHARING_SECONDS = 600.0
 
 
+# Who holds the slots of requests the server counted but this limiter did not make.
+OTHERS = "requests counted by the server"
+
+
 class Priority(IntEnum):
     """Who waits for a request, most urgent first."""
 
@@ -133,7 +137,9 @@ class RateLimiter:
             len(queue) for p in Priority if p <= priority for queue in self._queues[p].values()
         )
         paused = max(0.0, self._paused_until - now)
-        room = self._room_for(priority)
+        # Before the first answer, requests go one at a time only until it arrives (in a
+        # moment), not one per window: the room to count with is the whole limit.
+        room = self._room_for(priority) if self._calibrated else self.limit
         free = room - self.used
         if ahead < free:
             return paused
@@ -277,6 +283,21 @@ class RateLimiter:
             self.window = reset_in + WINDOW_MARGIN
         if remaining is not None and remaining <= 0:
             self.pause_for(reset_in)
+        elif remaining is not None:
+            self._count_others((limit if limit is not None else self.limit) - remaining)
+
+    def _count_others(self, server_used: int) -> None:
+        """The server counts more requests in its window than this limiter holds: another
+        client's, or this bot's own before a restart (a new process starts with an empty
+        window, and its start-up burst met a 429). The difference takes slots for a whole
+        window from now, as if just made: never earlier than the server counted them."""
+        missing = server_used - self.used
+        if missing <= 0:
+            return
+        until = self._clock() + self.window
+        for _ in range(missing):
+            heapq.heappush(self._cooling, (until, next(self._tie), OTHERS))
+            self._held[OTHERS] += 1
 
     def seconds_until_reset(self, headers: Mapping[str, str]) -> float | None:
         """`X-RateLimit-Reset` as seconds from now; it may be epoch s or ms, ISO, or a delta."""
