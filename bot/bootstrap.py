@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,7 +21,7 @@ from bot.config import Settings
 from bot.core import Core, build_core
 from bot.core.model import Clock, utc_now
 from bot.core.pages import ConfigPage, MainPage
-from bot.discord_side.client import TasksBot, point_discord_at
+from bot.discord_side.client import SHUTDOWN_GRACE_SECONDS, TasksBot, point_discord_at
 from bot.discord_side.polls import end_vote
 from bot.health import Heartbeat, heartbeat_path
 from bot.i18n import default_catalogue
@@ -80,11 +81,20 @@ class App:
         if self._closed:
             return
         self._closed = True
+        # One budget for finishing accepted work, shared by the parts in turn: waiting for
+        # each in full made a stop with Chaster stuck take twice the grace, past which a
+        # container manager kills the process.
+        deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         await self.heartbeat.stop()
         if self.web is not None:
-            await self.web.stop()
+            await self.web.stop(within=left())
         await self.poller.stop()
         await self.timers.stop()
+        self.bot.grace_seconds = left()
         await self.bot.close()
 
 

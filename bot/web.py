@@ -16,6 +16,7 @@ import binascii
 import hmac
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
@@ -75,7 +76,8 @@ class WebServer:
         app.router.add_get(HEALTH_PATH, self._health)
         if self._pages is not None:
             self._pages.add_routes(app)
-        self._runner = web.AppRunner(app, access_log=None)
+        # A page's request still waiting on Chaster at shutdown gets 2 s, not aiohttp's 60.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -88,15 +90,19 @@ class WebServer:
         """Wait until every delivery accepted so far has been handled and recorded."""
         await self._queue.join()
 
-    async def stop(self) -> None:
-        """Stop accepting, then finish the deliveries already acknowledged."""
+    async def stop(self, within: float = 10.0) -> None:
+        """Stop accepting, then finish the deliveries already acknowledged, for at most
+        `within` seconds (one not finished is delivered again by Chaster: it was not recorded
+        as handled)."""
+        started = time.monotonic()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         worker, self._worker = self._worker, None
         if worker is not None:
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._queue.join(), timeout=10)
+                left = max(0.0, within - (time.monotonic() - started))
+                await asyncio.wait_for(self._queue.join(), timeout=left)
             worker.cancel()
             with suppress(asyncio.CancelledError):
                 await worker

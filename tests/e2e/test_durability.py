@@ -512,6 +512,31 @@ async def test_sigterm_finishes_a_command_in_flight(deployment: Deployment) -> N
     assert await stopping == 0
 
 
+async def test_sigterm_with_chaster_stuck_ends_within_one_grace(deployment: Deployment) -> None:
+    # Found by the soak: a webhook delivery and a command both waiting on a stuck Chaster made
+    # each part wait its own 10 s, so a stop took over 20 s and was killed.
+    deployment.chaster.webhook_url = deployment.webhook_url
+    deployment.chaster.webhook_auth = (WEBHOOK_USER, WEBHOOK_PASSWORD)
+    deployment.fresh_seconds = 0  # /task status reads Chaster every time
+    await deployment.start()
+    session, _ = await deployment.link_and_assign()
+    deployment.chaster.latency = 60.0
+    status = await deployment.discord.send_slash(
+        "task",
+        user=KEYHOLDER,
+        subcommand="status",
+        options=[_option("wearer", WEARER)],
+        channel_id=CHANNEL,
+    )
+    await status.first_response(timeout=15)  # deferred: its read waits on Chaster
+    # Completed in Chaster: the delivery is acknowledged, and its handling reads the session.
+    deployment.chaster.finish_in_app(session.session_id, completed=True)
+    await wait_for_delivery(deployment.chaster, "tasks_task_completed", "Stand still")
+    started = asyncio.get_running_loop().time()
+    assert await deployment.stop() == 0
+    assert asyncio.get_running_loop().time() - started < 14.0
+
+
 async def test_start_up_catches_up_with_a_task_assigned_while_the_bot_was_down(
     deployment: Deployment,
 ) -> None:
