@@ -363,7 +363,9 @@ async def prepare(world: World, role: Actor, action: str, linked: bool) -> Scene
     if role.elsewhere:
         # A deployment in several servers registers its commands globally.
         await world.bot.tree.sync()
-        await world.discord.join_other_server(OTHER_GUILD, OTHER_CHANNEL)
+        await world.discord.join_other_server(
+            OTHER_GUILD, OTHER_CHANNEL, members=everyone_but_the_bot(world)
+        )
     if role.wearer_complete:
         await world.reply("settings", ADMIN, "wearer-complete", allowed=True)
     if action in LINK_REQUEST_ACTIONS:
@@ -849,3 +851,8 @@ async def check_effect(
         if role.elsewhere:
             assert after.settings == before.settings  # this server's settings are untouched
         assert writes == 0
+
+
+def everyone_but_the_bot(world: World) -> list[FakeUser]:
+    """The server's people, members of the other server too (as people are of several)."""
+    return [m for m in world.discord.members.values() if not m.bot]

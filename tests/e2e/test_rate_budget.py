@@ -50,7 +50,9 @@ async def test_a_hundred_status_lookups_spend_nothing_and_a_link_elsewhere_goes_
     report = await world.core.sweep.run()  # as the poller's rounds keep the states fresh
     assert report.requests == 1
     await world.bot.tree.sync()  # a deployment in several servers has global commands
-    await world.discord.join_other_server(OTHER_GUILD, OTHER_CHANNEL)
+    await world.discord.join_other_server(
+        OTHER_GUILD, OTHER_CHANNEL, members=everyone_but_the_bot(world)
+    )
     lock_elsewhere = world.session()
     before = len(world.chaster.calls)
 
@@ -100,3 +102,8 @@ async def test_a_person_is_told_when_chasters_limit_will_hold_their_command_long
     )
     assert str(answer["body"]["content"]).startswith(f"**<@{WEARER.id}>**")
     assert world.chaster.throttled == 0
+
+
+def everyone_but_the_bot(world: World) -> list[FakeUser]:
+    """The server's people, members of the other server too (as people are of several)."""
+    return [m for m in world.discord.members.values() if not m.bot]

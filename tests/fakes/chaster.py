@@ -628,6 +628,10 @@ class FakeChaster:
         self.webhook_timeout: float = 10.0
         self.webhook_retry_delays: list[float] = [60, 120, 180, 240]
         self.webhook_deliveries: list[dict[str, Any]] = []
+        # Lose the next `lose_webhooks` webhooks on the way (never delivered, never retried),
+        # as when Chaster's sender drops one; the envelopes lost are kept in `lost_webhooks`.
+        self.lose_webhooks: int = 0
+        self.lost_webhooks: list[dict[str, Any]] = []
 
         # Shared with the bot under test when given (a FakeClock's `now`); otherwise real time
         # plus what `advance` added, for a bot running in its own process.
@@ -1797,6 +1801,10 @@ class FakeChaster:
             return
         asyncio.get_running_loop()  # webhooks need a running loop (RuntimeError otherwise)
         body = self._envelope(event, data, None)
+        if self.lose_webhooks > 0:
+            self.lose_webhooks -= 1
+            self.lost_webhooks.append(body)
+            return
         self._spawn(self._deliver(body, self.webhook_url, self.webhook_auth, first_attempt=1))
 
     async def send_webhook(

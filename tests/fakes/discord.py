@@ -1266,6 +1266,10 @@ class FakeDiscord:
         #: text channels of other servers the bot is in, known only by id: channel id -> server
         #: id (see ``add_other_server_channel``)
         self.other_server_channels: dict[int, int] = {}
+        #: the GUILD_CREATE of each other server, sent again on every IDENTIFY
+        self.other_servers: dict[int, JSON] = {}
+        #: the other servers' text channels: id -> channel JSON (for the REST routes)
+        self._other_channels: dict[int, JSON] = {}
 
         # knobs
         self.rest_latency = 0.0
@@ -1611,7 +1615,10 @@ class FakeDiscord:
         return {
             "v": 10,
             "user": {**user_payload(self.bot_user), "verified": True, "mfa_enabled": False},
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "guilds": [
+                {"id": str(guild_id), "unavailable": True}
+                for guild_id in (self.guild_id, *self.other_servers)
+            ],
             "session_id": session_id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -1640,7 +1647,9 @@ class FakeDiscord:
             )
 
     def _channel_guild(self, channel_id: int) -> int | None:
-        return self.guild_id if channel_id in self.channels else None
+        if channel_id in self.channels:
+            return self.guild_id
+        return self.other_server_channels.get(channel_id)
 
     # ----------------------------------------------------------------------------- messages
 
@@ -1992,6 +2001,16 @@ class FakeDiscord:
         await self._broadcast("MESSAGE_CREATE", self._gateway_message(msg))
         return msg
 
+    async def delete_message(self, message_id: int) -> None:
+        """A moderator deletes a message (MESSAGE_DELETE)."""
+        msg = self._drop_message(message_id)
+        if msg is None:
+            raise KeyError(f"unknown message {message_id}")
+        data: JSON = {"id": msg["id"], "channel_id": msg["channel_id"]}
+        if "guild_id" in msg:
+            data["guild_id"] = msg["guild_id"]
+        await self._broadcast("MESSAGE_DELETE", data)
+
     async def add_reaction(self, *, user: FakeUser, message_id: int, emoji: str) -> None:
         """A user reacts to a known message (MESSAGE_REACTION_ADD with the right ids)."""
         msg = self._find_message(message_id)
@@ -2060,19 +2079,31 @@ class FakeDiscord:
         if missing and not partial:
             raise ValueError(f"{where}: required options missing: {missing}")
 
-    def _resolve(self, options: list[JSON], resolved: JSON, member_perms: int) -> list[JSON]:
+    def _resolve(
+        self, options: list[JSON], resolved: JSON, member_perms: int, guild_id: int | None = None
+    ) -> list[JSON]:
         out: list[JSON] = []
         for raw in options:
             opt = {k: v for k, v in raw.items() if not k.startswith("_")}
             t = int(opt["type"])
             if t in (OPTION_SUB_COMMAND, OPTION_SUB_COMMAND_GROUP):
-                opt["options"] = self._resolve(opt.get("options") or [], resolved, member_perms)
+                opt["options"] = self._resolve(
+                    opt.get("options") or [], resolved, member_perms, guild_id
+                )
             elif t in _SNOWFLAKE_OPTION_TYPES:
-                self._resolve_one(raw, int(opt["value"]), t, resolved, member_perms)
+                self._resolve_one(raw, int(opt["value"]), t, resolved, member_perms, guild_id)
             out.append(opt)
         return out
 
-    def _resolve_one(self, raw: JSON, sid: int, t: int, resolved: JSON, member_perms: int) -> None:
+    def _resolve_one(
+        self,
+        raw: JSON,
+        sid: int,
+        t: int,
+        resolved: JSON,
+        member_perms: int,
+        guild_id: int | None = None,
+    ) -> None:
         key = str(sid)
         if t == OPTION_ATTACHMENT:
             resolved.setdefault("attachments", {})[key] = raw["_attachment"]
@@ -2080,6 +2111,13 @@ class FakeDiscord:
         user: FakeUser | None = raw.get("_user") or self.users.get(sid)
         if t in (OPTION_USER, OPTION_MENTIONABLE) and user is not None:
             resolved.setdefault("users", {})[key] = user_payload(user)
+            if guild_id in self.other_servers:
+                elsewhere = self._other_server_member(guild_id, sid)
+                if elsewhere is not None:
+                    resolved.setdefault("members", {})[key] = {
+                        k: v for k, v in elsewhere.items() if k != "user"
+                    } | {"permissions": str(self.member_permissions(user))}
+                return
             member = self.members.get(sid)
             if member is not None:
                 resolved.setdefault("members", {})[key] = member_payload(
@@ -2107,26 +2145,37 @@ class FakeDiscord:
             return
         raise ValueError(f"option {raw['name']!r}: id {sid} is not a known user/role/channel")
 
-    async def join_other_server(self, guild_id: int, channel_id: int) -> None:
-        """The bot joins another server (GUILD_CREATE) that has one text channel, so commands
-        synced globally can be run there and reactions can carry its id. The fake models
-        nothing else of it: no members but the bot, no messages, no REST routes."""
+    async def join_other_server(
+        self, guild_id: int, channel_id: int, *, members: Sequence[FakeUser] = ()
+    ) -> None:
+        """The bot joins another server (GUILD_CREATE, and again on every later IDENTIFY) that
+        has one text channel and `members`, so commands synced globally can be run there,
+        reactions can carry its id, and the bot can post, edit and delete messages in its
+        channel and look up its members. Permissions there are the main server's."""
         if guild_id == self.guild_id or channel_id in self.channels:
             raise ValueError(f"server {guild_id} or channel {channel_id} is the fake's own")
         self.other_server_channels[channel_id] = guild_id
+        channel = channel_payload(channel_id, guild_id=guild_id, name=f"channel-{channel_id}")
+        self._other_channels[channel_id] = channel
+        for member in members:
+            self.users.setdefault(member.id, member)
         everyone = FakeRole(guild_id, "@everyone", self.everyone_permissions, position=0)
         guild: JSON = {
             **self.guild_payload(),
             "id": str(guild_id),
             "name": f"Server {guild_id}",
-            "member_count": 1,
+            "member_count": 1 + len(members),
             "roles": [role_payload(everyone)],
-            "channels": [
-                channel_payload(channel_id, guild_id=guild_id, name=f"channel-{channel_id}")
-            ],
-            "members": [member_payload(self.bot_user)],
+            "channels": [channel],
+            "members": [member_payload(self.bot_user), *(member_payload(m) for m in members)],
         }
+        self.other_servers[guild_id] = guild
         await self._broadcast("GUILD_CREATE", guild)
+
+    def _other_server_member(self, guild_id: int, user_id: int) -> JSON | None:
+        guild = self.other_servers.get(guild_id)
+        members = guild["members"] if guild is not None else []
+        return next((m for m in members if int(m["user"]["id"]) == user_id), None)
 
     def _first_channel(self, guild_id: int) -> int:
         if guild_id == self.guild_id:
@@ -2266,7 +2315,7 @@ class FakeDiscord:
             "id": cmd["id"],
             "name": name,
             "type": 1,
-            "options": self._resolve(top, resolved, perms),
+            "options": self._resolve(top, resolved, perms, guild_id),
             "resolved": resolved,
         }
         if is_guild:
@@ -2957,6 +3006,11 @@ class FakeDiscord:
         return 200, [role_payload(r) for r in self.roles.values()]
 
     async def _get_member(self, call: RecordedCall, m: re.Match[str]) -> Reply:
+        if int(m["guild"]) in self.other_servers:
+            found = self._other_server_member(int(m["guild"]), int(m["user"]))
+            if found is None:
+                return 404, error_body(UNKNOWN_MEMBER, "Unknown Member")
+            return 200, found
         if int(m["guild"]) != self.guild_id:
             return 404, error_body(UNKNOWN_GUILD, "Unknown Guild")
         user_id = int(m["user"])
@@ -2969,7 +3023,9 @@ class FakeDiscord:
 
     def _channel(self, m: re.Match[str]) -> tuple[int, JSON | None]:
         cid = int(m["channel"])
-        return cid, self.channels.get(cid) or self.dm_channels.get(cid)
+        return cid, (
+            self.channels.get(cid) or self.dm_channels.get(cid) or self._other_channels.get(cid)
+        )
 
     def _channel_message(self, m: re.Match[str]) -> tuple[int, int, JSON | None, Reply | None]:
         cid, channel = self._channel(m)
@@ -3441,6 +3497,8 @@ class FakeDiscord:
         self._sessions[session.session_id] = session
         await session.send_dispatch("READY", self.ready_payload(session.session_id, d.get("shard")))
         await session.send_dispatch("GUILD_CREATE", self.guild_payload(intents=session.intents))
+        for guild in self.other_servers.values():
+            await session.send_dispatch("GUILD_CREATE", guild)
         async with self._cond:
             self.identify_payloads.append(d)
             self.identify_count += 1
