@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -21,21 +24,130 @@ from bot.discord_side.feed_view import (
 )
 from bot.discord_side.link_requests import close_link_request
 from bot.discord_side.voice import Voice
-from bot.store import Proof, ProofReview, ProofState, SessionLink, Task
+from bot.jobs.background import Background
+from bot.store import Proof, ProofReview, ProofState, SessionLink, Task, TaskState
 
 if TYPE_CHECKING:
     from bot.discord_side.client import TasksBot
 
 log = logging.getLogger(__name__)
 
+# How often the feed looks for tasks whose message shows an older state, how many it shows
+# again per round (a few requests, whatever Discord refuses), and how long after a change it
+# leaves the event that made the change to show it.
+REPAIR_SECONDS = 20.0
+REPAIR_BATCH = 10
+SETTLE_SECONDS = 10.0
+
+# The state a task's message is shown in, as an event of that kind (the repair pass).
+_KIND_OF_STATE = {
+    TaskState.ASSIGNED: EventKind.ASSIGNED,
+    TaskState.TIMER_RUNNING: EventKind.TIMER_STARTED,
+    TaskState.AWAITING_CONFIRMATION: EventKind.CONFIRMATION_REQUESTED,
+    TaskState.COMPLETED: EventKind.COMPLETED,
+    TaskState.FAILED: EventKind.FAILED,
+}
+
 
 class Feed(commands.Cog):
     """Subscribes to the core's events and mirrors every task event in the feed channel, in
-    the server's language."""
+    the server's language. A message Discord refused to post or edit, or one deleted, is
+    shown again by a repair pass, so the feed catches up once Discord lets it."""
 
     def __init__(self, bot: TasksBot) -> None:
         self.bot = bot
         bot.core.events.subscribe(self.on_event)
+        # One rendering of a task at a time: an event and the repair pass (or two events)
+        # would otherwise both post a message for a task that has none.
+        self._rendering: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._repair = Background("feed-repair", self._repair_loop)
+
+    async def cog_load(self) -> None:
+        self._repair.start()
+
+    async def cog_unload(self) -> None:
+        await self._repair.stop()
+
+    def _lock(self, task_id: int) -> asyncio.Lock:
+        lock = self._rendering.get(task_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._rendering[task_id] = lock
+        return lock
+
+    async def _repair_loop(self) -> None:
+        await self.bot.wait_until_ready()
+        while True:
+            await asyncio.sleep(REPAIR_SECONDS)
+            try:
+                await self.repair()
+            except Exception:
+                log.exception("feed repair failed")
+
+    async def repair(self) -> int:
+        """Show again the tasks whose message shows an older state; how many were shown."""
+        shown = 0
+        stale = await self.bot.core.tasks.stale_feed(
+            settle_seconds=SETTLE_SECONDS, limit=REPAIR_BATCH
+        )
+        for task in stale:
+            link = await self.bot.core.tasks.link_of(task)
+            if link is None or not link.is_open:
+                await self.bot.core.tasks.feed_shown(task)  # an ended link's feed rests
+                continue
+            current = await self._show_again(task.id, link, late_because=None)
+            shown += current is not None
+        return shown
+
+    async def _show_again(
+        self,
+        task_id: int,
+        link: SessionLink,
+        *,
+        late_because: str | None,
+        replacing: int | None = None,
+    ) -> Task | None:
+        """Show the task as it is now: edit its message, or post it again (`late_because`
+        says why) in place of the message `replacing`, unless that is no longer its message."""
+        async with self._lock(task_id):
+            task = await self.bot.core.tasks.get(task_id)
+            if task is None or (replacing is not None and task.feed_message_id != replacing):
+                return None
+            event = TaskEvent(
+                _KIND_OF_STATE[task.state],
+                task,
+                link,
+                await self.bot.core.settings.feed_channel_for(link),
+                None,
+            )
+            voice = await self.bot.server_voice(link.guild_id)
+            try:
+                if late_because is not None:
+                    return await self._post(event, voice, late_because=late_because)
+                return await self._update(event, voice)
+            except discord.HTTPException as error:
+                log.warning(
+                    "feed: task %d still not shown: %s %s", task.id, error.status, error.text
+                )
+                return None
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """Someone deleted an open task's message: post it again at once (a task must stay
+        visible and reactable). A closed task's message may go."""
+        task = await self.bot.core.tasks.for_message(payload.message_id)
+        if task is None or not task.state.is_open:
+            return
+        link = await self.bot.core.tasks.link_of(task)
+        if link is None or not link.is_open:
+            return
+        log.info("feed message of task %d was deleted; posting it again", task.id)
+        # Nothing, if an edit met the deletion first and posted it again already.
+        await self._show_again(
+            task.id, link, late_because="feed.late.deleted", replacing=payload.message_id
+        )
 
     async def on_event(self, event: Event) -> None:
         try:
@@ -60,10 +172,17 @@ class Feed(commands.Cog):
 
     async def _on_task_event(self, event: TaskEvent) -> None:
         voice = await self.bot.server_voice(event.link.guild_id)
+        async with self._lock(event.task.id):
+            if event.kind is EventKind.ASSIGNED:
+                posted = await self.bot.core.tasks.get(event.task.id)
+                if posted is None or posted.feed_message_id is None:
+                    await self._post(event, voice)
+                    return
+                # Told twice (a start-up catch-up and the assign itself): shown already.
+                event = dataclasses.replace(event, task=posted)
+            task = await self._update(event, voice)
         if event.kind is EventKind.ASSIGNED:
-            await self._post(event, voice)
             return
-        task = await self._update(event, voice)
         link = event.link
         # An edit notifies nobody, so these also get a message that mentions who must act.
         # They name the reactions whenever the message has them, as before buttons existed.
@@ -181,6 +300,7 @@ class Feed(commands.Cog):
         channel_id = _feed_channel(event)
         if channel_id is None:
             log.warning("task %d has no feed channel; it is not shown", task.id)
+            await self.bot.core.tasks.feed_shown(task)  # nowhere to show it, now or later
             return task
         channel = self.bot.get_partial_messageable(channel_id, guild_id=link.guild_id)
         wearer = Person(link.wearer_id)
@@ -218,16 +338,23 @@ class Feed(commands.Cog):
             message = await channel.send(
                 content, embed=embed, view=_or_missing(view), allowed_mentions=mentions
             )
+        shown = task
         task = await self.bot.core.tasks.attach_feed_message(
             task.id, channel.id, message.id, controls
         )
         if controls.has_reactions:
             for emoji in reactions_for(task):
                 await message.add_reaction(emoji)
+        await self.bot.core.tasks.feed_shown(shown)
         return task
 
     async def _update(self, event: TaskEvent, voice: Voice) -> Task:
         """Show the task's new state on its message; returns the task as now shown."""
+        task = await self._edit(event, voice)
+        await self.bot.core.tasks.feed_shown(event.task)
+        return task
+
+    async def _edit(self, event: TaskEvent, voice: Voice) -> Task:
         task = event.task
         if task.feed_message_id is None or task.feed_channel_id is None:
             # Its message was never posted (Discord refused it, or a crash came first).

@@ -308,6 +308,23 @@ class Tasks(Part):
         """A task by its number (a button's custom id carries it)."""
         return await self._store.get_task(task_id)
 
+    async def link_of(self, task: Task) -> SessionLink | None:
+        return await self._store.get_link(task.link_id)
+
+    async def feed_shown(self, task: Task) -> None:
+        """Its feed message shows `task` as it is now."""
+        await self._store.mark_feed_shown(task.id, task.updated_at)
+
+    async def stale_feed(self, *, settle_seconds: float, limit: int) -> list[Task]:
+        """Tasks changed in the last day (but not in the last `settle_seconds`, which the feed
+        is still showing) whose feed message shows an older state or was never posted."""
+        now = self._clock()
+        return await self._store.tasks_with_stale_feed(
+            updated_after=now - timedelta(days=1),
+            updated_before=now - timedelta(seconds=settle_seconds),
+            limit=limit,
+        )
+
     async def attach_feed_message(
         self, task_id: int, channel_id: int, message_id: int, controls: Controls
     ) -> Task:

@@ -121,6 +121,10 @@ class InFlight:
         return True
 
 
+def _drop(data: Any) -> None:
+    """A gateway event the bot does not read."""
+
+
 class TasksBot(commands.Bot):
     """Slash commands, reactions and the feed, in front of the core."""
 
@@ -134,6 +138,10 @@ class TasksBot(commands.Bot):
         intents.guilds = True
         # Raw reaction events on feed messages, including messages from before a restart.
         intents.guild_reactions = True
+        # Only for MESSAGE_DELETE: a deleted feed message of an open task is posted again at
+        # once. Not privileged, and no message content; the messages themselves are dropped
+        # unparsed (`_ignore_messages`).
+        intents.guild_messages = True
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -149,6 +157,18 @@ class TasksBot(commands.Bot):
         # What is left of the shutdown's budget when the deployment closes the bot.
         self.grace_seconds = SHUTDOWN_GRACE_SECONDS
         self._ignore_own_reactions()
+        self._ignore_messages()
+
+    def _ignore_messages(self) -> None:
+        """Drop MESSAGE_CREATE and MESSAGE_UPDATE before discord.py parses them.
+
+        The Guild Messages intent, asked for its deletions, also brings every message posted
+        or edited in the servers' channels (without content); the bot reads none of them, and
+        parsing and caching each would cost CPU and memory on a busy server.
+        """
+        parsers = self._connection.parsers
+        for event in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
+            parsers[event] = _drop
 
     def _ignore_own_reactions(self) -> None:
         """Drop the gateway's echo of the bot's own reactions before discord.py parses it.

@@ -204,6 +204,29 @@ class TasksMixin(StoreBase):
         params = (to_db(now), task_id)
         return await self._db.write(lambda conn: _task_if_changed(conn, sql, params, task_id))
 
+    async def mark_feed_shown(self, task_id: int, shown: datetime) -> None:
+        """The task's feed message shows it as it was at `shown` (its `updated_at` then):
+        recorded only if the task has not changed since (any change unmarks it)."""
+        stamp = to_db(shown)
+        await self._db.write(
+            lambda conn: _changed(
+                conn,
+                "UPDATE tasks SET feed_shown_at = ? WHERE id = ? AND updated_at = ?",
+                (stamp, task_id, stamp),
+            )
+        )
+
+    async def tasks_with_stale_feed(
+        self, *, updated_after: datetime, updated_before: datetime, limit: int
+    ) -> list[Task]:
+        """Tasks changed in that span whose feed message does not show the change, oldest
+        change first."""
+        return await self._read_tasks(
+            "SELECT * FROM tasks WHERE feed_shown_at IS NULL AND updated_at > ?"
+            " AND updated_at <= ? ORDER BY updated_at LIMIT ?",
+            (to_db(updated_after), to_db(updated_before), limit),
+        )
+
     async def tasks_missing_feed_message(self) -> list[Task]:
         """Open tasks meant for a feed channel whose message was never posted."""
         return await self._read_tasks(_TASKS_MISSING_FEED_MESSAGE)

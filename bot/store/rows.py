@@ -265,6 +265,8 @@ class Task:
     schedule_id: int | None = None
     # Who judges the photo it needs in Chaster ("keyholder", "community"); None: no photo.
     proof: Proof | None = None
+    # The `updated_at` its feed message shows; None: changed since it was last shown.
+    feed_shown_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -320,6 +322,7 @@ class Task:
             reminded_at=from_db(row["reminded_at"]),
             schedule_id=row["schedule_id"],
             proof=Proof.stored(row["proof"]),
+            feed_shown_at=from_db(row["feed_shown_at"]),
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.model import EventKind
 from tests.e2e.conftest import (
     ADMIN,
     CHANNEL,
@@ -176,6 +177,90 @@ async def test_a_ping_still_goes_out_when_its_task_message_was_deleted(world: Wo
     assert ping["content"].startswith(f"<@{KEYHOLDER.id}>, <@{WEARER.id}> says they finished")
     assert [int(user["id"]) for user in ping["mentions"]] == [KEYHOLDER.id]
     assert ping["message_reference"]["message_id"] == again["id"]
+
+
+async def test_a_feed_message_deleted_by_someone_is_posted_again_at_once(world: World) -> None:
+    await world.link()
+    first = await world.assign()
+
+    await world.discord.delete_message(int(first["id"]))
+    again = await world.discord.wait_until(
+        lambda: next((m for m in world.feed_messages() if m["id"] != first["id"]), None),
+        what="the task posted again",
+    )
+
+    assert again["content"] == f"<@{WEARER.id}>'s task (its earlier message was deleted)."
+    assert embed(again)["title"].endswith("Task assigned")
+    await world.wait_reactions(again["id"], [COMPLETE, FAIL])
+    # The same deletion told again (a resumed gateway) posts nothing more.
+    await world.discord.dispatch(
+        "MESSAGE_DELETE",
+        {"id": first["id"], "channel_id": first["channel_id"], "guild_id": first["guild_id"]},
+    )
+    await settled(world)
+    assert [m["id"] for m in world.feed_messages()] == [again["id"]]
+
+
+async def test_a_closed_tasks_message_deleted_stays_deleted(world: World) -> None:
+    await world.link()
+    message = await world.assign()
+    assert (await world.reply("task", KEYHOLDER, "fail", wearer=WEARER)) == "Task marked as failed."
+
+    posted = len(world.discord.calls)
+    await world.discord.delete_message(int(message["id"]))
+    await settled(world)
+
+    assert world.feed_messages() == []
+    assert [c for c in world.discord.calls[posted:] if c.method == "POST"] == []
+
+
+async def test_an_edit_discord_refused_is_shown_once_discord_lets_it(world: World) -> None:
+    # Found by the soak: a 403 on an edit left the message showing the old state for good.
+    await world.link()
+    message = await world.assign(duration="10m")
+    world.discord.fail("PATCH", r"/channels/\d+/messages/\d+", 403, MISSING_PERMISSIONS)
+
+    text = await world.reply("task", WEARER, "start")
+
+    assert text.startswith("Timer started"), text
+    assert embed(world.feed_messages()[-1])["title"].endswith("Task assigned")
+    feed: Any = world.bot.get_cog("Feed")
+    assert await feed.repair() == 0  # the change is too fresh: its own edit may be on its way
+    world.advance(11)
+    assert await feed.repair() == 1
+    [shown] = world.feed_messages()
+    assert shown["id"] == message["id"]
+    assert embed(shown)["title"].endswith("Timer running")
+    assert await feed.repair() == 0
+
+
+async def test_a_task_whose_post_discord_refused_is_posted_by_the_repair(world: World) -> None:
+    await world.link()
+    world.discord.fail("POST", rf"/channels/{CHANNEL}/messages", 403, MISSING_PERMISSIONS)
+    await assign_reply(world)
+    assert world.feed_messages() == []
+
+    world.advance(11)
+    feed: Any = world.bot.get_cog("Feed")
+    assert await feed.repair() == 1
+
+    [message] = world.feed_messages()
+    assert message["content"] == f"<@{WEARER.id}>'s task (it could not be shown before)."
+    assert await feed.repair() == 0
+
+
+async def test_a_task_told_as_assigned_twice_has_one_message(world: World) -> None:
+    await world.link()
+    message = await world.assign()
+    task = await world.core.tasks.for_message(int(message["id"]))
+    assert task is not None
+    link = await world.core.tasks.link_of(task)
+    assert link is not None
+
+    # As when the start-up catch-up and the assign itself both tell of it.
+    await world.core.events.task_event(EventKind.ASSIGNED, task, link, KEYHOLDER.id)
+
+    assert [m["id"] for m in world.feed_messages()] == [message["id"]]
 
 
 # ------------------------------------------------------------------------------ gateway
