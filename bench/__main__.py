@@ -1,4 +1,6 @@
-"""`python -m bench`: run the scenarios, print the table, write bench/results.json."""
+"""`python -m bench`: run the scenarios, print the table, write bench/results.json.
+
+`python -m bench soak [--minutes N] [--seed S]`: the long randomized run (bench/soak/)."""
 
 from __future__ import annotations
 
@@ -155,6 +157,11 @@ async def run_until_signalled(config: Config, scenarios: list[str]) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["soak"]:
+        from bench.soak.run import main as soak
+
+        return soak(given[1:])
     args = parse_args(argv)
     scenarios = [s for s in SCENARIOS if s in (args.scenario or SCENARIOS)]
     started = time.monotonic()

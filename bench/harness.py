@@ -406,6 +406,17 @@ class BotProcess:
             _LIVE.discard(process.pid)
         return process.returncode
 
+    async def kill(self) -> int | None:
+        """SIGKILL: no cleanup at all, as in a crash or an out-of-memory kill."""
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        status = await process.wait()
+        _LIVE.discard(process.pid)
+        return status
+
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
