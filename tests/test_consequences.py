@@ -14,6 +14,7 @@ from bot.chaster import LockAction, LockActionName
 from bot.core.consequences import RETRY_DELAYS, SETTLE_DELAY
 from bot.core.errors import Codes, NotAllowed, Person, Reason
 from bot.core.model import AutomationEventKind, Caller, EventKind
+from bot.discord_side.voice import Voice
 from bot.store import Consequence, ConsequenceState, PenaltyAction, PenaltyOn, Task, TaskState
 from tests.core_env import (
     CHANNEL,
@@ -33,6 +34,7 @@ from tests.fakes.chaster import make_user
 from tests.test_sync import timers_of
 
 HOUR = 3600
+LANGUAGES = ("en", "fr", "de", "es")
 
 
 def lock_action_posts(env: CoreEnv) -> list[dict[str, object]]:
@@ -395,7 +397,15 @@ async def test_an_unreadable_history_leaves_it_unknown_and_not_applied(env: Core
     assert lock_action_posts(env) == []
     [event] = automation_events(env)
     assert event.kind is AutomationEventKind.CONSEQUENCE_UNKNOWN
-    assert event.refusal is not None and event.refusal.reason is Reason.CHASTER_UNAVAILABLE
+    assert event.refusal is not None
+    assert event.refusal.reason is Reason.CONSEQUENCE_HISTORY_UNREADABLE
+    # Found by the soak: the reason lacked a parameter its words need, and the keyholder's
+    # warning was never posted. It reads in every language.
+    for language in LANGUAGES:
+        assert "{" not in Voice(language).refusal(event.refusal)
+    assert Voice("en").refusal(event.refusal) == (
+        "reading the lock's history: Chaster is having trouble (HTTP 503: Service Unavailable)"
+    )
     # Never tried again, by anyone.
     assert await env.core.consequences.apply(consequence.id) is None
     await env.core.consequences.resume()
@@ -472,6 +482,13 @@ async def test_chaster_offline_through_every_retry_is_reported_not_applied(env: 
     [event] = automation_events(env)
     assert event.kind is AutomationEventKind.CONSEQUENCE_REFUSED
     assert event.refusal is not None and event.refusal.reason is Reason.CHASTER_UNAVAILABLE
+    for language in LANGUAGES:
+        assert "{" not in Voice(language).refusal(event.refusal)
+    assert (
+        Voice("en")
+        .refusal(event.refusal)
+        .startswith("Chaster could not be reached; nothing was changed.")
+    )
     await env.fake.go_online()
     env.advance(HOUR)
     await env.run_due()

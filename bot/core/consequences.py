@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from bot.chaster import ChasterClient, ChasterError, ChasterUnavailable, LockAction
 from bot.chaster.models import ActionLog
 from bot.core.chaster_errors import chaster_refused, trouble
-from bot.core.errors import Person, Reason, Refused
+from bot.core.errors import Consequence as Outcome
+from bot.core.errors import Person, Phrase, Reason, Refused
 from bot.core.locks import Locks, keyholder_of_record_holds, lock_action
 from bot.core.model import (
     AutomationEvent,
@@ -197,7 +198,11 @@ class Consequences(Part):
         tries = self._tries.get(consequence.id, 0)
         if tries >= len(RETRY_DELAYS):
             self._tries.pop(consequence.id, None)
-            refusal = Refused(Reason.CHASTER_UNAVAILABLE, trouble=trouble(error))
+            refusal = Refused(
+                Reason.CHASTER_UNAVAILABLE,
+                trouble=trouble(error),
+                consequence=Phrase(Outcome.NOTHING_CHANGED, {}),
+            )
             return await self._settle(consequence, link, ConsequenceState.REFUSED, refusal)
         self._tries[consequence.id] = tries + 1
         await self._store.move_consequence(
@@ -225,7 +230,7 @@ class Consequences(Part):
                 link.chaster_session_id,
                 error.text,
             )
-            refusal = Refused(Reason.CHASTER_UNAVAILABLE, trouble=trouble(error))
+            refusal = Refused(Reason.CONSEQUENCE_HISTORY_UNREADABLE, trouble=trouble(error))
             return await self._settle(consequence, link, ConsequenceState.UNKNOWN, refusal)
         if any(self._records(entry, consequence) for entry in page.results):
             return await self._settle(consequence, link, ConsequenceState.APPLIED, None)

@@ -162,6 +162,8 @@ class Reason(StrEnum):
     TIMER_OUTCOME_UNKNOWN = "refusal.timer-outcome-unknown"
     CLOSE_OUTCOME_UNKNOWN = "refusal.close-outcome-unknown"
     STATUS_CHASTER_UNAVAILABLE = "refusal.status-chaster-unavailable"
+    # Why a consequence's outcome is unknown: the history that would tell could not be read.
+    CONSEQUENCE_HISTORY_UNREADABLE = "refusal.consequence-history-unreadable"
 
 
 class Trouble(StrEnum):
