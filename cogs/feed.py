@@ -342,19 +342,15 @@ class Feed(commands.Cog):
         task = await self.bot.core.tasks.attach_feed_message(
             task.id, channel.id, message.id, controls
         )
+        # The state is shown; reactions refused from here on are reported, not retried.
+        await self.bot.core.tasks.feed_shown(shown)
         if controls.has_reactions:
             for emoji in reactions_for(task):
                 await message.add_reaction(emoji)
-        await self.bot.core.tasks.feed_shown(shown)
         return task
 
     async def _update(self, event: TaskEvent, voice: Voice) -> Task:
         """Show the task's new state on its message; returns the task as now shown."""
-        task = await self._edit(event, voice)
-        await self.bot.core.tasks.feed_shown(event.task)
-        return task
-
-    async def _edit(self, event: TaskEvent, voice: Voice) -> Task:
         task = event.task
         if task.feed_message_id is None or task.feed_channel_id is None:
             # Its message was never posted (Discord refused it, or a crash came first).
@@ -379,6 +375,8 @@ class Feed(commands.Cog):
             # Someone deleted the message: a task must stay visible and reactable.
             log.info("feed message of task %d was deleted; posting it again", task.id)
             return await self._post(event, voice, late_because="feed.late.deleted")
+        # The state is shown; reactions refused from here on are reported, not retried.
+        await self.bot.core.tasks.feed_shown(task)
         if not controls.has_reactions:
             return task
         wanted = reactions_for(task)
