@@ -279,6 +279,7 @@ async def seed_database(path: Path, chaster: FakeChaster, population: Population
                 CHANNEL,
                 FEED_MESSAGE_BASE + i,
                 stamp,
+                stamp,
             )
         )
     with contextlib.closing(sqlite3.connect(path)) as db, db:
@@ -290,8 +291,8 @@ async def seed_database(path: Path, chaster: FakeChaster, population: Population
         db.executemany(
             "INSERT INTO tasks (link_id, description, points, duration_seconds, state,"
             " assigned_by, assigned_at, timer_started_by, timer_started_at, timer_ends_at,"
-            " feed_channel_id, feed_message_id, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " feed_channel_id, feed_message_id, updated_at, feed_shown_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             tasks,
         )
 
@@ -311,6 +312,8 @@ def close_open_tasks(database: Path, chaster: FakeChaster) -> None:
             " WHERE state IN ('assigned', 'timer_running', 'awaiting_confirmation')",
             (stamp, stamp),
         )
+        # As the bot's feed would have shown them (the seeded messages are not in the fake).
+        db.execute("UPDATE tasks SET feed_shown_at = updated_at WHERE feed_shown_at IS NULL")
     reset_chaster_tasks(chaster)
 
 

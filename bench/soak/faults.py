@@ -139,37 +139,33 @@ class Faults:
 
     # -- Discord -----------------------------------------------------------------------------
 
-    async def gateway_drop(self) -> None:
+    async def gateway_drop(self, *, resumable: bool = True) -> None:
+        """Every gateway socket closed; the bot resumes its session, or identifies again when
+        Discord invalidated it (and what happened meanwhile never reaches it)."""
         if not self.world.up:
             return
-        resumed = self.world.discord.resume_count
+        discord = self.world.discord
+        resumed, identified = discord.resume_count, discord.identify_count
         self.world.begin_disruption()
-        await self.world.discord.disconnect_clients()
-        self._count("gateway-drop-resume", "sockets closed, session resumable")
+        await discord.disconnect_clients(invalidate=not resumable)
+        if resumable:
+            self._count("gateway-drop-resume", "sockets closed, session resumable")
+        else:
+            self._count("gateway-drop-reidentify", "sockets closed, session invalidated")
 
         async def wait() -> None:
             try:
-                await self.world.discord.wait_resumed(count=resumed + 1, timeout=60)
+                if resumable:
+                    await discord.wait_resumed(count=resumed + 1, timeout=60)
+                else:
+                    await discord.wait_identified(count=identified + 1, timeout=60)
             finally:
                 self.world.end_disruption()
 
         self._later(0, wait)
 
     async def gateway_drop_no_resume(self) -> None:
-        if not self.world.up:
-            return
-        identified = self.world.discord.identify_count
-        self.world.begin_disruption()
-        await self.world.discord.disconnect_clients(invalidate=True)
-        self._count("gateway-drop-reidentify", "sockets closed, session invalidated")
-
-        async def wait() -> None:
-            try:
-                await self.world.discord.wait_identified(count=identified + 1, timeout=60)
-            finally:
-                self.world.end_disruption()
-
-        self._later(0, wait)
+        await self.gateway_drop(resumable=False)
 
     async def feed_403(self) -> None:
         channel = self.rng.choice([CHANNEL_A, CHANNEL_B])

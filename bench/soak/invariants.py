@@ -161,10 +161,12 @@ class Checks:
 
     def continuous(self) -> list[Violation]:
         data = snapshot(self.world)
+        new_log = self._new_log()
         found: list[Violation] = []
         for check in (
             lambda: self.no_429(),
-            lambda: self.no_secret(),
+            lambda: self.no_secret(new_log),
+            lambda: self.no_error_logged(new_log),
             lambda: self.first_responses(final=False),
             lambda: self.servers_apart(data),
             lambda: self.paused_links_untouched(data),
@@ -180,11 +182,25 @@ class Checks:
             return [self._violation("no-429", f"Chaster's limit answered 429 {throttled} time(s)")]
         return []
 
-    def no_secret(self) -> list[Violation]:
+    def _new_log(self) -> str:
+        """What the bot logged since the last look."""
+        log = self.world.log_text()
+        new, self._log_seen = log[self._log_seen :], len(log)
+        return new
+
+    def no_error_logged(self, new_log: str) -> list[Violation]:
+        """Every fault is one the bot expects: it logs warnings, never an error or a traceback
+        (a handler that failed leaves someone without the message they needed)."""
+        self.record.checks["no-error-logged"] += 1
+        return [
+            self._violation("no-error-logged", line[:300])
+            for line in new_log.splitlines()
+            if " ERROR " in line or " CRITICAL " in line or line.startswith("Traceback")
+        ]
+
+    def no_secret(self, new_log: str) -> list[Violation]:
         """No token or password in the bot's log, any Discord request, any Chaster request."""
         self.record.checks["no-secret"] += 1
-        log = self.world.log_text()
-        new_log, self._log_seen = log[self._log_seen :], len(log)
         discord = self.world.discord.calls[self._discord_seen :]
         self._discord_seen += len(discord)
         chaster = self.world.chaster.calls[self._chaster_seen :]
@@ -567,9 +583,11 @@ class Checks:
 
     def final(self) -> list[Violation]:
         data = snapshot(self.world)
+        new_log = self._new_log()
         return [
             *self.no_429(),
-            *self.no_secret(),
+            *self.no_secret(new_log),
+            *self.no_error_logged(new_log),
             *self.first_responses(final=True),
             *self.servers_apart(data),
             *self.paused_links_untouched(data),

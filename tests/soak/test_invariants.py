@@ -12,8 +12,9 @@ import pytest
 from bench.harness import BenchDiscord
 from bench.soak.invariants import PAUSED, Checks, Snapshot, episodes
 from bench.soak.record import Record, Sent
-from bench.soak.world import GUILD_A, SLUG, World, make_fakes, people
+from bench.soak.world import GUILD_A, SECRETS, SLUG, World, make_fakes, people
 from tests.fakes.chaster import FakeChaster
+from tests.fakes.discord import RecordedCall
 
 
 @pytest.fixture
@@ -183,3 +184,28 @@ def test_an_interaction_answered_late_or_never_is_caught(world: World) -> None:
     found = checks.first_responses(final=False)
 
     assert [v.step for v in found] == [2, 3]
+
+
+def test_an_error_in_the_bots_log_is_caught(world: World) -> None:
+    world.log_path.write_text(
+        "2026-12-04 03:43:25,424 WARNING bot.chaster.transport: chaster ... retrying\n"
+        "2026-12-04 03:43:25,727 ERROR   bot.core.events: event handler failed\n"
+        "Traceback (most recent call last):\n"
+    )
+    checks = Checks(world, Record(1))
+
+    found = checks.no_error_logged(checks._new_log())
+
+    assert [v.invariant for v in found] == ["no-error-logged", "no-error-logged"]
+    assert checks.no_error_logged(checks._new_log()) == []  # each line is read once
+
+
+def test_a_secret_in_a_request_is_caught(world: World) -> None:
+    checks = Checks(world, Record(1))
+    world.discord.calls.append(
+        RecordedCall("POST", "/channels/1/messages", {}, {"content": SECRETS[1]}, 0.0)
+    )
+
+    found = checks.no_secret("")
+
+    assert [v.invariant for v in found] == ["no-secret"]
