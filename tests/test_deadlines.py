@@ -161,7 +161,7 @@ async def test_a_pause_moves_the_deadline_later_by_its_length(env: CoreEnv) -> N
 
 
 async def test_chaster_unavailable_at_the_deadline_is_tried_again_and_fails_once(
-    env: CoreEnv,
+    env: CoreEnv, caplog: pytest.LogCaptureFixture
 ) -> None:
     task = await with_deadline(env, "30m")
     env.advance(30 * MINUTE)
@@ -173,8 +173,16 @@ async def test_chaster_unavailable_at_the_deadline_is_tried_again_and_fails_once
     assert marked.state is TaskState.ASSIGNED
     assert marked.deadline_missed_at is None
     # The timer's own try fails too, and is put back for later.
+    caplog.clear()
     await env.run_due()
     assert failed_in_chaster(env) == 0
+    # Found by the soak: an expected Chaster failure was logged as an error with a traceback.
+    [retry] = [r for r in caplog.records if r.name == "bot.jobs.timers"]
+    assert retry.levelname == "WARNING" and retry.exc_info is None
+    assert retry.getMessage() == (
+        f"the deadline of task {task.id} could not be acted on (refusal.chaster-unavailable "
+        "trouble=(trouble.unreachable) consequence=(consequence.nothing-changed)); trying again"
+    )
     await env.fake.go_online()
     env.advance(DEADLINE_RETRY.total_seconds())
     await env.run_due()

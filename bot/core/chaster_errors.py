@@ -4,10 +4,11 @@ later is safe."""
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 
 from bot.chaster import ChasterError, ChasterUnavailable, Unavailability
-from bot.core.errors import ChasterRefused, Consequence, Phrase, Reason, Trouble
+from bot.core.errors import ChasterRefused, Consequence, Phrase, Reason, Refused, Trouble
 
 _UNAVAILABLE = {
     Unavailability.TIMEOUT: Trouble.TIMEOUT,
@@ -61,3 +62,12 @@ def chaster_failed(
             consequence=Phrase(consequence, {}),
         )
     return chaster_refused(error)
+
+
+def log_retry(logger: logging.Logger, error: Exception, message: str, *args: object) -> None:
+    """Log work that failed and will be tried again: a warning with its reason when Chaster
+    failed or refused it (expected, and handled), the traceback when anything else did."""
+    if isinstance(error, Refused | ChasterError):
+        logger.warning(message + " (%s); trying again", *args, error)
+    else:
+        logger.error(message + "; trying again", *args, exc_info=error)

@@ -14,6 +14,7 @@ import re
 from datetime import datetime, time, timedelta
 
 from bot.chaster import ChasterClient
+from bot.core.chaster_errors import log_retry
 from bot.core.durations import optional_span
 from bot.core.errors import Reason, Refused, TaskText, Typed
 from bot.core.library import Candidate, Library, Source, check_tag
@@ -184,8 +185,8 @@ class Schedules(Part):
         async def look() -> None:
             try:
                 next_at = await self.fire(schedule_id)
-            except Exception:
-                log.exception("schedule %d could not fire; trying again", schedule_id)
+            except Exception as error:
+                log_retry(log, error, "schedule %d could not fire", schedule_id)
                 next_at = self._clock() + RETRY
             if next_at is not None:
                 self.wake(schedule_id, next_at)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
 
+from bot.core.chaster_errors import log_retry
 from bot.core.chaster_history import ChasterHistory
 from bot.core.consequences import Consequences
 from bot.core.deadlines import TaskDeadlines
@@ -201,12 +202,10 @@ class Timers:
         async def expire() -> None:
             try:
                 await self._task_deadlines.expire(task_id)
-            except Exception:
+            except Exception as error:
                 # Chaster could not be told: the task stays open and is tried again (the
                 # decision is recorded, so it ends as missed whatever happens meanwhile).
-                log.exception(
-                    "the deadline of task %d could not be acted on; trying again", task_id
-                )
+                log_retry(log, error, "the deadline of task %d could not be acted on", task_id)
                 self.deadlines.schedule(
                     self._clock() + DEADLINE_RETRY, f"deadline of task {task_id}", expire
                 )
@@ -228,10 +227,10 @@ class Timers:
         async def end() -> None:
             try:
                 await self._end_vote(vote_id)
-            except Exception:
+            except Exception as error:
                 # Discord or Chaster could not be reached: the vote stays pending, and is
                 # tried again; it ends once, whenever that is.
-                log.exception("the end of vote %d failed; trying again", vote_id)
+                log_retry(log, error, "the end of vote %d failed", vote_id)
                 self._vote_end(vote_id, self._clock() + VOTE_RETRY)
 
         self.deadlines.schedule(when, f"end of vote {vote_id}", end)
