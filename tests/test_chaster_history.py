@@ -93,3 +93,40 @@ async def test_a_failure_is_tried_again_then_given_up_quietly(env: CoreEnv) -> N
     # Only a manager changes the setting.
     with refused(Reason.NEEDS_MANAGE_SERVER, NotAllowed):
         await env.core.settings.set_chaster_history(Caller(1, MANAGER.guild_id), False)
+
+
+async def test_an_earlier_entry_with_the_same_words_is_not_taken_for_a_lost_one(
+    env: CoreEnv,
+) -> None:
+    # Found by the soak: a library task assigned twice makes two entries with the same words.
+    # The second's request was lost on its way; its retry found the first in the history and
+    # took it for its own, so it was marked sent and never written.
+    link = await env.linked()
+    await write(env, link, "first")
+    await env.run_due()
+    env.advance(20)
+    env.fake.drop_next("POST", "/logs/custom", apply=False)
+    await write(env, link, "second")
+    await env.run_due()
+    assert len(custom_logs(env)) == 1
+    env.advance(60)
+    await env.run_due()
+    assert len(custom_logs(env)) == 2
+    assert await env.store.unsent_chaster_logs() == []
+
+
+async def test_an_entry_whose_landing_cannot_be_read_is_not_called_sent(env: CoreEnv) -> None:
+    link = await env.linked()
+    env.fake.drop_next("POST", "/logs/custom", apply=False)
+    await write(env, link)
+    await env.run_due()
+    # The history that would tell cannot be read on the next try: it waits, unsent.
+    env.fake.fail_next("POST", "/logs/search", 503, "Service Unavailable")
+    env.advance(60)
+    await env.run_due()
+    [waiting] = await env.store.unsent_chaster_logs()
+    assert waiting.state == "sending"
+    env.advance(60)
+    await env.run_due()
+    assert len(custom_logs(env)) == 1
+    assert await env.store.unsent_chaster_logs() == []

@@ -20,6 +20,8 @@ from bot.store import ChasterLog, SessionLink, Store
 log = logging.getLogger(__name__)
 
 RETRY = timedelta(minutes=1)
+# How far Chaster's clock and the bot's may differ when the history is read for an entry.
+CLOCK_SKEW = timedelta(minutes=1)
 MAX_TRIES = 5
 # Chaster's limits are not documented; long task texts are cut well before any plausible one.
 TITLE_LIMIT = 100
@@ -79,9 +81,13 @@ class ChasterHistory:
         link = await self._store.get_link(entry.link_id)
         if link is None:
             return None
-        if entry.state == "sending" and await self._in_history(link, entry) is not False:
-            # Landed before the crash (or cannot be told: not sent twice).
-            return await self._done(entry, "sent")
+        if entry.state == "sending":
+            landed = await self._in_history(link, entry)
+            if landed:
+                return await self._done(entry, "sent")  # before a crash, or its answer lost
+            if landed is None:
+                # Cannot be told yet: never sent twice, and never called sent unseen.
+                return await self._again(entry, "the lock's history cannot be read", True)
         sending = await self._store.move_chaster_log(
             entry.id, from_states=("pending", "sending"), to_state="sending", now=self._clock()
         )
@@ -96,19 +102,21 @@ class ChasterHistory:
                 color=entry.color,
             )
         except ChasterUnavailable as error:
-            return await self._again(sending, error)
+            return await self._again(sending, error.text, error.may_have_applied)
         except ChasterError as error:
             log.warning("chaster history entry %d refused: %s", entry.id, error.text)
             return await self._done(sending, "failed")
         return await self._done(sending, "sent")
 
-    async def _again(self, entry: ChasterLog, error: ChasterUnavailable) -> ChasterLog | None:
+    async def _again(
+        self, entry: ChasterLog, why: str, may_have_applied: bool
+    ) -> ChasterLog | None:
         tries = self._tries.get(entry.id, 0) + 1
         self._tries[entry.id] = tries
         if tries >= MAX_TRIES:
-            log.warning("chaster history entry %d not written: %s", entry.id, error.text)
+            log.warning("chaster history entry %d not written: %s", entry.id, why)
             return await self._done(entry, "failed")
-        if not error.may_have_applied:
+        if not may_have_applied:
             await self._store.move_chaster_log(
                 entry.id, from_states=("sending",), to_state="pending", now=self._clock()
             )
@@ -117,19 +125,30 @@ class ChasterHistory:
         return None
 
     async def _in_history(self, link: SessionLink, entry: ChasterLog) -> bool | None:
-        """Whether the lock's history has the entry; None when it cannot be read."""
+        """Whether the lock's history has the entry; None when it cannot be read.
+
+        The same words can be in the history for another action (a library task assigned
+        twice): only entries from since it was sent count, and only as many more than this
+        link's other entries with those words sent since then."""
         try:
             page = await self._chaster.search_logs(
                 link.chaster_session_id, limit=50, background=True
             )
         except ChasterError:
             return None
-        return any(
-            found.type == "custom"
+        since = (entry.sending_at or entry.created_at) - CLOCK_SKEW
+        seen = sum(
+            1
+            for found in page.results
+            if found.type == "custom"
             and found.title == entry.title
             and found.description == entry.description
-            for found in page.results
+            and (found.created_at is None or found.created_at >= since)
         )
+        others = await self._store.count_sent_chaster_logs(
+            link.id, entry.title, entry.description, since=since, excluding=entry.id
+        )
+        return seen > others
 
     async def _done(self, entry: ChasterLog, state: str) -> ChasterLog | None:
         self._tries.pop(entry.id, None)

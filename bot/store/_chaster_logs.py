@@ -97,6 +97,22 @@ class ChasterLogsMixin(StoreBase):
 
         return await self._db.write(update)
 
+    async def count_sent_chaster_logs(
+        self, link_id: int, title: str, description: str, *, since: datetime, excluding: int
+    ) -> int:
+        """How many of the link's other entries with these words were sent since `since`."""
+
+        def count(conn: sqlite3.Connection) -> int:
+            row = _one(
+                conn,
+                "SELECT COUNT(*) FROM chaster_logs WHERE link_id = ? AND title = ?"
+                " AND description = ? AND state = 'sent' AND sent_at >= ? AND id != ?",
+                (link_id, title, description, to_db(since), excluding),
+            )
+            return int(row[0]) if row is not None else 0
+
+        return await self._db.look_up(count)
+
     async def unsent_chaster_logs(self) -> list[ChasterLog]:
         rows = await self._db.read(
             lambda conn: _all(
