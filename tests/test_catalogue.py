@@ -259,6 +259,8 @@ def test_every_message_of_the_template_is_used() -> None:
 # Two words in a row: the mark of a sentence (a key, an emoji or "<@{id}> {text}" has none).
 WORDS = re.compile(r"[A-Za-z]{2,}[ ,;:']+[A-Za-z]{2,}")
 LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
+# Functions that write a log line (bot.core.chaster_errors.log_retry).
+LOG_HELPERS = {"log_retry"}
 # Keyword arguments whose strings are names, never read as text (command and option names).
 NAME_KEYWORDS = {"name", "group_name", "custom_id"}
 
@@ -276,6 +278,8 @@ def _ignored(tree: ast.AST) -> set[int]:
         if isinstance(node, ast.Call):
             func = node.func
             if isinstance(func, ast.Attribute) and func.attr in LOG_METHODS:
+                skip.extend(node.args)
+            if isinstance(func, ast.Name) and func.id in LOG_HELPERS:
                 skip.extend(node.args)
             skip.extend(kw.value for kw in node.keywords if kw.arg in NAME_KEYWORDS)
         if isinstance(node, ast.Raise) and node.exc is not None:

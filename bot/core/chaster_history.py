@@ -82,12 +82,13 @@ class ChasterHistory:
         if link is None:
             return None
         if entry.state == "sending":
-            landed = await self._in_history(link, entry)
+            try:
+                landed = await self._in_history(link, entry)
+            except ChasterError as error:
+                # Cannot be told yet: never sent twice, and never called sent unseen.
+                return await self._again(entry, error.text, True)
             if landed:
                 return await self._done(entry, "sent")  # before a crash, or its answer lost
-            if landed is None:
-                # Cannot be told yet: never sent twice, and never called sent unseen.
-                return await self._again(entry, "the lock's history cannot be read", True)
         sending = await self._store.move_chaster_log(
             entry.id, from_states=("pending", "sending"), to_state="sending", now=self._clock()
         )
@@ -124,18 +125,13 @@ class ChasterHistory:
         self._soon(entry.id, RETRY)
         return None
 
-    async def _in_history(self, link: SessionLink, entry: ChasterLog) -> bool | None:
-        """Whether the lock's history has the entry; None when it cannot be read.
+    async def _in_history(self, link: SessionLink, entry: ChasterLog) -> bool:
+        """Whether the lock's history has the entry (ChasterError when it cannot be read).
 
         The same words can be in the history for another action (a library task assigned
         twice): only entries from since it was sent count, and only as many more than this
         link's other entries with those words sent since then."""
-        try:
-            page = await self._chaster.search_logs(
-                link.chaster_session_id, limit=50, background=True
-            )
-        except ChasterError:
-            return None
+        page = await self._chaster.search_logs(link.chaster_session_id, limit=50, background=True)
         since = (entry.sending_at or entry.created_at) - CLOCK_SKEW
         seen = sum(
             1
