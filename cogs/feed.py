@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import weakref
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
 from bot.core.errors import Person
+from bot.core.guards import KeyedLocks
 from bot.core.model import Event, EventKind, LinkEvent, LinkEventKind, TaskEvent
 from bot.discord_side.controls import task_buttons
 from bot.discord_side.feed_problems import UNKNOWN_CHANNEL, UNKNOWN_MESSAGE, report_feed_problem
@@ -59,9 +59,8 @@ class Feed(commands.Cog):
         bot.core.events.subscribe(self.on_event)
         # One rendering of a task at a time: an event and the repair pass (or two events)
         # would otherwise both post a message for a task that has none.
-        self._rendering: weakref.WeakValueDictionary[int, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        # (Not the core's wearer guards: it emits events while holding them.)
+        self._rendering: KeyedLocks[int] = KeyedLocks()
         self._repair = Background("feed-repair", self._repair_loop)
 
     async def cog_load(self) -> None:
@@ -71,11 +70,7 @@ class Feed(commands.Cog):
         await self._repair.stop()
 
     def _lock(self, task_id: int) -> asyncio.Lock:
-        lock = self._rendering.get(task_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._rendering[task_id] = lock
-        return lock
+        return self._rendering.of(task_id)
 
     async def _repair_loop(self) -> None:
         await self.bot.wait_until_ready()
